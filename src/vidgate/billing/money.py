@@ -1,0 +1,31 @@
+"""Amounts of money are integers of micro-units (1/1,000,000 of the account's currency).
+
+Integers add up exactly, so the ledger always sums to the balance; decimals appear only at the
+edges (price files, CLI flags, JSON).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+MICROS = 1_000_000
+
+
+def to_micros(amount: Decimal | str | int | float) -> int:
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        raise ValueError(f"{amount!r} is not an amount of money") from None
+    if not value.is_finite():
+        raise ValueError(f"{amount!r} is not an amount of money")
+    return int((value * MICROS).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def to_decimal(micros: int) -> Decimal:
+    return (Decimal(micros) / MICROS).normalize()
+
+
+def to_json_number(micros: int) -> float | int:
+    """What clients see: 0.4, 12, 0 — never 0.39999999."""
+    value = to_decimal(micros)
+    return int(value) if value == value.to_integral_value() else float(value)

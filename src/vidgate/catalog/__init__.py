@@ -1,0 +1,139 @@
+"""The five models: their request schemas, validated with ``model`` as the discriminator.
+
+``parse_request(body)`` returns the validated request or raises ``InvalidRequest`` carrying the
+error code of API.md section 6 for the first rule the body breaks; errors speak only of the
+chosen model's fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from vidgate.catalog.base import GenerationRequest, MediaRef
+from vidgate.catalog.kling import KlingV3Request, KlingV26Request
+from vidgate.catalog.motion import MotionControlRequest
+from vidgate.catalog.omni import OmniFlashRequest
+from vidgate.errors import InvalidRequest
+
+__all__ = ["MODELS", "GenerationRequest", "MediaRef", "parse_request", "request_json_schema"]
+
+MODELS = (
+    "kling-v2-6",
+    "kling-v3",
+    "kling-v2-6-motion-control",
+    "kling-v3-motion-control",
+    "Omni-Flash-Ext",
+)
+
+AnyRequest = Annotated[
+    KlingV26Request | KlingV3Request | MotionControlRequest | OmniFlashRequest,
+    Field(discriminator="model"),
+]
+_adapter: TypeAdapter[GenerationRequest] = TypeAdapter(AnyRequest)
+
+#: errors about a field whose own code is more specific than invalid_parameter
+_FIELD_CODES = {"duration": "invalid_duration", "resolution": "invalid_resolution"}
+#: how a pydantic type error names what was expected
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "a JSON integer (not a string, a fraction or a boolean)",
+    "int_from_float": "a JSON integer (not a fraction)",
+    "bool_type": "a boolean (true or false)",
+    "list_type": "an array",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+_PRIORITY = {"unknown_model": 0, "unknown_parameter": 1, "missing_parameter": 2}
+
+
+def parse_request(body: Any) -> GenerationRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object", code="invalid_json")
+    model = body.get("model")
+    if model is None or model == "":
+        raise InvalidRequest(_unknown_model_message(None), code="unknown_model", param="model")
+    if not isinstance(model, str) or model not in MODELS:
+        raise InvalidRequest(_unknown_model_message(model), code="unknown_model", param="model")
+    try:
+        return _adapter.validate_python(body)
+    except ValidationError as exc:
+        raise _translate(exc) from None
+
+
+def request_json_schema() -> dict[str, Any]:
+    """JSON Schema of the request body: one schema per model, discriminated by ``model``."""
+    return _adapter.json_schema(ref_template="#/components/schemas/{model}")
+
+
+def _unknown_model_message(model: object) -> str:
+    given = "no model was given" if model is None else f"unknown model {model!r}"
+    return f"{given}; use one of {', '.join(MODELS)}"
+
+
+def _translate(exc: ValidationError) -> InvalidRequest:
+    errors = sorted(enumerate(exc.errors()), key=lambda ie: (_PRIORITY.get(_code(ie[1]), 9), ie[0]))
+    first = errors[0][1]
+    return InvalidRequest(_message(first), code=_code(first), param=_param(first) or None)
+
+
+def _field_path(err: ErrorDetails) -> tuple[str | int, ...]:
+    # The first element of a discriminated union's error location is the model tag.
+    return tuple(err["loc"][1:])
+
+
+def _param(err: ErrorDetails) -> str:
+    named = (err.get("ctx") or {}).get("param")
+    if named:
+        return str(named)
+    out = ""
+    for part in _field_path(err):
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _code(err: ErrorDetails) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown_parameter"
+    if kind == "missing":
+        return "missing_parameter"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return "unknown_model"
+    if kind.startswith(("invalid_", "missing_", "unsupported_", "unknown_")):
+        return kind  # one of ours, raised by a rule
+    path = _field_path(err)
+    field = next((p for p in reversed(path) if isinstance(p, str)), "")
+    return _FIELD_CODES.get(field, "invalid_parameter")
+
+
+def _message(err: ErrorDetails) -> str:
+    param = _param(err)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = err["loc"][0]
+        return f"unknown parameter {param!r}: {model} does not take this field"
+    if kind == "missing":
+        return f"{param} is required"
+    if kind in _EXPECTED:
+        return f"{param} must be {_EXPECTED[kind]}, got {_json_kind(err['input'])}"
+    if kind.startswith(("invalid_", "missing_", "unsupported_", "unknown_")):
+        return err["msg"]
+    return f"{param}: {err['msg']}"
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"

@@ -1,0 +1,127 @@
+"""What every model's request schema shares, and what the rest of vidgate asks of a request.
+
+A request model validates one model's body (API.md section 5) and then answers the questions
+the platform has: which media to fetch, which price tier and duration to bill, what to render.
+Rule violations are raised as ``PydanticCustomError(<error code>, <message>)``; ``parse`` turns
+them into :class:`vidgate.errors.InvalidRequest` with that code.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
+
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+MAX_PROMPT = 2500
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """One input a worker must fetch. ``param`` names it as the client wrote it."""
+
+    role: Literal["first_frame", "last_frame", "reference", "element", "character", "motion"]
+    url: str
+    kind: Literal["image", "video"]
+    param: str
+    name: str | None = None
+    index: int = 0
+
+
+def rule(code: str, message: str, **ctx: Any) -> PydanticCustomError:
+    """A broken rule with its API error code (API.md section 6)."""
+    return PydanticCustomError(code, message, ctx or None)
+
+
+def require_text(value: str, field: str, *, max_len: int | None = MAX_PROMPT) -> str:
+    if not value.strip():
+        raise rule("missing_parameter", f"{field} is required and must not be empty")
+    if max_len is not None and len(value) > max_len:
+        raise rule(
+            "invalid_parameter",
+            f"{field} is {len(value)} characters long; at most {max_len} are allowed",
+        )
+    return value
+
+
+def one_of(value: str, field: str, allowed: tuple[str, ...], *, code: str = "invalid_parameter") -> str:
+    if value not in allowed:
+        raise rule(code, f"invalid {field} {value!r}, must be one of {', '.join(allowed)}")
+    return value
+
+
+def check_urls(urls: list[str], field: str) -> list[str]:
+    for i, url in enumerate(urls):
+        if not url.strip():
+            raise rule("missing_parameter", f"{field}[{i}] is empty; give an http(s) URL or a data URI")
+    return urls
+
+
+class GenerationRequest(BaseModel):
+    """Base of the five request schemas. Subclasses set ``model`` as a ``Literal``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    #: how the output's aspect ratio is decided when there are images (Kling: from the first one)
+    aspect_follows_first_image: ClassVar[bool] = False
+    #: how the task is billed: a price per duration, or per second of the measured reference
+    billing: ClassVar[Literal["fixed", "per_second"]] = "fixed"
+
+    model: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        # Clients often send `null` for fields they leave at the default: treat it as absent.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+    # --- what the platform asks of every request -------------------------------------------
+    @property
+    @abstractmethod
+    def tier(self) -> str:
+        """Price tier: the mode (std/pro/4k) for Kling models, the resolution for Omni."""
+
+    @property
+    @abstractmethod
+    def resolution(self) -> Literal["720p", "1080p", "4k"]:
+        """Output resolution class; API.md section 4 turns it into pixels."""
+
+    @property
+    def seconds(self) -> int | None:
+        """Requested duration; None when the input decides it (motion control)."""
+        return None
+
+    @property
+    def max_seconds(self) -> int:
+        """The longest output this request can produce (what the hold at submit covers)."""
+        assert self.seconds is not None
+        return self.seconds
+
+    @property
+    def min_seconds(self) -> int:
+        return self.max_seconds
+
+    @property
+    def aspect(self) -> str:
+        return "16:9"
+
+    @property
+    def wants_audio(self) -> bool:
+        """Whether a soundtrack is generated (billed as the audio surcharge)."""
+        return False
+
+    @property
+    def watermark_on(self) -> bool:
+        return False
+
+    @property
+    def text(self) -> str:
+        return ""
+
+    def media_refs(self) -> list[MediaRef]:
+        return []

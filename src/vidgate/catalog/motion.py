@@ -1,0 +1,105 @@
+"""kling-v2-6-motion-control and kling-v3-motion-control: motion transfer (API.md 5.3)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vidgate.catalog.base import GenerationRequest, MediaRef, one_of, require_text, rule
+from vidgate.catalog.kling import MODE_RESOLUTION
+
+#: allowed reference-video duration in seconds, by character_orientation
+ORIENTATION_SECONDS = {"image": (3, 10), "video": (3, 30)}
+
+
+class WatermarkInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    enabled: bool = False
+
+
+class MotionControlRequest(GenerationRequest):
+    """Animate the character of ``image_url`` with the motion of ``video_url``.
+
+    The output lasts as long as the reference video, measured by the server; that measured
+    duration is also what is billed, per second.
+    """
+
+    billing: ClassVar[Literal["fixed", "per_second"]] = "per_second"
+
+    model: Literal["kling-v2-6-motion-control", "kling-v3-motion-control"]
+    prompt: str | None = Field(default=None, description="optional, up to 2500 characters")
+    image_url: str = Field(description="the character to animate")
+    video_url: str = Field(description="the reference motion: direct link, mp4 or mov, at most 100 MB")
+    character_orientation: str = Field(description="image (reference video 3-10 s) or video (3-30 s)")
+    mode: str = Field(description="std or pro")
+    keep_original_sound: str = Field(default="yes", description="yes or no")
+    watermark_info: WatermarkInfo | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if len(v) > 2500:
+            raise rule("invalid_parameter", f"prompt is {len(v)} characters long; at most 2500 are allowed")
+        return v
+
+    @field_validator("image_url", "video_url")
+    @classmethod
+    def _url(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
+        return require_text(v, info.field_name, max_len=None)
+
+    @field_validator("character_orientation")
+    @classmethod
+    def _orientation(cls, v: str) -> str:
+        return one_of(v, "character_orientation", ("image", "video"))
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v == "4k":
+            raise rule("unsupported_combination", "mode '4k' is only available on kling-v3")
+        return one_of(v, "mode", ("std", "pro"))
+
+    @field_validator("keep_original_sound")
+    @classmethod
+    def _sound(cls, v: str) -> str:
+        return one_of(v, "keep_original_sound", ("yes", "no"))
+
+    @property
+    def tier(self) -> str:
+        return self.mode
+
+    @property
+    def resolution(self) -> Literal["720p", "1080p", "4k"]:
+        return MODE_RESOLUTION[self.mode]  # type: ignore[return-value]
+
+    @property
+    def seconds_range(self) -> tuple[int, int]:
+        return ORIENTATION_SECONDS[self.character_orientation]
+
+    @property
+    def max_seconds(self) -> int:
+        return self.seconds_range[1]
+
+    @property
+    def min_seconds(self) -> int:
+        return self.seconds_range[0]
+
+    @property
+    def keeps_sound(self) -> bool:
+        return self.keep_original_sound == "yes"
+
+    @property
+    def watermark_on(self) -> bool:
+        return bool(self.watermark_info and self.watermark_info.enabled)
+
+    @property
+    def text(self) -> str:
+        return self.prompt or ""
+
+    def media_refs(self) -> list[MediaRef]:
+        return [
+            MediaRef(role="character", url=self.image_url, kind="image", param="image_url"),
+            MediaRef(role="motion", url=self.video_url, kind="video", param="video_url"),
+        ]

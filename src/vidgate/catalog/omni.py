@@ -1,0 +1,94 @@
+"""Omni-Flash-Ext: text, single-image or three-reference video (API.md 5.4)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from vidgate.catalog.base import GenerationRequest, MediaRef, check_urls, one_of, require_text, rule
+
+OMNI_ASPECTS = ("16:9", "9:16")
+
+
+class OmniFlashRequest(GenerationRequest):
+    model: Literal["Omni-Flash-Ext"]
+    prompt: str = Field(description="required, non-empty")
+    duration: int = Field(default=6, description="4, 6, 8 or 10")
+    resolution_: str = Field(default="720p", alias="resolution", description="720p, 1080p or 4k (any case)")
+    aspect_ratio: str | None = Field(default=None, description="16:9 (default) or 9:16")
+    size: str | None = Field(default=None, description="alias of aspect_ratio")
+    image_urls: list[str] = Field(default_factory=list, description="0, 1 or 3 images")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        return require_text(v, "prompt", max_len=None)
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: int) -> int:
+        if v not in (4, 6, 8, 10):
+            raise rule("invalid_duration", f"invalid duration {v}, must be one of 4/6/8/10")
+        return v
+
+    @field_validator("resolution_")
+    @classmethod
+    def _resolution(cls, v: str) -> str:
+        if v.lower() not in ("720p", "1080p", "4k"):
+            raise rule("invalid_resolution", f"invalid resolution {v!r}, must be one of 720p, 1080p, 4k")
+        return v.lower()
+
+    @field_validator("aspect_ratio", "size")
+    @classmethod
+    def _aspect(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
+        return one_of(v, info.field_name, OMNI_ASPECTS)
+
+    @field_validator("image_urls")
+    @classmethod
+    def _images(cls, v: list[str]) -> list[str]:
+        if len(v) not in (0, 1, 3):
+            raise rule(
+                "unsupported_image_count",
+                f"image_urls has {len(v)} images; Omni-Flash-Ext takes 0 (text to video), "
+                "1 (image to video) or 3 (fused references)",
+            )
+        return check_urls(v, "image_urls")
+
+    @model_validator(mode="after")
+    def _aspect_alias(self) -> OmniFlashRequest:
+        if self.aspect_ratio and self.size and self.aspect_ratio != self.size:
+            raise rule(
+                "invalid_parameter",
+                f"size {self.size!r} and aspect_ratio {self.aspect_ratio!r} disagree; "
+                "size is an alias of aspect_ratio, give one or make them equal",
+                param="size",
+            )
+        return self
+
+    @property
+    def tier(self) -> str:
+        return self.resolution_
+
+    @property
+    def resolution(self) -> Literal["720p", "1080p", "4k"]:
+        return self.resolution_  # type: ignore[return-value]
+
+    @property
+    def seconds(self) -> int:
+        return self.duration
+
+    @property
+    def aspect(self) -> str:
+        return self.aspect_ratio or self.size or "16:9"
+
+    @property
+    def text(self) -> str:
+        return self.prompt
+
+    def media_refs(self) -> list[MediaRef]:
+        role = "first_frame" if len(self.image_urls) == 1 else "reference"
+        return [
+            MediaRef(role=role, url=url, kind="image", param=f"image_urls[{i}]", index=i)  # type: ignore[arg-type]
+            for i, url in enumerate(self.image_urls)
+        ]

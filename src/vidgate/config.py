@@ -1,0 +1,89 @@
+"""Settings, read from ``VIDGATE_*`` environment variables and CLI flags.
+
+Built by :func:`load_settings`, never at import time, so tests build as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIDGATE_", extra="ignore")
+
+    data_dir: Path = Path(".vidgate")
+    database_url: str | None = Field(
+        default=None, description="sqlite:///PATH or postgresql://...; default: SQLite in data_dir"
+    )
+    public_url: str | None = Field(
+        default=None, description="base URL for result links; default: the URL the client called"
+    )
+    secret_key: str | None = Field(
+        default=None, description="HMAC key for result URLs; default: generated once in data_dir"
+    )
+
+    # results
+    result_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    # workers
+    workers: bool = True
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    estimated_times: dict[str, int] = Field(default_factory=dict)
+
+    # requests and limits
+    max_body_bytes: int = Field(default=48 * 1024 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(default=300, ge=1)
+    max_active_tasks: int = Field(default=50, ge=1)
+
+    # money
+    initial_balance: Decimal = Decimal("100")
+    prices_file: Path | None = None
+
+    # media intake
+    fetch_allow_hosts: str = ""
+    fetch_connect_timeout: float = 5.0
+    fetch_read_timeout: float = 30.0
+
+    # preview renderer
+    preview_preset: str = "veryfast"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vidgate.db').as_posix()}"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def inputs_dir(self) -> Path:
+        return self.data_dir / "inputs"
+
+    def signing_key(self) -> bytes:
+        """The key result URLs are signed with: configured, or created once in the data dir."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Environment first, then explicit overrides (CLI flags, tests) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

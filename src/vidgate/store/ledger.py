@@ -1,0 +1,65 @@
+"""Money moves: every change of a balance is one appended ledger entry, in the same transaction.
+
+Kinds: ``topup`` and ``adjustment`` (operator), ``hold`` (reserved at submit, negative),
+``release`` (a hold given back, positive) and ``capture`` (the final charge, negative).
+A completed task's hold is released and its cost captured, so the balance always equals the
+sum of the account's entries.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from vidgate.store.tables import accounts, ledger
+
+KINDS = ("topup", "adjustment", "hold", "release", "capture")
+
+
+def post(
+    conn: Connection,
+    account_id: str,
+    kind: str,
+    amount: int,
+    *,
+    task_id: str | None = None,
+    note: str | None = None,
+    require_funds: bool = False,
+) -> int | None:
+    """Add ``amount`` (signed micros) to the balance and record it. Returns the new balance, or
+    None when ``require_funds`` and the balance would go below zero (then nothing is written)."""
+    assert kind in KINDS, kind
+    stmt = sa.update(accounts).where(accounts.c.id == account_id)
+    if require_funds:
+        stmt = stmt.where(accounts.c.balance + amount >= 0)
+    row = conn.execute(stmt.values(balance=accounts.c.balance + amount).returning(accounts.c.balance)).first()
+    if row is None:
+        return None
+    conn.execute(
+        sa.insert(ledger).values(
+            account_id=account_id,
+            task_id=task_id,
+            kind=kind,
+            amount=amount,
+            balance_after=row.balance,
+            note=note,
+            created_at=time.time(),
+        )
+    )
+    return int(row.balance)
+
+
+def entries(conn: Connection, account_id: str, *, limit: int = 1000) -> list[dict]:
+    rows = conn.execute(
+        sa.select(ledger).where(ledger.c.account_id == account_id).order_by(ledger.c.id).limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def sum_entries(conn: Connection, account_id: str) -> int:
+    total = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.account_id == account_id)
+    ).scalar_one()
+    return int(total)

@@ -1,0 +1,81 @@
+"""The tables. Alembic migrations in ``migrations/`` create them; this module describes them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),  # micros
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prefix", sa.String(20), nullable=False),  # shown to people; not secret
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256 hex
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("last_used_at", sa.Double),
+    sa.Column("revoked_at", sa.Double),
+    sa.UniqueConstraint("secret_hash", name="uq_api_keys_secret_hash"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("key_id", sa.String(40), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("progress", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("hold", sa.BigInteger, nullable=False),
+    sa.Column("cost", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("estimated_time", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("started_at", sa.Double),
+    sa.Column("completed_at", sa.Double),
+    sa.Column("result_path", sa.String(500)),
+    sa.Column("expires_at", sa.BigInteger),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("worker_id", sa.String(100)),
+    sa.Column("lease_expires_at", sa.Double),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index("ix_tasks_status_created_at", "status", "created_at"),
+    sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("task_id", sa.String(40), sa.ForeignKey("tasks.id")),
+    sa.Column("kind", sa.String(20), nullable=False),  # topup adjustment hold capture release
+    sa.Column("amount", sa.BigInteger, nullable=False),  # signed micros; balance = sum(amount)
+    sa.Column("balance_after", sa.BigInteger, nullable=False),
+    sa.Column("note", sa.String(500)),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Index("ix_ledger_account_id_id", "account_id", "id"),
+    sa.Index("ix_ledger_task_id", "task_id"),
+)

@@ -1,0 +1,1 @@
+"""Tasks: the status machine (pure) and the service that submits and reads them."""

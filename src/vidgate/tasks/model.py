@@ -1,0 +1,70 @@
+"""A task and its status machine. Pure: no I/O.
+
+    pending ──> processing ──> completed
+       │            │  └─────> failed
+       │            └────────> cancelled
+       └──> cancelled / failed
+    processing ──> pending   (lease expired: handed back for another attempt)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED
+
+
+ENDED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.FAILED}),
+    Status.PROCESSING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING}),
+    Status.COMPLETED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+
+
+def can_move(src: Status, dst: Status) -> bool:
+    return dst in TRANSITIONS[src]
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    account_id: str
+    model: str
+    status: Status
+    progress: int
+    request: dict[str, Any]
+    hold: int  # micros reserved at submit
+    cost: int  # micros captured; 0 until completed
+    estimated_time: int
+    created_at: float
+    started_at: float | None = None
+    completed_at: float | None = None
+    result_path: str | None = None
+    expires_at: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    worker_id: str | None = None
+
+    @property
+    def actual_time(self) -> int:
+        if self.started_at is None:
+            return 0
+        end = self.completed_at if self.completed_at is not None else self.started_at
+        return max(0, round(end - self.started_at))

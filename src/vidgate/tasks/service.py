@@ -1,0 +1,62 @@
+"""Submit and read tasks: the one place that turns a client's request into a queued task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ulid import ULID
+
+from vidgate.billing.prices import PriceTable
+from vidgate.catalog import parse_request
+from vidgate.errors import TaskNotFound
+from vidgate.media.fetch import FetchPolicy, check_url
+from vidgate.store import Principal, Store
+from vidgate.tasks.model import Task
+
+#: what a model is expected to take when the operator has not said otherwise (seconds)
+DEFAULT_ESTIMATED_TIME = 60
+
+
+class TaskService:
+    def __init__(
+        self,
+        store: Store,
+        prices: PriceTable,
+        fetch_policy: FetchPolicy,
+        *,
+        estimated_times: dict[str, int],
+        max_active_per_key: int,
+        on_submit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.prices = prices
+        self.fetch_policy = fetch_policy
+        self.estimated_times = estimated_times
+        self.max_active_per_key = max_active_per_key
+        self.on_submit = on_submit
+
+    def submit(self, principal: Principal, body: Any) -> Task:
+        """Validate, price, reserve the money and queue the task, or raise and change nothing."""
+        req = parse_request(body)
+        for ref in req.media_refs():
+            check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
+        hold = self.prices.hold(req)
+        task = self.store.tasks.insert_with_hold(
+            task_id=f"task_{ULID()}",
+            account_id=principal.account_id,
+            key_id=principal.key_id,
+            model=req.model,
+            request=req.model_dump(mode="json", by_alias=True, exclude_none=True),
+            hold=hold,
+            estimated_time=self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
+            max_active_per_key=self.max_active_per_key,
+        )
+        self.on_submit()
+        return task
+
+    def get(self, principal: Principal, task_id: str) -> Task:
+        task = self.store.tasks.get(task_id, account_id=principal.account_id)
+        if task is None:  # someone else's task answers exactly like an unknown one
+            raise TaskNotFound(f"no task {task_id!r} for this account")
+        return task

@@ -1,0 +1,33 @@
+"""The task object of API.md section 4, as clients see it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from vidgate.billing.money import to_json_number
+from vidgate.tasks.model import Status, Task
+
+
+def task_object(task: Task, result_url: Callable[[str, int], str]) -> dict[str, Any]:
+    """``result_url(storage_key, expires_at)`` makes the signed link for a completed task."""
+    out: dict[str, Any] = {
+        "id": task.id,
+        "status": task.status.value,
+        "progress": 100 if task.status.ended else task.progress,
+        "created": int(task.created_at),
+    }
+    if task.completed_at is not None:
+        out["completed"] = int(task.completed_at)
+    out["actual_time"] = task.actual_time
+    out["estimated_time"] = task.estimated_time
+    out["cost"] = to_json_number(task.cost if task.status == Status.COMPLETED else 0)
+    if task.status == Status.COMPLETED and task.result_path and task.expires_at:
+        out["result"] = {
+            "videos": [{"url": [result_url(task.result_path, task.expires_at)], "expires_at": task.expires_at}]
+        }
+    if task.status == Status.FAILED:
+        out["error"] = {"message": task.error_message or "the task failed", "code": "task_failed"}
+    elif task.status == Status.CANCELLED:
+        out["error"] = {"message": task.error_message or "the task was cancelled", "code": "task_cancelled"}
+    return out
