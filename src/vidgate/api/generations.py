@@ -1,0 +1,29 @@
+"""POST /v1/videos/generations"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from vidgate.api.body import read_json
+from vidgate.api.deps import Caller, Ctx
+
+router = APIRouter()
+
+REQUEST_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenerationRequest"}}},
+}
+
+
+@router.post(
+    "/v1/videos/generations",
+    summary="Submit a video generation task",
+    openapi_extra={"requestBody": REQUEST_BODY},
+)
+async def create_generation(request: Request, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    task = await run_in_threadpool(ctx.tasks.submit, caller, body)
+    return {"code": 200, "data": [{"status": "submitted", "task_id": task.id}]}

@@ -1,0 +1,108 @@
+"""``create_app(settings)``: the FastAPI app, with its store, storage, workers and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from vidgate import __version__
+from vidgate.api import errors, files, generations, tasks
+from vidgate.api.deps import AppContext
+from vidgate.billing.prices import PriceTable
+from vidgate.catalog import request_json_schema
+from vidgate.config import Settings
+from vidgate.limits import RateLimiter
+from vidgate.media.fetch import Fetcher, FetchPolicy
+from vidgate.media.signing import UrlSigner
+from vidgate.media.storage import LocalStorage
+from vidgate.providers.preview import PreviewProvider
+from vidgate.store import Store
+from vidgate.tasks.service import TaskService
+from vidgate.worker.executor import Executor
+from vidgate.worker.runner import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+def build_workers(settings: Settings, store: Store, storage: LocalStorage, prices: PriceTable) -> WorkerPool:
+    executor = Executor(
+        store,
+        storage,
+        Fetcher(FetchPolicy.from_settings(settings)),
+        PreviewProvider(preset=settings.preview_preset),
+        prices,
+        lease_seconds=settings.lease_seconds,
+        result_ttl_seconds=settings.result_ttl_seconds,
+    )
+    return WorkerPool(
+        store,
+        executor,
+        concurrency=settings.worker_concurrency,
+        poll_interval=settings.poll_interval_seconds,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    store = Store.from_url(settings.resolved_database_url)
+    storage = LocalStorage(settings.data_dir)
+    prices = PriceTable.load(settings.prices_file)
+    workers = build_workers(settings, store, storage, prices) if settings.workers else None
+    ctx = AppContext(
+        settings=settings,
+        store=store,
+        storage=storage,
+        signer=UrlSigner(settings.signing_key()),
+        tasks=TaskService(
+            store,
+            prices,
+            FetchPolicy.from_settings(settings),
+            estimated_times=settings.estimated_times,
+            max_active_per_key=settings.max_active_tasks,
+            on_submit=workers.wake if workers else lambda: None,
+        ),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if workers:
+            workers.start()
+        try:
+            yield
+        finally:
+            if workers:
+                workers.stop()
+            store.close()
+
+    app = FastAPI(
+        title="vidgate",
+        version=__version__,
+        summary="Self-hosted video generation behind apimart's video API",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    for module in (generations, tasks, files):
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the request schema of every model (discriminated by ``model``)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schema = request_json_schema()
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schema.pop("$defs", {}))
+    components["GenerationRequest"] = schema
+    app.openapi_schema = doc
+    return doc

@@ -1,0 +1,1 @@
+"""Media intake (fetch + probe, SSRF-safe) and result storage."""

@@ -1,0 +1,556 @@
+"""Fetch media inputs without letting a URL reach what it must not (SSRF-safe).
+
+Every input goes through here, twice: :func:`check_url` at submit time (syntax only: scheme,
+data URI shape and size, literal addresses however they are spelled, never DNS or network) and
+:meth:`Fetcher.fetch` in a worker, which repeats those checks on the URL and on every redirect,
+resolves the host once, refuses every non-public address it resolves to, and then connects to
+exactly the address it checked (the ``Host`` header and TLS SNI keep the real name), so a DNS
+answer that changes between check and connect cannot redirect the request. Bodies are capped
+while streaming, and what arrived is checked by its bytes (:mod:`vidgate.media.probe`), never by
+its name or Content-Type, before it is moved into place.
+
+At submit a refused URL is :class:`~vidgate.errors.InvalidMediaUrl` (HTTP 400); in a worker
+every failure is :class:`~vidgate.errors.MediaError`, which fails the task.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import math
+import os
+import re
+import socket
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Literal
+
+import httpx
+
+from vidgate.errors import InvalidMediaUrl, MediaError
+from vidgate.media.probe import probe_image, probe_video
+
+if TYPE_CHECKING:
+    from vidgate.config import Settings
+
+Kind = Literal["image", "video"]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], list[str]]
+
+MB = 1024 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PUBLIC_ONLY = "only public internet addresses can be fetched"
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits of fetching. ``allow_hosts`` (host names, addresses or CIDRs) are exempt from the
+    address check, for local development and tests; by default nothing is."""
+
+    allow_hosts: tuple[str, ...] = ()
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    total_timeout: float = 300.0
+    max_image_bytes: int = 10 * MB
+    max_video_bytes: int = 100 * MB
+    max_redirects: int = 5
+
+    def __post_init__(self) -> None:
+        for entry in self.allow_hosts:
+            _allowed_network(entry)  # a malformed address or CIDR fails here, at startup
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchPolicy:
+        return cls(
+            allow_hosts=parse_allow_hosts(settings.fetch_allow_hosts),
+            connect_timeout=settings.fetch_connect_timeout,
+            read_timeout=settings.fetch_read_timeout,
+        )
+
+    def max_bytes(self, kind: Kind) -> int:
+        return self.max_image_bytes if kind == "image" else self.max_video_bytes
+
+    def allows_name(self, host: str) -> bool:
+        return _normalise_host(host) in self._allowed_names
+
+    def allows_address(self, address: IPAddress) -> bool:
+        return any(address in network for network in self._allowed_networks)
+
+    @cached_property
+    def _allowed_names(self) -> frozenset[str]:
+        return frozenset(_normalise_host(entry) for entry in self.allow_hosts)
+
+    @cached_property
+    def _allowed_networks(self) -> tuple[IPNetwork, ...]:
+        networks = (_allowed_network(entry) for entry in self.allow_hosts)
+        return tuple(network for network in networks if network is not None)
+
+
+def _allowed_network(entry: str) -> IPNetwork | None:
+    """The network an allow-list entry names (an address is a network of one), or None for a host name."""
+    text = _normalise_host(entry)
+    if "/" not in text:
+        address = host_address(text)
+        return None if address is None else ipaddress.ip_network(address)
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"fetch allow-list entry {entry!r} is not a valid CIDR") from None
+
+
+def parse_allow_hosts(text: str) -> tuple[str, ...]:
+    """``VIDGATE_FETCH_ALLOW_HOSTS``: comma-separated host names, addresses or CIDRs."""
+    return tuple(entry.strip() for entry in text.split(",") if entry.strip())
+
+
+def _normalise_host(host: str) -> str:
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+# --- addresses ------------------------------------------------------------------------------
+
+_REFUSED_IPV4 = tuple(
+    (ipaddress.IPv4Network(network), label)
+    for network, label in (
+        ("0.0.0.0/8", "an unspecified ('this host') address"),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a carrier-grade NAT address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.169.254/32", "the cloud metadata address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol address"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.168.0.0/16", "a private address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address"),
+    )
+)
+_REFUSED_IPV6 = tuple(
+    (ipaddress.IPv6Network(network), label)
+    for network, label in (
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("fc00::/7", "a unique-local (private) address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+        ("2001:db8::/32", "a documentation address"),
+        ("100::/64", "a discard-only address"),
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+    )
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NUMERIC_LABEL = re.compile(r"^(0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why ``address`` may not be fetched from (e.g. "a loopback address"), or None if it is public."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return _ipv4_refusal(address)
+    return _ipv6_refusal(address)
+
+
+def _ipv4_refusal(address: ipaddress.IPv4Address) -> str | None:
+    for network, label in _REFUSED_IPV4:
+        if address in network:
+            return label
+    return None if address.is_global else "a non-public address"
+
+
+def _ipv6_refusal(address: ipaddress.IPv6Address) -> str | None:
+    for network, label in _REFUSED_IPV6:
+        if address in network:
+            return label
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        form, inner = embedded
+        inner_reason = _ipv4_refusal(inner)
+        if inner_reason is not None:
+            return f"{form} form of {inner}, {inner_reason}"
+        if form in ("an IPv4-mapped", "an IPv4-compatible"):
+            return f"{form} form of {inner}, a form that is refused; use {inner} itself"
+        return None
+    return None if address.is_global else "a non-public address"
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, IPv4-compatible), with its form."""
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.ipv4_mapped is not None:
+        return "an IPv4-mapped", address.ipv4_mapped
+    if address.sixtofour is not None:
+        return "a 6to4", address.sixtofour
+    if address in _NAT64:
+        return "a NAT64", low32
+    if address in _IPV4_COMPATIBLE:
+        return "an IPv4-compatible", low32
+    return None
+
+
+def host_address(host: str) -> IPAddress | None:
+    """The address a URL host spells, in any form a C resolver accepts (``127.1``, ``2130706433``,
+    ``0177.0.0.1``, ``0x7f.0.0.1``, ``::ffff:127.0.0.1``), or None if it is a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return _inet_aton(host)
+
+
+def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
+    """IPv4 as ``inet_aton`` reads it: 1-4 parts, each decimal, octal (0...) or hex (0x...);
+    the last part fills all the remaining bytes."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_NUMERIC_LABEL.match(part) for part in parts):
+        return None
+    numbers = [_parse_number(part) for part in parts]
+    *leading, last = numbers
+    if any(number > 0xFF for number in leading) or last >= 256 ** (5 - len(parts)):
+        return None
+    value = last
+    for position, number in enumerate(leading):
+        value |= number << (8 * (3 - position))
+    return ipaddress.IPv4Address(value)
+
+
+def _parse_number(part: str) -> int:
+    if part[:2].lower() == "0x":
+        return int(part[2:] or "0", 16)
+    if part.startswith("0"):
+        return int(part, 8)
+    return int(part)
+
+
+def _looks_numeric(host: str) -> bool:
+    """True for hosts a URL parser must read as IPv4 (the last label is a number)."""
+    return bool(_NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))
+
+
+# --- URLs -----------------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """A URL that may not be fetched: InvalidMediaUrl at submit, MediaError in a worker."""
+
+
+def check_url(url: str, kind: Kind, policy: FetchPolicy, param: str) -> None:
+    """Submit-time checks of a media URL; no DNS, no network. Raises InvalidMediaUrl."""
+    try:
+        if _is_data_uri(url):
+            _decode_data_uri(url, kind, policy)
+        else:
+            _check_http_url(url, kind, policy)
+    except _Refused as exc:
+        raise InvalidMediaUrl(str(exc), kind=kind, param=param) from None
+
+
+def _check_http_url(url: str, kind: Kind, policy: FetchPolicy) -> httpx.URL:
+    """The parsed URL if its scheme, user info and literal host may be fetched; else _Refused."""
+    shown = _shown(url)
+    parsed = _parse_url(url, policy)
+    if parsed.scheme not in _DEFAULT_PORTS:
+        also = " and data:image/...;base64 URIs" if kind == "image" else ""
+        scheme = f"the scheme {parsed.scheme!r}" if parsed.scheme else "no scheme"
+        raise _Refused(f"{shown} has {scheme}; only http and https URLs{also} are accepted")
+    if parsed.userinfo:
+        raise _Refused(f"{shown} contains a user name or password; give the URL without them")
+    if not parsed.host:
+        raise _Refused(f"{shown} has no host name")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise _Refused(f"{shown} has the port {parsed.port}; ports are 1-65535")
+    _check_host(parsed.host, shown, policy)
+    return parsed
+
+
+def _parse_url(url: str, policy: FetchPolicy) -> httpx.URL:
+    try:
+        return httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        host = _host_as_written(url)
+        address = _inet_aton(host)
+        if address is not None and not policy.allows_address(address):
+            _check_address(address, policy, f"{_shown(url)} points to {address} (written {host!r})")
+        raise _Refused(f"{_shown(url)} is not a valid URL ({exc})") from None
+
+
+def _host_as_written(url: str) -> str:
+    try:
+        return urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _check_host(host: str, shown: str, policy: FetchPolicy) -> None:
+    """Refuse a host that is, however spelled, an address (or the name localhost) that may not be fetched."""
+    name = _normalise_host(host)
+    if policy.allows_name(name):
+        return
+    if name == "localhost" or name.endswith(".localhost"):
+        raise _Refused(f"{shown} names {host}, which is always this machine (loopback); {_PUBLIC_ONLY}")
+    address = host_address(name)
+    if address is None:
+        if _looks_numeric(name):
+            raise _Refused(f"{shown} has the host {host!r}, which is neither a valid IPv4 address nor a name")
+        return
+    written = "" if str(address) == host else f" (written {host!r})"
+    _check_address(address, policy, f"{shown} points to {address}{written}")
+
+
+def _check_address(address: IPAddress, policy: FetchPolicy, subject: str) -> None:
+    if policy.allows_address(address):
+        return
+    reason = refusal_reason(address)
+    if reason is not None:
+        raise _Refused(f"{subject}, {reason}; {_PUBLIC_ONLY}")
+
+
+def _is_data_uri(url: str) -> bool:
+    return url[:5].lower() == "data:"
+
+
+def _decode_data_uri(url: str, kind: Kind, policy: FetchPolicy) -> bytes:
+    """The bytes of a ``data:image/...;base64,...`` URI, checked for shape and decoded size."""
+    if kind != "image":
+        raise _Refused("data: URIs are accepted for images only; give the video as an http or https URL")
+    header, comma, payload = url[5:].partition(",")
+    media_type, *parameters = (part.strip().lower() for part in header.split(";"))
+    if not comma or not parameters or parameters[-1] != "base64":
+        raise _Refused("the data URI must have the form data:image/<type>;base64,<data>")
+    if not media_type.startswith("image/"):
+        raise _Refused(f"the data URI has the media type {media_type!r}; only image/... is accepted")
+    payload = re.sub(r"\s+", "", payload)
+    padding = len(payload) - len(payload.rstrip("="))
+    size = len(payload) * 3 // 4 - padding
+    if size > policy.max_image_bytes:
+        limit = _megabytes(policy.max_image_bytes)
+        raise _Refused(f"the data URI image is {_megabytes(size)}, the limit is {limit}")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raise _Refused("the data URI is not valid base64") from None
+
+
+def _shown(url: str) -> str:
+    """A URL as error messages show it: data URIs by their type, long URLs shortened."""
+    if _is_data_uri(url):
+        return "the data URI"
+    return url if len(url) <= 200 else url[:200] + "..."
+
+
+def _megabytes(size: int) -> str:
+    """Rounded up to 0.1 MB, so that a size over a limit never reads as equal to it."""
+    return f"{math.ceil(size * 10 / MB) / 10:g} MB"
+
+
+# --- fetching -------------------------------------------------------------------------------
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The system resolver: every address of ``host``, in the order to try them."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class Fetcher:
+    """Downloads media inputs for workers (synchronous; one call per input; thread-safe).
+
+    ``resolver`` maps (host, port) to addresses (default: the system resolver). ``transport``
+    replaces the network transport of httpx (default: a fresh one per fetch); the Fetcher sends
+    each request through it itself (no httpx.Client: no redirects, cookies or proxy settings of
+    its own) and never closes it. Both hooks exist for tests.
+    """
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        *,
+        resolver: Resolver | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.policy = policy
+        self._resolver = resolver or resolve
+        self._transport = transport
+        self._timeout = httpx.Timeout(
+            connect=policy.connect_timeout,
+            read=policy.read_timeout,
+            write=policy.read_timeout,
+            pool=policy.connect_timeout,
+        )
+
+    def fetch(self, url: str, kind: Kind, dest: Path) -> Path:
+        """Download ``url`` to ``dest`` (atomically: only checked content ever appears there)."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        part = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                self._download(url, kind, out)
+            if kind == "image":
+                probe_image(part, label=_shown(url))
+            else:
+                probe_video(part, label=_shown(url))
+            os.replace(part, dest)
+        except _Refused as exc:
+            raise MediaError(str(exc), reason="url_refused") from None
+        finally:
+            part.unlink(missing_ok=True)
+        return dest
+
+    def _download(self, url: str, kind: Kind, out: BinaryIO) -> None:
+        if _is_data_uri(url):
+            out.write(_decode_data_uri(url, kind, self.policy))
+            return
+        deadline = time.monotonic() + self.policy.total_timeout
+        transport = self._transport or httpx.HTTPTransport()
+        try:
+            response = self._open(transport, url, kind, deadline)
+            try:
+                self._check_response(response, url, kind)
+                self._copy_body(response, url, kind, out, deadline)
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise self._network_failure(exc, url) from None
+        finally:
+            if transport is not self._transport:
+                transport.close()
+
+    def _open(self, transport: httpx.BaseTransport, url: str, kind: Kind, deadline: float) -> httpx.Response:
+        """The final response after at most ``max_redirects`` redirects, each hop checked anew."""
+        current = url
+        for hop in range(self.policy.max_redirects + 1):
+            try:
+                target = _check_http_url(current, kind, self.policy)
+                addresses = self._addresses(target)
+            except _Refused as exc:
+                if hop:
+                    raise _Refused(f"{exc} (reached by a redirect from {_shown(url)})") from None
+                raise
+            self._check_deadline(deadline, url)
+            response = self._send(transport, target, addresses)
+            if not response.has_redirect_location:
+                return response
+            response.close()
+            current = _redirect_target(target, response.headers["location"])
+        raise MediaError(
+            f"{_shown(url)} redirects more than {self.policy.max_redirects} times", reason="fetch_failed"
+        )
+
+    def _addresses(self, url: httpx.URL) -> list[IPAddress]:
+        """The checked addresses to connect to: the literal one, or every address the name resolves to."""
+        literal = host_address(_normalise_host(url.host))
+        if literal is not None:
+            return [literal]
+        host, shown = url.raw_host.decode("ascii"), _shown(str(url))
+        try:
+            addresses = [ipaddress.ip_address(found) for found in self._resolver(host, _port(url))]
+        except OSError as exc:
+            raise MediaError(
+                f"the host of {shown} could not be resolved ({exc})", reason="fetch_failed", retryable=True
+            ) from None
+        if not addresses:
+            raise MediaError(f"the host of {shown} has no address", reason="fetch_failed", retryable=True)
+        if not self.policy.allows_name(host):
+            for address in addresses:
+                _check_address(address, self.policy, f"{shown}: {host} resolves to {address}")
+        return addresses
+
+    def _send(
+        self, transport: httpx.BaseTransport, url: httpx.URL, addresses: list[IPAddress]
+    ) -> httpx.Response:
+        """GET ``url`` from the first of ``addresses`` that takes the connection."""
+        for address in addresses:
+            try:
+                return transport.handle_request(self._request(url, address))
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    def _request(self, url: httpx.URL, address: IPAddress) -> httpx.Request:
+        """A GET sent to ``address`` but naming the URL's host, in the Host header and in TLS (SNI and
+        certificate check), so that nothing resolves the name a second time."""
+        extensions: dict[str, object] = {"timeout": self._timeout.as_dict()}
+        if url.scheme == "https" and host_address(_normalise_host(url.host)) is None:
+            extensions["sni_hostname"] = url.raw_host.decode("ascii")
+        headers = {"Host": url.netloc.decode("ascii"), "Accept-Encoding": "identity", "User-Agent": "vidgate"}
+        return httpx.Request("GET", url.copy_with(host=str(address)), headers=headers, extensions=extensions)
+
+    def _check_response(self, response: httpx.Response, url: str, kind: Kind) -> None:
+        """Refuse a non-2xx answer, and a body whose declared length is over the cap, before reading it."""
+        shown, limit = _shown(url), self.policy.max_bytes(kind)
+        if not response.is_success:
+            raise MediaError(
+                f"{shown} answered HTTP {response.status_code} {response.reason_phrase}; "
+                "it must answer 200 with the file",
+                reason="fetch_failed",
+                retryable=response.status_code >= 500 or response.status_code in (408, 429),
+            )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise MediaError(
+                f"{shown} is {_megabytes(int(declared))} (by its Content-Length), "
+                f"the limit for {kind}s is {_megabytes(limit)}",
+                reason="too_large",
+            )
+
+    def _copy_body(
+        self, response: httpx.Response, url: str, kind: Kind, out: BinaryIO, deadline: float
+    ) -> None:
+        """Stream the body to ``out``, cut off at the cap and at the deadline."""
+        limit, received = self.policy.max_bytes(kind), 0
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received > limit:
+                raise MediaError(
+                    f"{_shown(url)} is larger than {_megabytes(limit)}, the limit for {kind}s; "
+                    "the download was stopped",
+                    reason="too_large",
+                )
+            self._check_deadline(deadline, url)
+            out.write(chunk)
+
+    def _check_deadline(self, deadline: float, url: str) -> None:
+        if time.monotonic() > deadline:
+            raise MediaError(
+                f"downloading {_shown(url)} took longer than {self.policy.total_timeout:g} s, the limit",
+                reason="fetch_failed",
+                retryable=True,
+            )
+
+    def _network_failure(self, exc: httpx.HTTPError, url: str) -> MediaError:
+        shown = _shown(url)
+        if isinstance(exc, httpx.ConnectTimeout):
+            message = f"could not connect to {shown} within {self.policy.connect_timeout:g} s"
+        elif isinstance(exc, httpx.ReadTimeout):
+            message = f"{shown} sent nothing for {self.policy.read_timeout:g} s; the download was abandoned"
+        elif isinstance(exc, httpx.ConnectError):
+            message = f"could not connect to {shown} ({exc})"
+        else:
+            message = f"downloading {shown} failed ({exc})"
+        return MediaError(message, reason="fetch_failed", retryable=True)
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or _DEFAULT_PORTS[url.scheme]
+
+
+def _redirect_target(current: httpx.URL, location: str) -> str:
+    try:
+        return str(current.join(location))
+    except httpx.InvalidURL:
+        raise _Refused(f"{current} redirects to {location!r}, which is not a valid URL") from None

@@ -1,0 +1,37 @@
+"""Signed, expiring result URLs: ``/files/<key>?expires=<unix>&signature=<hmac>``.
+
+The signature covers the key and the expiry, so neither can be changed; a link is refused with
+403 when tampered with and 410 once it has expired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from urllib.parse import quote, urlencode
+
+from vidgate.errors import Gone, PermissionDenied
+
+FILES_PREFIX = "/files/"
+
+
+class UrlSigner:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def signature(self, storage_key: str, expires: int) -> str:
+        msg = f"{storage_key}\n{expires}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
+    def url(self, base_url: str, storage_key: str, expires: int) -> str:
+        query = urlencode({"expires": expires, "signature": self.signature(storage_key, expires)})
+        return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(storage_key)}?{query}"
+
+    def verify(self, storage_key: str, expires: str | None, signature: str | None, now: float | None = None) -> None:
+        if not expires or not signature or not expires.isdigit():
+            raise PermissionDenied("this link is not signed; use the URL from the task's result")
+        if not hmac.compare_digest(self.signature(storage_key, int(expires)), signature):
+            raise PermissionDenied("this link's signature does not match; use the URL from the task's result")
+        if int(expires) <= (time.time() if now is None else now):
+            raise Gone("this link has expired; results are kept until the task's expires_at")

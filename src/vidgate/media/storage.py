@@ -1,0 +1,46 @@
+"""Where results (and fetched inputs) live: a folder under the data dir.
+
+Keys are relative paths like ``results/<task_id>/video.mp4``; a key never contains ``..`` and
+always resolves inside the root, whatever a URL says.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def result_key(self, task_id: str) -> str:
+        return f"results/{task_id}/video.mp4"
+
+    def input_dir(self, task_id: str) -> Path:
+        path = self.root / "inputs" / task_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def scratch_path(self, key: str) -> Path:
+        """A file beside the key's final place, to write into before :meth:`commit`."""
+        final = self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        return final.with_name(f".{final.name}.{os.getpid()}.part")
+
+    def commit(self, scratch: Path, key: str) -> None:
+        os.replace(scratch, self.path(key))
+
+    def path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"storage key {key!r} points outside the storage root")
+        return path
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete_task(self, task_id: str) -> None:
+        for folder in ("results", "inputs"):
+            shutil.rmtree(self.root / folder / task_id, ignore_errors=True)

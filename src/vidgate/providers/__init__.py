@@ -1,0 +1,1 @@
+"""Providers make the videos: ``preview`` (embedded procedural renderer) and upstream services."""

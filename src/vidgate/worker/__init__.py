@@ -1,0 +1,1 @@
+"""Workers: claim tasks from the task table and carry each one to its end."""

@@ -1,0 +1,110 @@
+"""Carry one claimed task to its end: fetch and probe inputs, render, store, settle money."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from vidgate.billing.prices import PriceTable
+from vidgate.catalog import parse_request
+from vidgate.catalog.plan import build_job
+from vidgate.errors import MediaError, TaskCancelled, TaskFailure
+from vidgate.media.fetch import Fetcher
+from vidgate.media.probe import probe_image, probe_video
+from vidgate.media.storage import LocalStorage
+from vidgate.providers.base import InputMedia, Provider
+from vidgate.store import Store
+from vidgate.tasks.model import Task
+
+log = logging.getLogger(__name__)
+
+FETCH_SHARE = 0.10  # progress 0-10 %: fetching inputs; 10-99 %: rendering; 100 %: stored
+PROGRESS_EVERY_S = 0.5
+
+
+class Executor:
+    def __init__(
+        self,
+        store: Store,
+        storage: LocalStorage,
+        fetcher: Fetcher,
+        provider: Provider,
+        prices: PriceTable,
+        *,
+        lease_seconds: float,
+        result_ttl_seconds: int,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.fetcher = fetcher
+        self.provider = provider
+        self.prices = prices
+        self.lease_seconds = lease_seconds
+        self.result_ttl_seconds = result_ttl_seconds
+
+    def run(self, task: Task, worker_id: str) -> None:
+        report = self._reporter(task.id, worker_id)
+        try:
+            req = parse_request(task.request)
+            inputs = self._fetch_inputs(task.id, req.media_refs(), report)
+            job = build_job(task.id, req, inputs)
+            key = self.storage.result_key(task.id)
+            scratch = self.storage.scratch_path(key)
+            try:
+                self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
+                self.storage.commit(scratch, key)
+            finally:
+                scratch.unlink(missing_ok=True)
+            cost = self.prices.price(req, job.duration)
+        except TaskCancelled:
+            log.info("task %s: no longer ours, stopping", task.id)
+            return
+        except TaskFailure as exc:
+            log.info("task %s failed: %s", task.id, exc.message)
+            self.store.tasks.fail(task.id, code=exc.reason, message=exc.message, worker_id=worker_id)
+            return
+        except Exception:
+            log.exception("task %s: unexpected error", task.id)
+            self.store.tasks.fail(
+                task.id,
+                code="internal_error",
+                message="the task failed because of an internal error; it was not charged",
+                worker_id=worker_id,
+            )
+            return
+        expires_at = int(time.time()) + self.result_ttl_seconds
+        if not self.store.tasks.complete(task.id, worker_id, cost=cost, result_path=key, expires_at=expires_at):
+            log.warning("task %s: finished, but it was no longer ours; result discarded", task.id)
+            self.storage.delete_task(task.id)
+
+    def _fetch_inputs(self, task_id: str, refs, report: Callable[[float], None]) -> tuple[InputMedia, ...]:  # type: ignore[no-untyped-def]
+        folder = self.storage.input_dir(task_id)
+        inputs = []
+        for n, ref in enumerate(refs):
+            suffix = "bin" if ref.kind == "image" else "video"
+            try:
+                path = self.fetcher.fetch(ref.url, ref.kind, folder / f"{n:02d}-{ref.role}.{suffix}")
+                info = probe_image(path) if ref.kind == "image" else probe_video(path)
+            except MediaError as exc:
+                raise MediaError(f"{ref.param}: {exc.message}", reason=exc.reason, retryable=exc.retryable) from None
+            inputs.append(InputMedia(role=ref.role, path=path, info=info, name=ref.name, index=ref.index))
+            report(FETCH_SHARE * (n + 1) / len(refs))
+        return tuple(inputs)
+
+    def _reporter(self, task_id: str, worker_id: str) -> Callable[[float], None]:
+        """Progress reports double as lease heartbeats; they are written at most twice a second.
+        If the task is no longer this worker's (cancelled, or its lease was taken away), the
+        next report raises TaskCancelled and the work stops."""
+        last = {"at": 0.0, "pct": -1}
+
+        def report(fraction: float) -> None:
+            pct = max(0, min(99, int(fraction * 100)))
+            now = time.monotonic()
+            if pct == last["pct"] or now - last["at"] < PROGRESS_EVERY_S:
+                return
+            last.update(at=now, pct=pct)
+            if not self.store.tasks.heartbeat(task_id, worker_id, pct, self.lease_seconds):
+                raise TaskCancelled()
+
+        return report

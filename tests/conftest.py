@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server import Running, running_server
+from vidgate.config import Settings
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    base: dict[str, object] = dict(
+        data_dir=data_dir,
+        fetch_allow_hosts="127.0.0.1,localhost",
+        poll_interval_seconds=0.5,
+        preview_preset="ultrafast",
+        worker_concurrency=2,
+        rate_limit_per_minute=100_000,  # tests poll far faster than clients should
+    )
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def api_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A server without workers: for request validation, auth and envelopes."""
+    with running_server(make_settings(tmp_path_factory.mktemp("api"), workers=False)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A server with workers rendering real videos."""
+    with running_server(make_settings(tmp_path_factory.mktemp("live"))) as running:
+        yield running
