@@ -13,7 +13,6 @@ import ipaddress
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 import zlib
@@ -28,6 +27,7 @@ import av
 import httpx
 import numpy as np
 import pytest
+import trustme
 from PIL import Image
 
 RGB = tuple[int, int, int]
@@ -116,17 +116,17 @@ def _write_silence(container: av.container.OutputContainer, stream: av.AudioStre
     container.mux(stream.encode())
 
 
-def make_tls_certificate(directory: Path, host: str) -> tuple[Path, Path]:
-    """A self-signed certificate for ``host`` and its key (made with the openssl command)."""
-    certificate, key = directory / f"{host}.crt", directory / f"{host}.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(certificate), "-days", "1", "-subj", f"/CN={host}",
-         "-addext", f"subjectAltName=DNS:{host}"],
-        check=True,
-        capture_output=True,
-    )
-    return certificate, key
+def make_tls_certificate(directory: Path, host: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate chain, server key) for ``host``: the server uses the
+    last two, clients trust the first. Made in-process by trustme, no openssl command needed."""
+    authority = trustme.CA()
+    leaf = authority.issue_cert(host)
+    ca_file, chain, key = directory / "ca.pem", directory / f"{host}.pem", directory / f"{host}.key"
+    authority.cert_pem.write_to_path(str(ca_file))
+    for blob in leaf.cert_chain_pems:
+        blob.write_to_path(str(chain), append=True)
+    leaf.private_key_pem.write_to_path(str(key))
+    return ca_file, chain, key
 
 
 # --- a local HTTP server --------------------------------------------------------------------

@@ -8,7 +8,6 @@ broken guard cannot make a test connect anywhere but 127.0.0.1 / ::1.
 from __future__ import annotations
 
 import base64
-import shutil
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from tests.media_fixtures import (
     make_tls_certificate,
 )
 from vidgate.errors import InvalidMediaUrl, MediaError
-from vidgate.media.fetch import MB, FetchPolicy, Fetcher, check_url
+from vidgate.media.fetch import MB, Fetcher, FetchPolicy, check_url
 from vidgate.media.probe import ImageInfo, VideoInfo, probe_image, probe_video
 
 LOCAL = ("127.0.0.1", "localhost")
@@ -126,21 +125,19 @@ def test_allowed_localhost_goes_through_the_system_resolver(server: FixtureServe
 
 
 @pytest.fixture
-def tls_files(tmp_path: Path) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("making a test certificate needs the openssl command")
+def tls_files(tmp_path: Path) -> tuple[Path, Path, Path]:
     return make_tls_certificate(tmp_path, "media.test")
 
 
 def test_https_connects_to_the_checked_address_and_verifies_the_real_name(
-    tls_files: tuple[Path, Path], tmp_path: Path
+    tls_files: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
     png = make_png(tmp_path / "a.png", 12, 8)
     transport = LoopbackOnlyTransport(verify=ssl.create_default_context(cafile=tls_files[0]))
     resolver = resolving({"media.test": ["127.0.0.1"], "impostor.test": ["127.0.0.1"]})
     policy = FetchPolicy(allow_hosts=("media.test", "impostor.test"))
     fetch = Fetcher(policy, resolver=resolver, transport=transport)
-    with FixtureServer(tls=tls_files) as server:
+    with FixtureServer(tls=tls_files[1:]) as server:
         server.serve_file("/a.png", png)
         dest = fetch.fetch(server.url("/a.png", "media.test"), "image", tmp_path / "d")
         assert dest.read_bytes() == png.read_bytes()

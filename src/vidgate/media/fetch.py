@@ -34,13 +34,20 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 import httpx
 
 from vidgate.errors import InvalidMediaUrl, MediaError
+from vidgate.media.addresses import (
+    IPAddress,
+    host_address,
+    inet_aton,
+    looks_numeric,
+    normalise_host,
+    refusal_reason,
+)
 from vidgate.media.probe import probe_image, probe_video
 
 if TYPE_CHECKING:
     from vidgate.config import Settings
 
 Kind = Literal["image", "video"]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
@@ -80,14 +87,14 @@ class FetchPolicy:
         return self.max_image_bytes if kind == "image" else self.max_video_bytes
 
     def allows_name(self, host: str) -> bool:
-        return _normalise_host(host) in self._allowed_names
+        return normalise_host(host) in self._allowed_names
 
     def allows_address(self, address: IPAddress) -> bool:
         return any(address in network for network in self._allowed_networks)
 
     @cached_property
     def _allowed_names(self) -> frozenset[str]:
-        return frozenset(_normalise_host(entry) for entry in self.allow_hosts)
+        return frozenset(normalise_host(entry) for entry in self.allow_hosts)
 
     @cached_property
     def _allowed_networks(self) -> tuple[IPNetwork, ...]:
@@ -97,7 +104,7 @@ class FetchPolicy:
 
 def _allowed_network(entry: str) -> IPNetwork | None:
     """The network an allow-list entry names (an address is a network of one), or None for a host name."""
-    text = _normalise_host(entry)
+    text = normalise_host(entry)
     if "/" not in text:
         address = host_address(text)
         return None if address is None else ipaddress.ip_network(address)
@@ -110,134 +117,6 @@ def _allowed_network(entry: str) -> IPNetwork | None:
 def parse_allow_hosts(text: str) -> tuple[str, ...]:
     """``VIDGATE_FETCH_ALLOW_HOSTS``: comma-separated host names, addresses or CIDRs."""
     return tuple(entry.strip() for entry in text.split(",") if entry.strip())
-
-
-def _normalise_host(host: str) -> str:
-    return host.strip().strip("[]").rstrip(".").lower()
-
-
-# --- addresses ------------------------------------------------------------------------------
-
-_REFUSED_IPV4 = tuple(
-    (ipaddress.IPv4Network(network), label)
-    for network, label in (
-        ("0.0.0.0/8", "an unspecified ('this host') address"),
-        ("10.0.0.0/8", "a private address"),
-        ("100.64.0.0/10", "a carrier-grade NAT address"),
-        ("127.0.0.0/8", "a loopback address"),
-        ("169.254.169.254/32", "the cloud metadata address"),
-        ("169.254.0.0/16", "a link-local address"),
-        ("172.16.0.0/12", "a private address"),
-        ("192.0.0.0/24", "an IETF protocol address"),
-        ("192.0.2.0/24", "a documentation address"),
-        ("192.168.0.0/16", "a private address"),
-        ("198.18.0.0/15", "a benchmarking address"),
-        ("198.51.100.0/24", "a documentation address"),
-        ("203.0.113.0/24", "a documentation address"),
-        ("224.0.0.0/4", "a multicast address"),
-        ("255.255.255.255/32", "the broadcast address"),
-        ("240.0.0.0/4", "a reserved address"),
-    )
-)
-_REFUSED_IPV6 = tuple(
-    (ipaddress.IPv6Network(network), label)
-    for network, label in (
-        ("::/128", "an unspecified address"),
-        ("::1/128", "a loopback address"),
-        ("fc00::/7", "a unique-local (private) address"),
-        ("fe80::/10", "a link-local address"),
-        ("fec0::/10", "a site-local address"),
-        ("ff00::/8", "a multicast address"),
-        ("2001:db8::/32", "a documentation address"),
-        ("100::/64", "a discard-only address"),
-        ("64:ff9b:1::/48", "a local-use NAT64 address"),
-    )
-)
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-_NUMERIC_LABEL = re.compile(r"^(0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
-
-
-def refusal_reason(address: IPAddress) -> str | None:
-    """Why ``address`` may not be fetched from (e.g. "a loopback address"), or None if it is public."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return _ipv4_refusal(address)
-    return _ipv6_refusal(address)
-
-
-def _ipv4_refusal(address: ipaddress.IPv4Address) -> str | None:
-    for network, label in _REFUSED_IPV4:
-        if address in network:
-            return label
-    return None if address.is_global else "a non-public address"
-
-
-def _ipv6_refusal(address: ipaddress.IPv6Address) -> str | None:
-    for network, label in _REFUSED_IPV6:
-        if address in network:
-            return label
-    embedded = _embedded_ipv4(address)
-    if embedded is not None:
-        form, inner = embedded
-        inner_reason = _ipv4_refusal(inner)
-        if inner_reason is not None:
-            return f"{form} form of {inner}, {inner_reason}"
-        if form in ("an IPv4-mapped", "an IPv4-compatible"):
-            return f"{form} form of {inner}, a form that is refused; use {inner} itself"
-        return None
-    return None if address.is_global else "a non-public address"
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, IPv4-compatible), with its form."""
-    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address.ipv4_mapped is not None:
-        return "an IPv4-mapped", address.ipv4_mapped
-    if address.sixtofour is not None:
-        return "a 6to4", address.sixtofour
-    if address in _NAT64:
-        return "a NAT64", low32
-    if address in _IPV4_COMPATIBLE:
-        return "an IPv4-compatible", low32
-    return None
-
-
-def host_address(host: str) -> IPAddress | None:
-    """The address a URL host spells, in any form a C resolver accepts (``127.1``, ``2130706433``,
-    ``0177.0.0.1``, ``0x7f.0.0.1``, ``::ffff:127.0.0.1``), or None if it is a name."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return _inet_aton(host)
-
-
-def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
-    """IPv4 as ``inet_aton`` reads it: 1-4 parts, each decimal, octal (0...) or hex (0x...);
-    the last part fills all the remaining bytes."""
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4 or not all(_NUMERIC_LABEL.match(part) for part in parts):
-        return None
-    numbers = [_parse_number(part) for part in parts]
-    *leading, last = numbers
-    if any(number > 0xFF for number in leading) or last >= 256 ** (5 - len(parts)):
-        return None
-    value = last
-    for position, number in enumerate(leading):
-        value |= number << (8 * (3 - position))
-    return ipaddress.IPv4Address(value)
-
-
-def _parse_number(part: str) -> int:
-    if part[:2].lower() == "0x":
-        return int(part[2:] or "0", 16)
-    if part.startswith("0"):
-        return int(part, 8)
-    return int(part)
-
-
-def _looks_numeric(host: str) -> bool:
-    """True for hosts a URL parser must read as IPv4 (the last label is a number)."""
-    return bool(_NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))
 
 
 # --- URLs -----------------------------------------------------------------------------------
@@ -281,7 +160,7 @@ def _parse_url(url: str, policy: FetchPolicy) -> httpx.URL:
         return httpx.URL(url)
     except httpx.InvalidURL as exc:
         host = _host_as_written(url)
-        address = _inet_aton(host)
+        address = inet_aton(host)
         if address is not None and not policy.allows_address(address):
             _check_address(address, policy, f"{_shown(url)} points to {address} (written {host!r})")
         raise _Refused(f"{_shown(url)} is not a valid URL ({exc})") from None
@@ -296,14 +175,14 @@ def _host_as_written(url: str) -> str:
 
 def _check_host(host: str, shown: str, policy: FetchPolicy) -> None:
     """Refuse a host that is, however spelled, an address (or the name localhost) that may not be fetched."""
-    name = _normalise_host(host)
+    name = normalise_host(host)
     if policy.allows_name(name):
         return
     if name == "localhost" or name.endswith(".localhost"):
         raise _Refused(f"{shown} names {host}, which is always this machine (loopback); {_PUBLIC_ONLY}")
     address = host_address(name)
     if address is None:
-        if _looks_numeric(name):
+        if looks_numeric(name):
             raise _Refused(f"{shown} has the host {host!r}, which is neither a valid IPv4 address nor a name")
         return
     written = "" if str(address) == host else f" (written {host!r})"
@@ -453,7 +332,7 @@ class Fetcher:
 
     def _addresses(self, url: httpx.URL) -> list[IPAddress]:
         """The checked addresses to connect to: the literal one, or every address the name resolves to."""
-        literal = host_address(_normalise_host(url.host))
+        literal = host_address(normalise_host(url.host))
         if literal is not None:
             return [literal]
         host, shown = url.raw_host.decode("ascii"), _shown(str(url))
@@ -485,7 +364,7 @@ class Fetcher:
         """A GET sent to ``address`` but naming the URL's host, in the Host header and in TLS (SNI and
         certificate check), so that nothing resolves the name a second time."""
         extensions: dict[str, object] = {"timeout": self._timeout.as_dict()}
-        if url.scheme == "https" and host_address(_normalise_host(url.host)) is None:
+        if url.scheme == "https" and host_address(normalise_host(url.host)) is None:
             extensions["sni_hostname"] = url.raw_host.decode("ascii")
         headers = {"Host": url.netloc.decode("ascii"), "Accept-Encoding": "identity", "User-Agent": "vidgate"}
         return httpx.Request("GET", url.copy_with(host=str(address)), headers=headers, extensions=extensions)

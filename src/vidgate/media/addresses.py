@@ -1,0 +1,140 @@
+"""Which addresses a URL may reach: only public internet ones.
+
+:func:`refusal_reason` classifies an address (loopback, private, link-local and the cloud
+metadata address, CGNAT, multicast, reserved, unique-local, and IPv6 forms that embed a refused
+IPv4 address); :func:`host_address` reads a host the way a C resolver would, so ``127.1``,
+``2130706433``, ``0177.0.0.1`` and ``0x7f.0.0.1`` are all recognised as loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def normalise_host(host: str) -> str:
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+_REFUSED_IPV4 = tuple(
+    (ipaddress.IPv4Network(network), label)
+    for network, label in (
+        ("0.0.0.0/8", "an unspecified ('this host') address"),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a carrier-grade NAT address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.169.254/32", "the cloud metadata address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol address"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.168.0.0/16", "a private address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address"),
+    )
+)
+_REFUSED_IPV6 = tuple(
+    (ipaddress.IPv6Network(network), label)
+    for network, label in (
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("fc00::/7", "a unique-local (private) address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+        ("2001:db8::/32", "a documentation address"),
+        ("100::/64", "a discard-only address"),
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+    )
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NUMERIC_LABEL = re.compile(r"^(0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why ``address`` may not be fetched from (e.g. "a loopback address"), or None if it is public."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return _ipv4_refusal(address)
+    return _ipv6_refusal(address)
+
+
+def _ipv4_refusal(address: ipaddress.IPv4Address) -> str | None:
+    for network, label in _REFUSED_IPV4:
+        if address in network:
+            return label
+    return None if address.is_global else "a non-public address"
+
+
+def _ipv6_refusal(address: ipaddress.IPv6Address) -> str | None:
+    for network, label in _REFUSED_IPV6:
+        if address in network:
+            return label
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        form, inner = embedded
+        inner_reason = _ipv4_refusal(inner)
+        if inner_reason is not None:
+            return f"{form} form of {inner}, {inner_reason}"
+        if form in ("an IPv4-mapped", "an IPv4-compatible"):
+            return f"{form} form of {inner}, a form that is refused; use {inner} itself"
+        return None
+    return None if address.is_global else "a non-public address"
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, IPv4-compatible), with its form."""
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.ipv4_mapped is not None:
+        return "an IPv4-mapped", address.ipv4_mapped
+    if address.sixtofour is not None:
+        return "a 6to4", address.sixtofour
+    if address in _NAT64:
+        return "a NAT64", low32
+    if address in _IPV4_COMPATIBLE:
+        return "an IPv4-compatible", low32
+    return None
+
+
+def host_address(host: str) -> IPAddress | None:
+    """The address a URL host spells, in any form a C resolver accepts (``127.1``, ``2130706433``,
+    ``0177.0.0.1``, ``0x7f.0.0.1``, ``::ffff:127.0.0.1``), or None if it is a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return inet_aton(host)
+
+
+def inet_aton(host: str) -> ipaddress.IPv4Address | None:
+    """IPv4 as ``inet_aton`` reads it: 1-4 parts, each decimal, octal (0...) or hex (0x...);
+    the last part fills all the remaining bytes."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_NUMERIC_LABEL.match(part) for part in parts):
+        return None
+    numbers = [_parse_number(part) for part in parts]
+    *leading, last = numbers
+    if any(number > 0xFF for number in leading) or last >= 256 ** (5 - len(parts)):
+        return None
+    value = last
+    for position, number in enumerate(leading):
+        value |= number << (8 * (3 - position))
+    return ipaddress.IPv4Address(value)
+
+
+def _parse_number(part: str) -> int:
+    if part[:2].lower() == "0x":
+        return int(part[2:] or "0", 16)
+    if part.startswith("0"):
+        return int(part, 8)
+    return int(part)
+
+
+def looks_numeric(host: str) -> bool:
+    """True for hosts a URL parser must read as IPv4 (the last label is a number)."""
+    return bool(_NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))

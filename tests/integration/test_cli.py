@@ -1,0 +1,106 @@
+"""The vidgate command as a newcomer uses it: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.server import free_port
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+for name in list(ENV):
+    if name.startswith("VIDGATE_"):
+        del ENV[name]
+
+
+def vidgate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vidgate", *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_keys_create_prints_the_secret_alone_on_the_last_line_and_stores_only_its_hash(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    out = vidgate("keys", "create", "--data-dir", str(data), "--name", "acme", "--balance", "12.5", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    secret = out.stdout.strip().splitlines()[-1]
+    assert secret.startswith("sk-vg-") and " " not in secret
+    assert "acme" in out.stdout and "12.5" in out.stdout
+    account_id = out.stdout.split()[1]
+
+    more = vidgate("keys", "create", "--data-dir", str(data), "--account", account_id, "--name", "ci", cwd=tmp_path)
+    assert more.returncode == 0, more.stderr
+    second = more.stdout.strip().splitlines()[-1]
+    assert second.startswith("sk-vg-") and second != secret
+
+    db = sqlite3.connect(data / "vidgate.db")
+    rows = db.execute("SELECT account_id, secret_hash, prefix FROM api_keys").fetchall()
+    assert {r[0] for r in rows} == {account_id} and len(rows) == 2
+    dump = "\n".join(db.iterdump())
+    assert secret not in dump and second not in dump
+    assert db.execute("SELECT balance FROM accounts").fetchone() == (12_500_000,)
+
+
+def test_keys_create_for_an_unknown_account_is_a_usage_error(tmp_path: Path) -> None:
+    out = vidgate("keys", "create", "--data-dir", str(tmp_path), "--account", "acct_nope", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "no account acct_nope" in out.stderr
+
+
+def test_serve_creates_an_account_on_first_start_only_and_its_key_works(tmp_path: Path) -> None:
+    port = free_port()
+    first = serve_until_ready(tmp_path, port)
+    key = next(line.strip() for line in first if line.strip().startswith("sk-vg-"))
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/v1/videos/generations",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "Omni-Flash-Ext", "prompt": "a quick test", "duration": 4},
+    )
+    assert r.status_code == 200, r.text
+    stop_server()
+    second = serve_until_ready(tmp_path, port)
+    assert not any("sk-vg-" in line for line in second)
+    assert (tmp_path / ".vidgate" / "vidgate.db").exists()  # the default data dir is ./.vidgate
+    stop_server()
+
+
+_proc: list[subprocess.Popen[str]] = []
+
+
+def serve_until_ready(cwd: Path, port: int) -> list[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidgate", "serve", "--port", str(port)],
+        cwd=cwd,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    _proc.append(proc)
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "Uvicorn running" in line or "Application startup complete" in line:
+            return lines
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def stop_server() -> None:
+    proc = _proc.pop()
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells it
+    assert "Application shutdown complete" in rest, rest
+    assert proc.returncode in (0, -signal.SIGTERM)
