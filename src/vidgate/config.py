@@ -5,6 +5,7 @@ Built by :func:`load_settings`, never at import time, so tests build as many app
 
 from __future__ import annotations
 
+import os
 import secrets
 from decimal import Decimal
 from pathlib import Path
@@ -76,10 +77,15 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = self.data_dir / f".secret.key.{os.getpid()}"
             tmp.write_text(secrets.token_hex(32))
             tmp.chmod(0o600)
-            tmp.replace(path)
+            try:  # link() is atomic and refuses to replace: with racing starts one key wins
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         return path.read_text().strip().encode()
 
 

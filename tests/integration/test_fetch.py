@@ -74,7 +74,7 @@ def test_images_arrive_and_probe_exactly(name: str, fmt: str, server: FixtureSer
     source = make_image(tmp_path / name, 321, 123)
     url = server.serve_file(f"/media/{name}", source, headers={"Content-Type": "application/octet-stream"})
     check_url(url, "image", FetchPolicy(allow_hosts=LOCAL), "image_url")
-    dest = fetcher().fetch(url, "image", tmp_path / "in" / "00-first_frame.bin")
+    dest = fetcher().fetch(url, "image", tmp_path / "in" / "00-first_frame.bin").path
     assert dest.read_bytes() == source.read_bytes()
     assert probe_image(dest) == ImageInfo(format=fmt, width=321, height=123)
     assert sorted(p.name for p in dest.parent.iterdir()) == ["00-first_frame.bin"]
@@ -83,7 +83,7 @@ def test_images_arrive_and_probe_exactly(name: str, fmt: str, server: FixtureSer
 def test_a_rotated_jpeg_probes_as_displayed(server: FixtureServer, tmp_path: Path) -> None:
     source = make_jpeg_with_exif_orientation(tmp_path / "photo.jpg", 400, 300, orientation=6)
     url = server.serve_file("/photo.jpg", source, headers={"Content-Type": "image/jpeg"})
-    dest = fetcher().fetch(url, "image", tmp_path / "photo")
+    dest = fetcher().fetch(url, "image", tmp_path / "photo").path
     assert probe_image(dest) == ImageInfo(format="jpeg", width=300, height=400)
 
 
@@ -96,7 +96,7 @@ def test_videos_arrive_and_probe_exactly(
 ) -> None:
     source = make_mp4(tmp_path / name, seconds, 320, 240, audio=audio)
     url = server.serve_file(f"/{name}", source, headers={"Content-Type": "text/plain"})
-    dest = fetcher().fetch(url, "video", tmp_path / "in" / "01-motion.video")
+    dest = fetcher().fetch(url, "video", tmp_path / "in" / "01-motion.video").path
     assert probe_video(dest) == VideoInfo(
         container=container,
         duration=seconds,
@@ -112,7 +112,7 @@ def test_a_host_name_on_the_allow_list_is_fetched(server: FixtureServer, tmp_pat
     server.serve_file("/a.png", png)
     resolver = resolving({"fixture.test": ["127.0.0.1"]})
     fetch = fetcher(allow=("fixture.test",), resolver=resolver)
-    dest = fetch.fetch(server.url("/a.png", "fixture.test"), "image", tmp_path / "d")
+    dest = fetch.fetch(server.url("/a.png", "fixture.test"), "image", tmp_path / "d").path
     assert dest.read_bytes() == png.read_bytes()
     assert server.requests[0][1]["Host"] == f"fixture.test:{server.port}"
 
@@ -120,7 +120,7 @@ def test_a_host_name_on_the_allow_list_is_fetched(server: FixtureServer, tmp_pat
 def test_allowed_localhost_goes_through_the_system_resolver(server: FixtureServer, tmp_path: Path) -> None:
     png = make_png(tmp_path / "a.png", 10, 20)
     server.serve_file("/a.png", png)
-    dest = fetcher(allow=("localhost",)).fetch(server.url("/a.png", "localhost"), "image", tmp_path / "d")
+    dest = fetcher(allow=("localhost",)).fetch(server.url("/a.png", "localhost"), "image", tmp_path / "d").path
     assert dest.read_bytes() == png.read_bytes()
 
 
@@ -139,7 +139,7 @@ def test_https_connects_to_the_checked_address_and_verifies_the_real_name(
     fetch = Fetcher(policy, resolver=resolver, transport=transport)
     with FixtureServer(tls=tls_files[1:]) as server:
         server.serve_file("/a.png", png)
-        dest = fetch.fetch(server.url("/a.png", "media.test"), "image", tmp_path / "d")
+        dest = fetch.fetch(server.url("/a.png", "media.test"), "image", tmp_path / "d").path
         assert dest.read_bytes() == png.read_bytes()
         error = failure(fetch, server.url("/a.png", "impostor.test"), "image", tmp_path / "e")
     assert "certificate is not valid for 'impostor.test'" in error.message
@@ -153,7 +153,7 @@ def test_relative_redirects_are_followed(server: FixtureServer, tmp_path: Path) 
     server.serve_file("/files/a.png", png)
     server.redirect("/go", "/hop")
     url = server.redirect("/hop", "files/a.png", status=307)
-    dest = fetcher().fetch(server.url("/go"), "image", tmp_path / "d")
+    dest = fetcher().fetch(server.url("/go"), "image", tmp_path / "d").path
     assert dest.read_bytes() == png.read_bytes() and url.endswith("/hop")
     assert server.paths_requested == ["/go", "/hop", "/files/a.png"]
 
@@ -356,5 +356,5 @@ def test_a_connection_refused_is_a_retryable_failure(tmp_path: Path) -> None:
 def test_data_uris_need_no_network(tmp_path: Path) -> None:
     png = make_png(tmp_path / "a.png", 3, 4).read_bytes()
     url = "data:image/png;base64," + base64.b64encode(png).decode()
-    dest = fetcher(allow=()).fetch(url, "image", tmp_path / "d")
+    dest = fetcher(allow=()).fetch(url, "image", tmp_path / "d").path
     assert probe_image(dest) == ImageInfo("png", 3, 4)

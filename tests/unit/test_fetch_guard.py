@@ -327,7 +327,7 @@ def test_the_request_goes_to_the_checked_address_under_the_real_name(tmp_path: P
     png = make_png(tmp_path / "src.png", 64, 48).read_bytes()
     transport = Recorder(lambda request: httpx.Response(200, content=png))
     resolver = StubResolver({"cdn.test": [[PUBLIC_IP], ["10.0.0.1"]]})  # rebinding DNS: public, then private
-    dest = fetcher(resolver, transport).fetch("https://cdn.test:8443/p/a.png?x=1", "image", tmp_path / "a")
+    dest = fetcher(resolver, transport).fetch("https://cdn.test:8443/p/a.png?x=1", "image", tmp_path / "a").path
     assert dest.read_bytes() == png
     (request,) = transport.requests
     assert str(request.url) == f"https://{PUBLIC_IP}:8443/p/a.png?x=1"
@@ -393,7 +393,7 @@ def test_redirects_are_limited(tmp_path: Path) -> None:
 
 def test_data_uri_images_are_decoded_and_checked(tmp_path: Path) -> None:
     fetch = fetcher(StubResolver({}), NoConnectTransport())
-    dest = fetch.fetch(png_data_uri(tmp_path, 5, 7), "image", tmp_path / "d")
+    dest = fetch.fetch(png_data_uri(tmp_path, 5, 7), "image", tmp_path / "d").path
     assert dest.read_bytes().startswith(b"\x89PNG")
     not_an_image = "data:image/png;base64," + base64.b64encode(b"<html>hello</html>").decode()
     with pytest.raises(MediaError) as caught:

@@ -42,7 +42,7 @@ from vidgate.media.addresses import (
     normalise_host,
     refusal_reason,
 )
-from vidgate.media.probe import probe_image, probe_video
+from vidgate.media.probe import ImageInfo, VideoInfo, probe_image, probe_video
 
 if TYPE_CHECKING:
     from vidgate.config import Settings
@@ -244,6 +244,14 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched input: where it was written and what it measured."""
+
+    path: Path
+    info: ImageInfo | VideoInfo
+
+
 class Fetcher:
     """Downloads media inputs for workers (synchronous; one call per input; thread-safe).
 
@@ -270,8 +278,9 @@ class Fetcher:
             pool=policy.connect_timeout,
         )
 
-    def fetch(self, url: str, kind: Kind, dest: Path) -> Path:
-        """Download ``url`` to ``dest`` (atomically: only checked content ever appears there)."""
+    def fetch(self, url: str, kind: Kind, dest: Path) -> Fetched:
+        """Download ``url`` to ``dest`` and measure it (atomically: only checked content ever
+        appears at ``dest``)."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -280,15 +289,15 @@ class Fetcher:
             with os.fdopen(handle, "wb") as out:
                 self._download(url, kind, out)
             if kind == "image":
-                probe_image(part, label=_shown(url))
+                info: ImageInfo | VideoInfo = probe_image(part, label=_shown(url))
             else:
-                probe_video(part, label=_shown(url))
+                info = probe_video(part, label=_shown(url))
             os.replace(part, dest)
         except _Refused as exc:
             raise MediaError(str(exc), reason="url_refused") from None
         finally:
             part.unlink(missing_ok=True)
-        return dest
+        return Fetched(dest, info)
 
     def _download(self, url: str, kind: Kind, out: BinaryIO) -> None:
         if _is_data_uri(url):

@@ -11,7 +11,6 @@ from vidgate.catalog import parse_request
 from vidgate.catalog.plan import build_job
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
 from vidgate.media.fetch import Fetcher
-from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.base import InputMedia, Provider
 from vidgate.store import Store
@@ -84,11 +83,10 @@ class Executor:
         for n, ref in enumerate(refs):
             suffix = "bin" if ref.kind == "image" else "video"
             try:
-                path = self.fetcher.fetch(ref.url, ref.kind, folder / f"{n:02d}-{ref.role}.{suffix}")
-                info = probe_image(path) if ref.kind == "image" else probe_video(path)
+                fetched = self.fetcher.fetch(ref.url, ref.kind, folder / f"{n:02d}-{ref.role}.{suffix}")
             except MediaError as exc:
                 raise MediaError(f"{ref.param}: {exc.message}", reason=exc.reason, retryable=exc.retryable) from None
-            inputs.append(InputMedia(role=ref.role, path=path, info=info, name=ref.name, index=ref.index))
+            inputs.append(InputMedia(role=ref.role, path=fetched.path, info=fetched.info, name=ref.name, index=ref.index))
             report(FETCH_SHARE * (n + 1) / len(refs))
         return tuple(inputs)
 
