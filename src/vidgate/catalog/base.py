@@ -53,6 +53,23 @@ def one_of(value: str, field: str, allowed: tuple[str, ...], *, code: str = "inv
     return value
 
 
+def check_mode(value: str, modes: tuple[str, ...]) -> str:
+    if value == "4k" and "4k" not in modes:
+        raise rule("unsupported_combination", "mode '4k' is only available on kling-v3")
+    return one_of(value, "mode", modes)
+
+
+def check_aspect_alias(aspect_ratio: str | None, size: str | None) -> None:
+    """``size`` is an alias of ``aspect_ratio``: both may be given only if they agree."""
+    if aspect_ratio and size and aspect_ratio != size:
+        raise rule(
+            "invalid_parameter",
+            f"size {size!r} and aspect_ratio {aspect_ratio!r} disagree; "
+            "size is an alias of aspect_ratio, give one or make them equal",
+            param="size",
+        )
+
+
 def check_urls(urls: list[str], field: str) -> list[str]:
     for i, url in enumerate(urls):
         if not url.strip():

@@ -11,6 +11,8 @@ from vidgate.catalog.base import (
     ASPECT_RATIOS,
     GenerationRequest,
     MediaRef,
+    check_aspect_alias,
+    check_mode,
     check_urls,
     one_of,
     require_text,
@@ -39,9 +41,7 @@ class KlingRequest(GenerationRequest):
     @field_validator("mode")
     @classmethod
     def _mode(cls, v: str) -> str:
-        if v == "4k" and "4k" not in cls.modes:
-            raise rule("unsupported_combination", "mode '4k' is only available on kling-v3")
-        return one_of(v, "mode", cls.modes)
+        return check_mode(v, cls.modes)
 
     @field_validator("aspect_ratio", "size")
     @classmethod
@@ -68,13 +68,7 @@ class KlingRequest(GenerationRequest):
 
     @model_validator(mode="after")
     def _aspect_alias(self) -> KlingRequest:
-        if self.aspect_ratio and self.size and self.aspect_ratio != self.size:
-            raise rule(
-                "invalid_parameter",
-                f"size {self.size!r} and aspect_ratio {self.aspect_ratio!r} disagree; "
-                "size is an alias of aspect_ratio, give one or make them equal",
-                param="size",
-            )
+        check_aspect_alias(self.aspect_ratio, self.size)
         return self
 
     @property

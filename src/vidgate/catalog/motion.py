@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vidgate.catalog.base import GenerationRequest, MediaRef, one_of, require_text, rule
+from vidgate.catalog.base import GenerationRequest, MediaRef, check_mode, one_of, require_text, rule
 from vidgate.catalog.kling import MODE_RESOLUTION
 
 #: allowed reference-video duration in seconds, by character_orientation
@@ -57,9 +57,7 @@ class MotionControlRequest(GenerationRequest):
     @field_validator("mode")
     @classmethod
     def _mode(cls, v: str) -> str:
-        if v == "4k":
-            raise rule("unsupported_combination", "mode '4k' is only available on kling-v3")
-        return one_of(v, "mode", ("std", "pro"))
+        return check_mode(v, ("std", "pro"))
 
     @field_validator("keep_original_sound")
     @classmethod

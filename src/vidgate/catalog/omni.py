@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from vidgate.catalog.base import GenerationRequest, MediaRef, check_urls, one_of, require_text, rule
+from vidgate.catalog.base import GenerationRequest, MediaRef, check_aspect_alias, check_urls, one_of, require_text, rule
 
 OMNI_ASPECTS = ("16:9", "9:16")
 
@@ -57,13 +57,7 @@ class OmniFlashRequest(GenerationRequest):
 
     @model_validator(mode="after")
     def _aspect_alias(self) -> OmniFlashRequest:
-        if self.aspect_ratio and self.size and self.aspect_ratio != self.size:
-            raise rule(
-                "invalid_parameter",
-                f"size {self.size!r} and aspect_ratio {self.aspect_ratio!r} disagree; "
-                "size is an alias of aspect_ratio, give one or make them equal",
-                param="size",
-            )
+        check_aspect_alias(self.aspect_ratio, self.size)
         return self
 
     @property
