@@ -17,36 +17,14 @@ from vidgate.billing.prices import PriceTable
 from vidgate.catalog import request_json_schema
 from vidgate.config import Settings
 from vidgate.limits import RateLimiter
-from vidgate.media.fetch import Fetcher, FetchPolicy
+from vidgate.media.fetch import FetchPolicy
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import LocalStorage
-from vidgate.providers.preview import PreviewProvider
 from vidgate.store import Store
 from vidgate.tasks.service import TaskService
-from vidgate.worker.executor import Executor
-from vidgate.worker.runner import WorkerPool
+from vidgate.worker.build import build_workers
 
 log = logging.getLogger(__name__)
-
-
-def build_workers(settings: Settings, store: Store, storage: LocalStorage, prices: PriceTable) -> WorkerPool:
-    executor = Executor(
-        store,
-        storage,
-        Fetcher(FetchPolicy.from_settings(settings)),
-        PreviewProvider(preset=settings.preview_preset),
-        prices,
-        lease_seconds=settings.lease_seconds,
-        result_ttl_seconds=settings.result_ttl_seconds,
-    )
-    return WorkerPool(
-        store,
-        executor,
-        concurrency=settings.worker_concurrency,
-        poll_interval=settings.poll_interval_seconds,
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.max_attempts,
-    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -78,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             if workers:
-                workers.stop()
+                workers.stop(settings.shutdown_grace_seconds)
             store.close()
 
     app = FastAPI(

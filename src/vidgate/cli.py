@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -63,6 +65,34 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
         store.close()
     click.echo(f"vidgate serving on http://{host}:{port} (data in {settings.data_dir})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@main.command()
+@data_dir_option
+@click.option("--concurrency", type=int, default=None, help="Tasks worked on at once (default 2).")
+def worker(data_dir: Path | None, concurrency: int | None) -> None:
+    """Run workers alone (no API), against the database of VIDGATE_DATABASE_URL or --data-dir.
+
+    SIGTERM or Ctrl-C: stop claiming, let running tasks finish within the grace period
+    (VIDGATE_SHUTDOWN_GRACE_SECONDS), hand the rest back to the queue."""
+    from vidgate.billing.prices import PriceTable
+    from vidgate.media.storage import LocalStorage
+    from vidgate.worker.build import build_workers
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
+    store = open_store(settings)
+    pool = build_workers(settings, store, LocalStorage(settings.data_dir), PriceTable.load(settings.prices_file))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    pool.start()
+    click.echo(f"vidgate worker {pool.id}: {settings.worker_concurrency} at once (data in {settings.data_dir})")
+    stop.wait()
+    click.echo("stopping: no new tasks; running ones get %gs to finish" % settings.shutdown_grace_seconds)
+    pool.stop(settings.shutdown_grace_seconds)
+    store.close()
+    click.echo("worker stopped")
 
 
 @main.group()

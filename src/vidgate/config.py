@@ -9,6 +9,7 @@ import os
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     estimated_times: dict[str, int] = Field(default_factory=dict)
+    task_timeouts: dict[str, float] = Field(default_factory=dict, description="seconds of processing, per model")
+    default_task_timeout: float = Field(default=1800.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    janitor_interval_seconds: float = Field(default=60.0, gt=0)
 
     # requests and limits
     max_body_bytes: int = Field(default=48 * 1024 * 1024, ge=1024)
@@ -53,8 +58,10 @@ class Settings(BaseSettings):
     fetch_connect_timeout: float = 5.0
     fetch_read_timeout: float = 30.0
 
-    # preview renderer
+    # providers
+    provider: Literal["preview", "instant"] = "preview"
     preview_preset: str = "veryfast"
+    instant_seconds: float = Field(default=0.0, ge=0, description="how long the instant test provider takes")
 
     @property
     def resolved_database_url(self) -> str:

@@ -6,14 +6,28 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from vidgate.api.deps import Caller, Ctx
+from vidgate.api.deps import AppContext, Caller, Ctx
+from vidgate.tasks.model import Task
 from vidgate.tasks.view import task_object
 
 router = APIRouter()
 
 
-@router.get("/v1/tasks/{task_id}", summary="Read a task's status, progress, cost and result")
-def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    task = ctx.tasks.get(caller, task_id)
+def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
     base = ctx.base_url(request)
     return {"code": 200, "data": task_object(task, lambda key, exp: ctx.signer.url(base, key, exp))}
+
+
+@router.get("/v1/tasks/{task_id}", summary="Read a task's status, progress, cost and result")
+def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return envelope(ctx.tasks.get(caller, task_id), request, ctx)
+
+
+@router.post(
+    "/v1/tasks/{task_id}/cancel",
+    summary="Cancel a task",
+    description="A pending task is cancelled at once and its hold released; a processing one is stopped by "
+    "its worker within a moment (poll until its status is cancelled). Ended tasks answer 409.",
+)
+def cancel_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return envelope(ctx.tasks.cancel(caller, task_id), request, ctx)

@@ -7,15 +7,22 @@ transaction. SQLite runs in WAL mode so readers never wait for the writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_S = 30
+PENDING_CHANNEL = "vidgate_task_pending"
+LISTEN_TICK_S = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -68,6 +75,29 @@ class Database:
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def notify_pending(self, conn: Connection) -> None:
+        """Inside a write transaction: tell listening workers a task is pending (sent on commit)."""
+        if not self.is_sqlite:
+            conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": PENDING_CHANNEL})
+
+    def listen_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
+        """Call ``wake`` on every pending-task notification until ``stop`` (PostgreSQL LISTEN on
+        a dedicated connection, reconnecting after errors). Returns at once on SQLite."""
+        if self.is_sqlite:
+            return
+        dsn = sa.engine.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {PENDING_CHANNEL}")
+                    wake()  # anything queued while we were not listening
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=LISTEN_TICK_S):
+                            wake()
+            except psycopg.Error:
+                log.warning("lost the PostgreSQL notification connection; reconnecting", exc_info=True)
+                stop.wait(LISTEN_TICK_S)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -61,7 +61,10 @@ tasks = sa.Table(
     sa.Column("worker_id", sa.String(100)),
     sa.Column("lease_expires_at", sa.Double),
     sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("purged_at", sa.Double),  # results and inputs deleted by the janitor
     sa.Index("ix_tasks_status_created_at", "status", "created_at"),
+    sa.Index("ix_tasks_status_lease_expires_at", "status", "lease_expires_at"),
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
 )
 

@@ -7,20 +7,39 @@ same transaction.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vidgate.errors import InsufficientBalance, RateLimited
+from vidgate.errors import Conflict, InsufficientBalance, RateLimited
 from vidgate.store import ledger
 from vidgate.store.db import Database
 from vidgate.store.tables import tasks
-from vidgate.tasks.model import Status, Task
+from vidgate.tasks.model import ENDED, Status, Task
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
+
+
+class Lease(Enum):
+    """What a heartbeat tells the worker holding a task."""
+
+    HELD = "held"  # go on
+    CANCEL = "cancel"  # the client cancelled: stop and call finish_cancel
+    LOST = "lost"  # the task is no longer this worker's: stop, touch nothing
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    timed_out: int = 0
 
 
 def _task(row: Mapping[str, Any]) -> Task:
@@ -95,6 +114,7 @@ class TaskStore:
                 raise InsufficientBalance(
                     f"this task costs up to {hold / 1e6:g} and the account balance cannot cover it; top up and retry"
                 )
+            self.db.notify_pending(conn)
         return self.get(task_id)  # type: ignore[return-value]
 
     def get(self, task_id: str, account_id: str | None = None) -> Task | None:
@@ -135,16 +155,19 @@ class TaskStore:
             row = conn.execute(stmt).mappings().first()
         return _task(row) if row else None
 
-    def heartbeat(self, task_id: str, worker_id: str, progress: int, lease_seconds: float) -> bool:
-        """Report progress and extend the lease. False: the task is no longer this worker's."""
+    def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float, progress: int | None = None) -> Lease:
+        """Extend the lease (and record progress). Tells the worker whether to go on."""
         now = time.time()
+        values: dict[str, Any] = {"lease_expires_at": now + lease_seconds, "updated_at": now}
+        if progress is not None:
+            values["progress"] = progress
         with self.db.write() as conn:
-            res = conn.execute(
-                sa.update(tasks)
-                .where(*self._owned(task_id, worker_id))
-                .values(progress=progress, lease_expires_at=now + lease_seconds, updated_at=now)
-            )
-        return res.rowcount == 1
+            row = conn.execute(
+                sa.update(tasks).where(*self._owned(task_id, worker_id)).values(**values).returning(tasks.c.cancel_requested)
+            ).first()
+        if row is None:
+            return Lease.LOST
+        return Lease.CANCEL if row.cancel_requested else Lease.HELD
 
     def complete(self, task_id: str, worker_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         """processing -> completed; release the hold and capture ``cost`` (never more than held)."""
@@ -173,55 +196,134 @@ class TaskStore:
 
     def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:
         """pending|processing -> failed, cost 0, hold released in full."""
-        now = time.time()
-        where = [tasks.c.id == task_id, tasks.c.status.in_(ACTIVE)]
-        if worker_id is not None:
-            where = list(self._owned(task_id, worker_id))
+        where = self._owned(task_id, worker_id) if worker_id else (tasks.c.id == task_id, tasks.c.status.in_(ACTIVE))
         with self.db.write() as conn:
-            row = conn.execute(
-                sa.update(tasks)
-                .where(*where)
-                .values(
-                    status=Status.FAILED.value,
-                    progress=100,
-                    cost=0,
-                    error_code=code,
-                    error_message=message,
-                    completed_at=now,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-                .returning(tasks.c.account_id, tasks.c.hold)
-            ).first()
-            if row is None:
-                return False
-            ledger.post(conn, row.account_id, "release", row.hold, task_id=task_id, note="hold released on failure")
-        return True
+            return bool(self._end(conn, where, Status.FAILED, code=code, message=message))
 
-    def requeue_expired(self, max_attempts: int) -> tuple[int, int]:
-        """Hand tasks whose lease ran out (their worker died) back to the queue, or fail them
-        with a full refund once they have used up their attempts. Returns (requeued, failed)."""
-        now = time.time()
-        expired = [tasks.c.status == Status.PROCESSING.value, tasks.c.lease_expires_at < now]
+    def cancel(self, task_id: str, account_id: str) -> Task | None:
+        """The client's cancel: a pending task is cancelled at once with its hold released; a
+        processing one is flagged and its worker stops and settles it (see ``finish_cancel``).
+        None if there is no such task for this account; an ended task raises Conflict."""
         with self.db.write() as conn:
-            requeued = conn.execute(
+            current = conn.execute(
+                sa.select(tasks.c.status).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
+            ).first()
+            if current is None:
+                return None
+            status = Status(current.status)
+            if status.ended:
+                raise Conflict(
+                    f"task {task_id} has already ended ({status.value}); only pending or processing tasks can be cancelled",
+                    code="task_already_ended",
+                )
+            if status == Status.PENDING:
+                self._end(conn, (tasks.c.id == task_id, tasks.c.status == status.value), Status.CANCELLED,
+                          code="cancelled", message="the task was cancelled by the client before it started")
+            else:
+                conn.execute(
+                    sa.update(tasks)
+                    .where(tasks.c.id == task_id, tasks.c.status == Status.PROCESSING.value)
+                    .values(cancel_requested=True, updated_at=time.time())
+                )
+        return self.get(task_id)
+
+    def finish_cancel(self, task_id: str, worker_id: str) -> bool:
+        """The worker has stopped a task the client cancelled: processing -> cancelled, refunded."""
+        with self.db.write() as conn:
+            return bool(
+                self._end(conn, self._owned(task_id, worker_id), Status.CANCELLED, code="cancelled",
+                          message="the task was cancelled by the client while it was processing")
+            )
+
+    def hand_back(self, task_id: str, worker_id: str) -> bool:
+        """A worker shutting down returns a task it could not finish: processing -> pending.
+        The attempt is not counted against the task."""
+        now = time.time()
+        with self.db.write() as conn:
+            res = conn.execute(
+                sa.update(tasks)
+                .where(*self._owned(task_id, worker_id))
+                .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
+                        attempts=tasks.c.attempts - 1, updated_at=now)
+            )
+            if res.rowcount:
+                self.db.notify_pending(conn)
+        return res.rowcount == 1
+
+    def sweep(self, *, max_attempts: int, timeouts: dict[str, float], default_timeout: float) -> SweepResult:
+        """Settle what no live worker will: tasks whose lease ran out (their worker died) go
+        back to the queue, or fail with a full refund once out of attempts (cancelled if the
+        client asked); tasks processing longer than their model's timeout fail and are refunded."""
+        now = time.time()
+        expired = (tasks.c.status == Status.PROCESSING.value, tasks.c.lease_expires_at < now)
+        result = SweepResult()
+        with self.db.write() as conn:
+            result.cancelled = self._end(conn, (*expired, tasks.c.cancel_requested.is_(True)), Status.CANCELLED,
+                                         code="cancelled", message="the task was cancelled by the client")
+            result.failed = self._end(
+                conn, (*expired, tasks.c.attempts >= max_attempts), Status.FAILED, code="task_failed",
+                message=f"the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
+            )
+            result.requeued = conn.execute(
                 sa.update(tasks)
                 .where(*expired, tasks.c.attempts < max_attempts)
                 .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0, updated_at=now)
             ).rowcount
-            dead = conn.execute(sa.select(tasks.c.id).where(*expired, tasks.c.attempts >= max_attempts)).scalars().all()
-        failed = 0
-        for task_id in dead:
-            failed += self.fail(
-                task_id,
-                code="task_failed",
-                message=f"the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
-            )
-        return requeued, failed
+            if result.requeued:
+                self.db.notify_pending(conn)
+            for model, limit in [*timeouts.items(), (None, default_timeout)]:
+                scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
+                result.timed_out += self._end(
+                    conn,
+                    (tasks.c.status == Status.PROCESSING.value, scope, tasks.c.started_at < now - limit),
+                    Status.FAILED,
+                    code="timeout",
+                    message=f"the task did not finish within {limit:g} s; it was not charged",
+                )
+        return result
+
+    def due_for_purge(self, *, default_ttl: float, limit: int = 500) -> list[str]:
+        """Ended tasks whose results and inputs may now be deleted (the task record stays)."""
+        now = time.time()
+        expiry = sa.func.coalesce(tasks.c.expires_at, tasks.c.completed_at + default_ttl)
+        stmt = (
+            sa.select(tasks.c.id)
+            .where(tasks.c.status.in_([s.value for s in ENDED]), tasks.c.purged_at.is_(None), expiry < now)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def mark_purged(self, task_ids: list[str]) -> None:
+        if task_ids:
+            with self.db.write() as conn:
+                conn.execute(sa.update(tasks).where(tasks.c.id.in_(task_ids)).values(purged_at=time.time()))
+
+    def wait_for_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another process queues a task (PostgreSQL NOTIFY), until
+        ``stop``. A no-op on SQLite, whose writers share the process with their workers."""
+        self.db.listen_pending(stop, wake)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _end(
+        self, conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
+    ) -> int:
+        """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
+        now = time.time()
+        rows = conn.execute(
+            sa.update(tasks)
+            .where(*where)
+            .values(status=status.value, progress=100, cost=0, error_code=code, error_message=message,
+                    completed_at=now, lease_expires_at=None, updated_at=now)
+            .returning(tasks.c.id, tasks.c.account_id, tasks.c.hold)
+        ).all()
+        for row in rows:
+            ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
+        return len(rows)
 
     # --- helpers ---------------------------------------------------------------------------
     @staticmethod
-    def _owned(task_id: str, worker_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    def _owned(task_id: str, worker_id: str | None) -> tuple[sa.ColumnElement[bool], ...]:
         return (tasks.c.id == task_id, tasks.c.status == Status.PROCESSING.value, tasks.c.worker_id == worker_id)
 
     @staticmethod

@@ -55,6 +55,12 @@ class TaskService:
         self.on_submit()
         return task
 
+    def cancel(self, principal: Principal, task_id: str) -> Task:
+        task = self.store.tasks.cancel(task_id, principal.account_id)
+        if task is None:
+            raise TaskNotFound(f"no task {task_id!r} for this account")
+        return task
+
     def get(self, principal: Principal, task_id: str) -> Task:
         task = self.store.tasks.get(task_id, account_id=principal.account_id)
         if task is None:  # someone else's task answers exactly like an unknown one

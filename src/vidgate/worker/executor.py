@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from vidgate.billing.prices import PriceTable
 from vidgate.catalog import parse_request
@@ -14,12 +15,22 @@ from vidgate.media.fetch import Fetcher
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.base import InputMedia, Provider
 from vidgate.store import Store
+from vidgate.store.tasks import Lease
 from vidgate.tasks.model import Task
 
 log = logging.getLogger(__name__)
 
 FETCH_SHARE = 0.10  # progress 0-10 %: fetching inputs; 10-99 %: rendering; 100 %: stored
 PROGRESS_EVERY_S = 0.5
+
+
+@dataclass
+class Running:
+    """A task this process is working on, and what its last heartbeat said."""
+
+    task_id: str
+    worker_id: str
+    lease: Lease = Lease.HELD
 
 
 class Executor:
@@ -42,9 +53,11 @@ class Executor:
         self.lease_seconds = lease_seconds
         self.result_ttl_seconds = result_ttl_seconds
 
-    def run(self, task: Task, worker_id: str) -> None:
-        report = self._reporter(task.id, worker_id)
+    def run(self, task: Task, run: Running) -> None:
+        worker_id = run.worker_id
+        report = self._reporter(run)
         try:
+            report(0.0)  # a heartbeat before any work: it may already have been cancelled
             req = parse_request(task.request)
             inputs = self._fetch_inputs(task.id, req.media_refs(), report)
             job = build_job(task.id, req, inputs)
@@ -57,7 +70,10 @@ class Executor:
                 scratch.unlink(missing_ok=True)
             cost = self.prices.price(req, job.duration)
         except TaskCancelled:
-            log.info("task %s: no longer ours, stopping", task.id)
+            if run.lease is Lease.CANCEL and self.store.tasks.finish_cancel(task.id, worker_id):
+                log.info("task %s: cancelled by the client; stopped", task.id)
+            else:
+                log.info("task %s: no longer this worker's; stopped", task.id)
             return
         except TaskFailure as exc:
             log.info("task %s failed: %s", task.id, exc.message)
@@ -90,19 +106,22 @@ class Executor:
             report(FETCH_SHARE * (n + 1) / len(refs))
         return tuple(inputs)
 
-    def _reporter(self, task_id: str, worker_id: str) -> Callable[[float], None]:
-        """Progress reports double as lease heartbeats; they are written at most twice a second.
-        If the task is no longer this worker's (cancelled, or its lease was taken away), the
-        next report raises TaskCancelled and the work stops."""
+    def _reporter(self, run: Running) -> Callable[[float], None]:
+        """Progress reports are written at most twice a second and double as heartbeats. Once
+        the task is no longer this worker's to finish (cancelled by the client, timed out, or
+        handed back), the next report raises TaskCancelled and the work stops there."""
         last = {"at": 0.0, "pct": -1}
 
         def report(fraction: float) -> None:
+            if run.lease is not Lease.HELD:
+                raise TaskCancelled()
             pct = max(0, min(99, int(fraction * 100)))
             now = time.monotonic()
             if pct == last["pct"] or now - last["at"] < PROGRESS_EVERY_S:
                 return
             last.update(at=now, pct=pct)
-            if not self.store.tasks.heartbeat(task_id, worker_id, pct, self.lease_seconds):
+            run.lease = self.store.tasks.heartbeat(run.task_id, run.worker_id, self.lease_seconds, progress=pct)
+            if run.lease is not Lease.HELD:
                 raise TaskCancelled()
 
         return report

@@ -1,7 +1,9 @@
-"""A pool of worker threads: claim, execute, repeat; wake on submit, poll as a fallback.
+"""A pool of worker threads: claim, execute, repeat.
 
-Workers never see SQL: claiming, heartbeats and settling are store methods. A sweeper hands
-tasks whose lease ran out (their worker died) back to the queue.
+Workers wake when a task is queued (in process, or by PostgreSQL NOTIFY from other processes)
+and poll slowly as a fallback. A heartbeat thread keeps the leases of running tasks alive and
+learns of cancellations; a sweeper settles what dead workers left behind; a janitor deletes
+expired results. Workers never see SQL: all of that is store methods.
 """
 
 from __future__ import annotations
@@ -10,86 +12,146 @@ import logging
 import os
 import socket
 import threading
+import time
+from dataclasses import dataclass, field
 
 from ulid import ULID
 
+from vidgate.media.storage import LocalStorage
 from vidgate.store import Store
-from vidgate.worker.executor import Executor
+from vidgate.store.tasks import Lease
+from vidgate.worker.executor import Executor, Running
 
 log = logging.getLogger(__name__)
 
 
-class WorkerPool:
-    def __init__(
-        self,
-        store: Store,
-        executor: Executor,
-        *,
-        concurrency: int,
-        poll_interval: float,
-        lease_seconds: float,
-        max_attempts: int,
-    ) -> None:
-        self.store = store
-        self.executor = executor
-        self.concurrency = concurrency
-        self.poll_interval = poll_interval
-        self.lease_seconds = lease_seconds
-        self.max_attempts = max_attempts
-        self._wake = threading.Condition()
-        self._pending_wakeups = 0
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._id = f"{socket.gethostname()}:{os.getpid()}:{str(ULID())[-6:]}"
+@dataclass(frozen=True)
+class PoolConfig:
+    concurrency: int
+    poll_interval: float
+    lease_seconds: float
+    max_attempts: int
+    task_timeouts: dict[str, float] = field(default_factory=dict)
+    default_task_timeout: float = 1800.0
+    result_ttl_seconds: float = 86400.0
+    janitor_interval: float = 60.0
 
+
+class WorkerPool:
+    def __init__(self, store: Store, storage: LocalStorage, executor: Executor, config: PoolConfig) -> None:
+        self.store = store
+        self.storage = storage
+        self.executor = executor
+        self.config = config
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{str(ULID())[-6:]}"
+        self._wake = threading.Condition()
+        self._wakeups = 0
+        self._stop = threading.Event()
+        self._running: dict[str, Running] = {}
+        self._running_lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+        self._services: list[threading.Thread] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        self._threads = [
-            threading.Thread(target=self._loop, args=(f"{self._id}:{n}",), name=f"vidgate-worker-{n}", daemon=True)
-            for n in range(self.concurrency)
+        self._workers = [self._thread(self._work, f"worker-{n}", f"{self.id}:{n}") for n in range(self.config.concurrency)]
+        self._services = [
+            self._thread(self._every, "heartbeat", self.config.lease_seconds / 3, self._heartbeat),
+            self._thread(self._every, "sweeper", max(0.5, self.config.lease_seconds / 4), self._sweep),
+            self._thread(self._every, "janitor", self.config.janitor_interval, self._purge),
+            self._thread(self.store.tasks.wait_for_pending, "listener", self._stop, self.wake),
         ]
-        self._threads.append(threading.Thread(target=self._sweep_loop, name="vidgate-sweeper", daemon=True))
-        for t in self._threads:
-            t.start()
 
     def wake(self) -> None:
-        """Called on submit: one idle worker claims at once instead of at its next poll."""
+        """A task was queued: one idle worker claims it now instead of at its next poll."""
         with self._wake:
-            self._pending_wakeups += 1
+            self._wakeups += 1
             self._wake.notify()
 
-    def stop(self, grace: float = 30.0) -> None:
-        """Stop claiming; running tasks get ``grace`` seconds to finish (their leases then
-        expire and another worker takes them over)."""
+    def stop(self, grace: float) -> None:
+        """Stop claiming; running tasks get ``grace`` seconds to finish, then are handed back
+        to the queue for another worker (their threads notice at their next progress report)."""
         self._stop.set()
         with self._wake:
             self._wake.notify_all()
-        for t in self._threads:
-            t.join(timeout=grace)
+        deadline = time.monotonic() + grace
+        for t in self._workers:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._running_lock:
+            unfinished = list(self._running.values())
+        for run in unfinished:
+            run.lease = Lease.LOST
+            if self.store.tasks.hand_back(run.task_id, run.worker_id):
+                log.info("handed task %s back to the queue", run.task_id)
+        for t in self._services:
+            t.join(timeout=5)
 
-    def _loop(self, worker_id: str) -> None:
+    @property
+    def busy(self) -> int:
+        with self._running_lock:
+            return len(self._running)
+
+    # --- threads -----------------------------------------------------------------------------
+    def _thread(self, target, name: str, *args) -> threading.Thread:  # type: ignore[no-untyped-def]
+        t = threading.Thread(target=target, args=args, name=f"vidgate-{name}", daemon=True)
+        t.start()
+        return t
+
+    def _work(self, worker_id: str) -> None:
         while not self._stop.is_set():
             try:
-                task = self.store.tasks.claim(worker_id, self.lease_seconds)
+                task = self.store.tasks.claim(worker_id, self.config.lease_seconds)
             except Exception:
                 log.exception("worker %s: claim failed; retrying", worker_id)
                 task = None
-            if task is not None:
-                self.executor.run(task, worker_id)
+            if task is None:
+                self._idle()
                 continue
-            with self._wake:
-                if self._pending_wakeups == 0 and not self._stop.is_set():
-                    self._wake.wait(self.poll_interval)
-                self._pending_wakeups = max(0, self._pending_wakeups - 1)
+            run = Running(task.id, worker_id)
+            with self._running_lock:
+                self._running[task.id] = run
+            try:
+                self.executor.run(task, run)
+            finally:
+                with self._running_lock:
+                    del self._running[task.id]
 
-    def _sweep_loop(self) -> None:
-        interval = max(1.0, self.lease_seconds / 4)
+    def _idle(self) -> None:
+        with self._wake:
+            if self._wakeups == 0 and not self._stop.is_set():
+                self._wake.wait(self.config.poll_interval)
+            self._wakeups = max(0, self._wakeups - 1)
+
+    def _every(self, interval: float, job) -> None:  # type: ignore[no-untyped-def]
         while not self._stop.wait(interval):
             try:
-                requeued, failed = self.store.tasks.requeue_expired(self.max_attempts)
+                job()
             except Exception:
-                log.exception("sweeper: failed; retrying")
-                continue
-            if requeued or failed:
-                log.warning("sweeper: %d tasks handed back, %d failed after too many attempts", requeued, failed)
-                for _ in range(requeued):
-                    self.wake()
+                log.exception("%s failed; will retry", threading.current_thread().name)
+
+    # --- periodic jobs -----------------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        with self._running_lock:
+            runs = list(self._running.values())
+        for run in runs:
+            if run.lease is Lease.HELD:
+                run.lease = self.store.tasks.heartbeat(run.task_id, run.worker_id, self.config.lease_seconds)
+
+    def _sweep(self) -> None:
+        result = self.store.tasks.sweep(
+            max_attempts=self.config.max_attempts,
+            timeouts=self.config.task_timeouts,
+            default_timeout=self.config.default_task_timeout,
+        )
+        if result.requeued:
+            self.wake()
+        if result.requeued or result.failed or result.cancelled or result.timed_out:
+            log.warning("sweeper: %s", result)
+
+    def _purge(self) -> None:
+        ids = self.store.tasks.due_for_purge(default_ttl=self.config.result_ttl_seconds)
+        for task_id in ids:
+            self.storage.delete_task(task_id)
+        self.store.tasks.mark_purged(ids)
+        if ids:
+            log.info("janitor: deleted the results and inputs of %d expired tasks", len(ids))

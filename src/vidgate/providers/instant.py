@@ -1,0 +1,56 @@
+"""``instant``: a test double that makes no real video, for queue benchmarks and crash tests.
+
+It waits ``seconds`` (reporting progress), then writes one tiny fixed MP4 whatever was asked,
+and appends the task id to ``journal`` if given, so a test can count completed renders across
+processes. Never use it to serve clients: select it only with ``VIDGATE_PROVIDER=instant``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidgate.providers.base import ProgressFn, RenderJob
+
+TICK_S = 0.05
+
+
+@cache
+def tiny_mp4() -> bytes:
+    buf = BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return buf.getvalue()
+
+
+class InstantProvider:
+    name = "instant"
+
+    def __init__(self, *, seconds: float = 0.0, journal: Path | None = None) -> None:
+        self.seconds = seconds
+        self.journal = journal
+
+    def render(self, job: RenderJob, out_path: Path, progress: ProgressFn) -> None:
+        deadline = time.monotonic() + self.seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(TICK_S, left))
+            progress(1 - left / self.seconds)
+        out_path.write_bytes(tiny_mp4())
+        progress(1.0)
+        if self.journal is not None:
+            fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:  # one write() with O_APPEND: lines from many processes never interleave
+                os.write(fd, f"{job.task_id}\n".encode())
+            finally:
+                os.close(fd)

@@ -1,0 +1,289 @@
+"""One contract for the store, run on SQLite and on the real PostgreSQL server: the queue,
+leases, cancellation, the sweeper, the janitor's bookkeeping and exactly-once money."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from ulid import ULID
+
+from tests.databases import fresh_database
+from vidgate.errors import Conflict, InsufficientBalance
+from vidgate.store import Store
+from vidgate.store.tasks import Lease
+from vidgate.tasks.model import Status
+
+HOLD = 200_000
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with fresh_database(request.param, tmp_path) as url:
+        s = Store.from_url(url)
+        try:
+            yield s
+        finally:
+            s.close()
+
+
+class Account:
+    def __init__(self, store: Store, balance: int = 10_000_000) -> None:
+        self.store = store
+        acct = store.accounts.create_account("t", balance)
+        self.id = acct.id
+        self.key_id = store.accounts.create_key(acct.id)[0].id
+
+    def submit(self, hold: int = HOLD, model: str = "kling-v3", max_active: int | None = None) -> str:
+        task_id = f"task_{ULID()}"
+        self.store.tasks.insert_with_hold(
+            task_id=task_id,
+            account_id=self.id,
+            key_id=self.key_id,
+            model=model,
+            request={"model": model, "prompt": "x"},
+            hold=hold,
+            estimated_time=10,
+            max_active_per_key=max_active,
+        )
+        return task_id
+
+    @property
+    def balance(self) -> int:
+        account = self.store.accounts.get(self.id)
+        assert account is not None
+        return account.balance
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in self.store.accounts.ledger_entries(self.id)]
+
+    def assert_ledger_adds_up(self) -> None:
+        assert self.store.accounts.ledger_sum(self.id) == self.balance
+
+
+def test_submit_holds_the_price_or_writes_nothing(store: Store) -> None:
+    acct = Account(store, balance=300_000)
+    task_id = acct.submit()
+    assert store.tasks.get(task_id).status == Status.PENDING  # type: ignore[union-attr]
+    assert acct.balance == 100_000
+    with pytest.raises(InsufficientBalance):
+        acct.submit()
+    assert acct.balance == 100_000
+    assert acct.kinds() == ["topup", "hold"]
+    acct.assert_ledger_adds_up()
+
+
+def test_claim_takes_the_oldest_pending_task_once(store: Store) -> None:
+    acct = Account(store)
+    first, second = acct.submit(), acct.submit()
+    a = store.tasks.claim("w1", 30)
+    b = store.tasks.claim("w2", 30)
+    assert (a.id, b.id) == (first, second)  # type: ignore[union-attr]
+    assert a.status == Status.PROCESSING and a.worker_id == "w1" and a.attempts == 1  # type: ignore[union-attr]
+    assert store.tasks.claim("w3", 30) is None
+
+
+def test_concurrent_claimers_never_share_a_task(store: Store) -> None:
+    acct = Account(store, balance=100_000_000)
+    submitted = {acct.submit() for _ in range(40)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(n: int) -> None:
+        while (task := store.tasks.claim(f"w{n}", 30)) is not None:
+            with lock:
+                claimed.append(task.id)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(claimer, range(8)))
+    assert sorted(claimed) == sorted(submitted)
+
+
+def test_complete_settles_money_exactly_once(store: Store) -> None:
+    acct = Account(store, balance=1_000_000)
+    task_id = acct.submit(hold=300_000)
+    store.tasks.claim("w1", 30)
+    assert not store.tasks.complete(task_id, "w2", cost=250_000, result_path="r", expires_at=1)  # not its task
+    assert store.tasks.complete(task_id, "w1", cost=250_000, result_path="r", expires_at=1)
+    assert not store.tasks.complete(task_id, "w1", cost=250_000, result_path="r", expires_at=1)
+    assert not store.tasks.fail(task_id, code="x", message="late")
+    task = store.tasks.get(task_id)
+    assert task.status == Status.COMPLETED and task.cost == 250_000 and task.progress == 100  # type: ignore[union-attr]
+    assert acct.balance == 750_000
+    assert acct.kinds() == ["topup", "hold", "release", "capture"]
+    acct.assert_ledger_adds_up()
+
+
+def test_capture_never_exceeds_the_hold(store: Store) -> None:
+    acct = Account(store, balance=1_000_000)
+    task_id = acct.submit(hold=300_000)
+    store.tasks.claim("w1", 30)
+    store.tasks.complete(task_id, "w1", cost=900_000, result_path="r", expires_at=1)
+    assert store.tasks.get(task_id).cost == 300_000  # type: ignore[union-attr]
+    assert acct.balance == 700_000
+
+
+def test_fail_refunds_in_full_once(store: Store) -> None:
+    acct = Account(store, balance=1_000_000)
+    task_id = acct.submit()
+    store.tasks.claim("w1", 30)
+    assert store.tasks.fail(task_id, code="task_failed", message="boom", worker_id="w1")
+    assert not store.tasks.fail(task_id, code="task_failed", message="again")
+    task = store.tasks.get(task_id)
+    assert task.status == Status.FAILED and task.cost == 0 and task.error_message == "boom"  # type: ignore[union-attr]
+    assert acct.balance == 1_000_000
+    acct.assert_ledger_adds_up()
+
+
+def test_cancel_pending_at_once_processing_by_its_worker_ended_is_a_conflict(store: Store) -> None:
+    acct = Account(store, balance=1_000_000)
+    other = Account(store)
+    pending, processing = acct.submit(), acct.submit()
+    store.tasks.claim("w1", 30)  # takes `pending`, the oldest
+    pending, processing = processing, pending
+    assert store.tasks.cancel(pending, other.id) is None  # someone else's task: not found
+    cancelled = store.tasks.cancel(pending, acct.id)
+    assert cancelled.status == Status.CANCELLED and cancelled.cost == 0  # type: ignore[union-attr]
+    flagged = store.tasks.cancel(processing, acct.id)
+    assert flagged.status == Status.PROCESSING  # type: ignore[union-attr]
+    assert store.tasks.heartbeat(processing, "w1", 30) is Lease.CANCEL
+    assert store.tasks.finish_cancel(processing, "w1")
+    assert store.tasks.get(processing).status == Status.CANCELLED  # type: ignore[union-attr]
+    with pytest.raises(Conflict) as err:
+        store.tasks.cancel(processing, acct.id)
+    assert err.value.code == "task_already_ended" and err.value.status == 409
+    assert acct.balance == 1_000_000
+    assert acct.kinds().count("release") == 2
+    acct.assert_ledger_adds_up()
+
+
+def test_heartbeat_extends_the_lease_and_reports_a_lost_task(store: Store) -> None:
+    acct = Account(store)
+    task_id = acct.submit()
+    store.tasks.claim("w1", 0.2)
+    assert store.tasks.heartbeat(task_id, "w1", 30, progress=42) is Lease.HELD
+    time.sleep(0.3)
+    assert store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=3600).requeued == 0  # lease was renewed
+    assert store.tasks.get(task_id).progress == 42  # type: ignore[union-attr]
+    assert store.tasks.heartbeat(task_id, "w2", 30) is Lease.LOST
+
+
+def test_sweeper_requeues_expired_leases_then_fails_with_a_refund(store: Store) -> None:
+    acct = Account(store, balance=1_000_000)
+    task_id = acct.submit()
+    for attempt in (1, 2):
+        claimed = store.tasks.claim(f"w{attempt}", 0.05)
+        assert claimed.id == task_id and claimed.attempts == attempt  # type: ignore[union-attr]
+        time.sleep(0.1)
+        result = store.tasks.sweep(max_attempts=2, timeouts={}, default_timeout=3600)
+        if attempt == 1:
+            assert result.requeued == 1
+            assert store.tasks.get(task_id).status == Status.PENDING  # type: ignore[union-attr]
+            assert store.tasks.heartbeat(task_id, "w1", 30) is Lease.LOST
+    assert result.failed == 1
+    task = store.tasks.get(task_id)
+    assert task.status == Status.FAILED and "interrupted 2 times" in task.error_message  # type: ignore[union-attr,operator]
+    assert acct.balance == 1_000_000
+    acct.assert_ledger_adds_up()
+
+
+def test_sweeper_cancels_an_abandoned_task_the_client_cancelled(store: Store) -> None:
+    acct = Account(store, balance=1_000_000)
+    task_id = acct.submit()
+    store.tasks.claim("w1", 0.05)
+    store.tasks.cancel(task_id, acct.id)
+    time.sleep(0.1)
+    assert store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=3600).cancelled == 1
+    assert store.tasks.get(task_id).status == Status.CANCELLED  # type: ignore[union-attr]
+    assert acct.balance == 1_000_000
+
+
+def test_tasks_over_their_models_timeout_fail_and_are_refunded(store: Store) -> None:
+    acct = Account(store, balance=1_000_000)
+    slow = acct.submit(model="kling-v3")
+    other = acct.submit(model="Omni-Flash-Ext")
+    store.tasks.claim("w1", 30)
+    store.tasks.claim("w2", 30)
+    time.sleep(0.15)
+    result = store.tasks.sweep(max_attempts=3, timeouts={"kling-v3": 0.1}, default_timeout=3600)
+    assert result.timed_out == 1
+    assert store.tasks.get(slow).status == Status.FAILED  # type: ignore[union-attr]
+    assert "did not finish within 0.1 s" in store.tasks.get(slow).error_message  # type: ignore[union-attr,operator]
+    assert store.tasks.get(other).status == Status.PROCESSING  # type: ignore[union-attr]
+    assert store.tasks.heartbeat(slow, "w1", 30) is Lease.LOST
+    assert store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=0.1).timed_out == 1  # the default applies
+    assert acct.balance == 1_000_000
+
+
+def test_hand_back_returns_a_task_without_counting_the_attempt(store: Store) -> None:
+    acct = Account(store)
+    task_id = acct.submit()
+    store.tasks.claim("w1", 30)
+    assert store.tasks.hand_back(task_id, "w1")
+    task = store.tasks.get(task_id)
+    assert task.status == Status.PENDING and task.attempts == 0 and task.worker_id is None  # type: ignore[union-attr]
+    assert not store.tasks.hand_back(task_id, "w1")
+
+
+def test_ended_tasks_become_due_for_purge_after_their_expiry(store: Store) -> None:
+    acct = Account(store)
+    done, failed, running = acct.submit(), acct.submit(), acct.submit()
+    for task_id in (done, failed, running):
+        store.tasks.claim("w", 30)
+    store.tasks.complete(done, "w", cost=1, result_path="r", expires_at=int(time.time()) - 1)
+    store.tasks.fail(failed, code="x", message="y")
+    assert store.tasks.due_for_purge(default_ttl=3600) == [done]
+    assert sorted(store.tasks.due_for_purge(default_ttl=-1)) == sorted([done, failed])
+    store.tasks.mark_purged([done])
+    assert store.tasks.due_for_purge(default_ttl=-1) == [failed]
+    assert store.tasks.get(done).status == Status.COMPLETED  # type: ignore[union-attr]  # the record stays
+
+
+def test_active_task_limit_per_key(store: Store) -> None:
+    acct = Account(store)
+    acct.submit(max_active=2)
+    acct.submit(max_active=2)
+    with pytest.raises(Exception) as err:
+        acct.submit(max_active=2)
+    assert getattr(err.value, "code", None) == "rate_limited"
+
+
+def test_concurrent_submits_never_overdraw(store: Store) -> None:
+    acct = Account(store, balance=10 * HOLD)
+    outcomes: list[str] = []
+
+    def submit(_: int) -> None:
+        try:
+            acct.submit()
+            outcomes.append("ok")
+        except InsufficientBalance:
+            outcomes.append("402")
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(submit, range(50)))
+    assert outcomes.count("ok") == 10 and outcomes.count("402") == 40
+    assert acct.balance == 0
+    acct.assert_ledger_adds_up()
+
+
+def test_workers_in_other_processes_are_woken_when_a_task_is_queued(store: Store) -> None:
+    acct = Account(store)
+    stop, woken = threading.Event(), threading.Event()
+    listener = threading.Thread(target=store.tasks.wait_for_pending, args=(stop, woken.set), daemon=True)
+    listener.start()
+    if store.db.is_sqlite:  # SQLite: workers share the API's process and its in-process wake-up
+        listener.join(timeout=1)
+        assert not listener.is_alive()
+        return
+    assert woken.wait(5)  # the first wake-up comes when the listener connects
+    woken.clear()
+    acct.submit()
+    try:
+        assert woken.wait(5)
+    finally:
+        stop.set()
+        listener.join(timeout=5)
