@@ -7,22 +7,19 @@ transaction. SQLite runs in WAL mode so readers never wait for the writer.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-log = logging.getLogger(__name__)
+from vidgate.store.notify import PgNotifier
+
 
 SQLITE_BUSY_TIMEOUT_S = 30
-PENDING_CHANNEL = "vidgate_task_pending"
-LISTEN_TICK_S = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -30,6 +27,10 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def libpq_dsn(url: str) -> str:
+    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def create_engine(url: str) -> Engine:
@@ -65,6 +66,7 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.notifier = None if self.is_sqlite else PgNotifier(libpq_dsn(self.url))
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -76,28 +78,18 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def notify_pending(self, conn: Connection) -> None:
-        """Inside a write transaction: tell listening workers a task is pending (sent on commit)."""
-        if not self.is_sqlite:
-            conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": PENDING_CHANNEL})
+    def notify_pending(self) -> None:
+        """After a commit that queued tasks: wake workers in other processes (PostgreSQL)."""
+        if self.notifier is not None:
+            self.notifier.poke()
 
     def listen_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
-        """Call ``wake`` on every pending-task notification until ``stop`` (PostgreSQL LISTEN on
-        a dedicated connection, reconnecting after errors). Returns at once on SQLite."""
-        if self.is_sqlite:
-            return
-        dsn = sa.engine.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        while not stop.is_set():
-            try:
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {PENDING_CHANNEL}")
-                    wake()  # anything queued while we were not listening
-                    while not stop.is_set():
-                        for _ in conn.notifies(timeout=LISTEN_TICK_S):
-                            wake()
-            except psycopg.Error:
-                log.warning("lost the PostgreSQL notification connection; reconnecting", exc_info=True)
-                stop.wait(LISTEN_TICK_S)
+        """Call ``wake`` whenever another process queues a task, until ``stop``. Returns at once
+        on SQLite, whose writers share the process (and its in-process wake-up) with workers."""
+        if self.notifier is not None:
+            self.notifier.listen(stop, wake)
 
     def dispose(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
         self.engine.dispose()

@@ -51,6 +51,27 @@ def post(
     return int(row.balance)
 
 
+def post_many(conn: Connection, account_id: str, moves: list[tuple[str, int, str]], *, task_id: str) -> int:
+    """Several entries (kind, amount, note) for one account with a single balance update, so
+    the account row is locked once. Returns the new balance."""
+    total = sum(amount for _, amount, _ in moves)
+    row = conn.execute(
+        sa.update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(balance=accounts.c.balance + total)
+        .returning(accounts.c.balance)
+    ).one()
+    balance, now = int(row.balance) - total, time.time()
+    rows = []
+    for kind, amount, note in moves:
+        assert kind in KINDS, kind
+        balance += amount
+        rows.append(dict(account_id=account_id, task_id=task_id, kind=kind, amount=amount,
+                         balance_after=balance, note=note, created_at=now))
+    conn.execute(sa.insert(ledger), rows)
+    return balance
+
+
 def entries(conn: Connection, account_id: str, *, limit: int = 1000) -> list[dict]:
     rows = conn.execute(
         sa.select(ledger).where(ledger.c.account_id == account_id).order_by(ledger.c.id).limit(limit)

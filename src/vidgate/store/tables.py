@@ -65,6 +65,7 @@ tasks = sa.Table(
     sa.Column("purged_at", sa.Double),  # results and inputs deleted by the janitor
     sa.Index("ix_tasks_status_created_at", "status", "created_at"),
     sa.Index("ix_tasks_status_lease_expires_at", "status", "lease_expires_at"),
+    sa.Index("ix_tasks_key_id_status", "key_id", "status"),
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
 )
 

@@ -114,8 +114,19 @@ class TaskStore:
                 raise InsufficientBalance(
                     f"this task costs up to {hold / 1e6:g} and the account balance cannot cover it; top up and retry"
                 )
-            self.db.notify_pending(conn)
-        return self.get(task_id)  # type: ignore[return-value]
+        self.db.notify_pending()
+        return Task(
+            id=task_id,
+            account_id=account_id,
+            model=model,
+            status=Status.PENDING,
+            progress=0,
+            request=request,
+            hold=hold,
+            cost=0,
+            estimated_time=estimated_time,
+            created_at=now,
+        )
 
     def get(self, task_id: str, account_id: str | None = None) -> Task | None:
         stmt = sa.select(tasks).where(tasks.c.id == task_id)
@@ -190,8 +201,12 @@ class TaskStore:
             ).first()
             if row is None:
                 return False
-            ledger.post(conn, row.account_id, "release", row.hold, task_id=task_id, note="hold released on completion")
-            ledger.post(conn, row.account_id, "capture", -row.cost, task_id=task_id, note="charge for completed task")
+            ledger.post_many(
+                conn,
+                row.account_id,
+                [("release", row.hold, "hold released on completion"), ("capture", -row.cost, "charge for completed task")],
+                task_id=task_id,
+            )
         return True
 
     def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:
@@ -246,8 +261,8 @@ class TaskStore:
                 .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
                         attempts=tasks.c.attempts - 1, updated_at=now)
             )
-            if res.rowcount:
-                self.db.notify_pending(conn)
+        if res.rowcount:
+            self.db.notify_pending()
         return res.rowcount == 1
 
     def sweep(self, *, max_attempts: int, timeouts: dict[str, float], default_timeout: float) -> SweepResult:
@@ -269,8 +284,6 @@ class TaskStore:
                 .where(*expired, tasks.c.attempts < max_attempts)
                 .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0, updated_at=now)
             ).rowcount
-            if result.requeued:
-                self.db.notify_pending(conn)
             for model, limit in [*timeouts.items(), (None, default_timeout)]:
                 scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
                 result.timed_out += self._end(
@@ -280,6 +293,8 @@ class TaskStore:
                     code="timeout",
                     message=f"the task did not finish within {limit:g} s; it was not charged",
                 )
+        if result.requeued:
+            self.db.notify_pending()
         return result
 
     def due_for_purge(self, *, default_ttl: float, limit: int = 500) -> list[str]:

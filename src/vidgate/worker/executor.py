@@ -57,7 +57,6 @@ class Executor:
         worker_id = run.worker_id
         report = self._reporter(run)
         try:
-            report(0.0)  # a heartbeat before any work: it may already have been cancelled
             req = parse_request(task.request)
             inputs = self._fetch_inputs(task.id, req.media_refs(), report)
             job = build_job(task.id, req, inputs)
@@ -94,6 +93,8 @@ class Executor:
             self.storage.delete_task(task.id)
 
     def _fetch_inputs(self, task_id: str, refs, report: Callable[[float], None]) -> tuple[InputMedia, ...]:  # type: ignore[no-untyped-def]
+        if not refs:
+            return ()
         folder = self.storage.input_dir(task_id)
         inputs = []
         for n, ref in enumerate(refs):
@@ -110,7 +111,7 @@ class Executor:
         """Progress reports are written at most twice a second and double as heartbeats. Once
         the task is no longer this worker's to finish (cancelled by the client, timed out, or
         handed back), the next report raises TaskCancelled and the work stops there."""
-        last = {"at": 0.0, "pct": -1}
+        last = {"at": time.monotonic(), "pct": 0}
 
         def report(fraction: float) -> None:
             if run.lease is not Lease.HELD:

@@ -65,7 +65,9 @@ class WorkerPool:
     def wake(self) -> None:
         """A task was queued: one idle worker claims it now instead of at its next poll."""
         with self._wake:
-            self._wakeups += 1
+            # One wake-up per idle thread is all that helps; more would make idle threads spin
+            # through empty claims after a burst that arrived while they were busy.
+            self._wakeups = min(self._wakeups + 1, self.config.concurrency)
             self._wake.notify()
 
     def stop(self, grace: float) -> None:

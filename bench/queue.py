@@ -1,0 +1,207 @@
+"""Queue benchmark: how fast tasks go through vidgate with an instant provider.
+
+For SQLite (embedded: one `vidgate serve` with in-process workers) and PostgreSQL (one
+`vidgate serve --no-workers` plus worker processes), it measures:
+
+- throughput: tasks per second from the first submit to the last `completed`, with clients
+  submitting concurrently over HTTP;
+- dispatch latency: on an idle worker, the time from a task's insertion to a worker claiming
+  it (`started_at - created_at`, both stamped by the servers);
+
+and, in the same run against the same server, a baseline: the rate and round-trip time of a
+plain authenticated `GET /v1/tasks/{id}`, the cheapest request the API serves. Throughput is
+printed as a ratio of that request rate, latency next to that round trip.
+
+    .venv/bin/python bench/queue.py [--tasks 1000] [--workers 4] [--clients 8]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's `queue`, which Python would import from here:
+# take this folder off the path before anything imports `queue`, and put the project root on.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import sqlalchemy as sa
+
+from tests.databases import fresh_postgres  # noqa: E402
+from tests.server import free_port  # noqa: E402
+from vidgate.billing.money import to_micros  # noqa: E402
+from vidgate.store import Store  # noqa: E402
+from vidgate.store.tables import tasks  # noqa: E402
+
+BODY = {"model": "Omni-Flash-Ext", "prompt": "bench", "duration": 4}
+
+
+@dataclass
+class Result:
+    tasks_per_s: float
+    submit_per_s: float
+    baseline_rps: float
+    dispatch_ms: list[float]
+    baseline_rtt_ms: list[float]
+
+
+@contextmanager
+def deployment(url: str, data: Path, workers: int) -> object:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
+    env.update(
+        VIDGATE_DATABASE_URL=url,
+        VIDGATE_DATA_DIR=str(data),
+        VIDGATE_PROVIDER="instant",
+        VIDGATE_RATE_LIMIT_PER_MINUTE="100000000",
+        VIDGATE_MAX_ACTIVE_TASKS="1000000",
+        VIDGATE_POLL_INTERVAL_SECONDS="2",
+    )
+    port = free_port()
+    procs = []
+    log = open(data / "bench.log", "ab")
+    embedded = url.startswith("sqlite")
+    serve = ["serve", "--port", str(port)] + (["--concurrency", str(workers)] if embedded else ["--no-workers"])
+    procs.append(subprocess.Popen([sys.executable, "-m", "vidgate", *serve], env=env, stdout=log, stderr=log))
+    if not embedded:
+        for _ in range(workers):
+            cmd = [sys.executable, "-m", "vidgate", "worker", "--concurrency", "1"]
+            procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        time.sleep(1.0)  # let the workers connect and settle
+        yield base
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+def completed(store: Store) -> int:
+    with store.db.read() as conn:
+        return conn.execute(sa.select(sa.func.count()).where(tasks.c.status == "completed")).scalar_one()
+
+
+def run(url: str, data: Path, n: int, workers: int, clients: int, per_client_accounts: bool) -> Result:
+    store = Store.from_url(url)
+    keys = []
+    for i in range(clients if per_client_accounts else 1):
+        account = store.accounts.create_account(f"bench-{i}", to_micros("1000000"))
+        keys.append(store.accounts.create_key(account.id)[1])
+    with deployment(url, data, workers) as base:
+        pool = [
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys[i % len(keys)]}"}) for i in range(clients)
+        ]
+        probe = pool[0].post("/v1/videos/generations", json=BODY).json()["data"][0]["task_id"]
+
+        # baseline: the cheapest authenticated request, same clients, same concurrency
+        per_client = max(50, n // clients)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as ex:
+            list(ex.map(lambda c: [c.get(f"/v1/tasks/{probe}") for _ in range(per_client)], pool))
+        baseline_rps = per_client * clients / (time.perf_counter() - t0)
+        rtt = []
+        for _ in range(50):
+            t = time.perf_counter()
+            pool[0].get(f"/v1/tasks/{probe}")
+            rtt.append((time.perf_counter() - t) * 1000)
+
+        # throughput: submit n tasks from all clients, wait for all to complete
+        while completed(store) < 1:
+            time.sleep(0.05)
+        done_before = completed(store)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as ex:
+            list(
+                ex.map(
+                    lambda c: [c.post("/v1/videos/generations", json=BODY).raise_for_status() for _ in range(n // clients)],
+                    pool,
+                )
+            )
+        submitted_at = time.perf_counter()
+        while completed(store) < done_before + (n // clients) * clients:
+            time.sleep(0.05)
+        tasks_per_s = (n // clients) * clients / (time.perf_counter() - t0)
+        submit_per_s = (n // clients) * clients / (submitted_at - t0)
+
+        # dispatch latency on idle workers: one task at a time
+        dispatch = []
+        for _ in range(40):
+            task_id = pool[0].post("/v1/videos/generations", json=BODY).json()["data"][0]["task_id"]
+            while (task := store.tasks.get(task_id)).started_at is None:
+                time.sleep(0.005)
+            dispatch.append((task.started_at - task.created_at) * 1000)
+            time.sleep(0.05)
+        for c in pool:
+            c.close()
+    store.close()
+    return Result(tasks_per_s, submit_per_s, baseline_rps, dispatch, rtt)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--only", choices=["SQLite", "PostgreSQL"], help="measure one backend")
+    parser.add_argument(
+        "--one-account", action="store_true", help="all clients submit for one account (its balance row is shared)"
+    )
+    args = parser.parse_args()
+    results: dict[str, Result | None] = {"SQLite": None, "PostgreSQL": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.only in (None, "SQLite"):
+            sqlite_dir = Path(tmp, "sqlite")
+            sqlite_dir.mkdir()
+            sqlite_url = f"sqlite:///{sqlite_dir}/vidgate.db"
+            results["SQLite"] = run(sqlite_url, sqlite_dir, args.tasks, args.workers, args.clients, not args.one_account)
+        if args.only in (None, "PostgreSQL"):
+            pg_dir = Path(tmp, "pg")
+            pg_dir.mkdir()
+            with fresh_postgres() as url:
+                results["PostgreSQL"] = run(url, pg_dir, args.tasks, args.workers, args.clients, not args.one_account)
+
+    def q(values: list[float], p: float) -> float:
+        return statistics.quantiles(values, n=100)[int(p) - 1]
+
+    accounts = "one account" if args.one_account else "one account per client"
+    print(f"\n{args.tasks} tasks, {args.workers} workers, {args.clients} concurrent clients ({accounts}), instant provider\n")
+    print(f"{'':34}{'SQLite':>14}{'PostgreSQL':>14}")
+    rows = [
+        ("throughput, tasks/s", lambda r: f"{r.tasks_per_s:.0f}"),
+        ("  of which submits alone, tasks/s", lambda r: f"{r.submit_per_s:.0f}"),
+        ("baseline GET rate, req/s", lambda r: f"{r.baseline_rps:.0f}"),
+        ("  throughput / baseline", lambda r: f"{r.tasks_per_s / r.baseline_rps:.2f}"),
+        ("dispatch latency p50, ms", lambda r: f"{statistics.median(r.dispatch_ms):.1f}"),
+        ("dispatch latency p95, ms", lambda r: f"{q(r.dispatch_ms, 95):.1f}"),
+        ("baseline GET round trip p50, ms", lambda r: f"{statistics.median(r.baseline_rtt_ms):.1f}"),
+        ("  dispatch p50 / GET p50", lambda r: f"{statistics.median(r.dispatch_ms) / statistics.median(r.baseline_rtt_ms):.2f}"),
+    ]
+    for label, cell in rows:
+        cells = [cell(r) if r else "-" for r in results.values()]
+        print(f"{label:34}{cells[0]:>14}{cells[1]:>14}")
+
+
+if __name__ == "__main__":
+    main()
