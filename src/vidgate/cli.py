@@ -138,3 +138,9 @@ def migrate(data_dir: Path | None) -> None:
     settings = load_settings(data_dir=data_dir)
     Store.from_url(settings.resolved_database_url).close()
     click.echo("database is up to date")
+
+
+# the client commands (generate, tasks) live in their own module
+from vidgate.cli_client import register  # noqa: E402
+
+register(main)

@@ -1,0 +1,322 @@
+"""``vidgate generate`` and ``vidgate tasks``: the API from the shell, with a progress bar.
+
+Both talk to ``--base-url`` (or ``VIDGATE_BASE_URL``) with ``--api-key`` (or ``VIDGATE_API_KEY``)
+through ``vidgate.sdk``. ``--json`` prints the task object alone on stdout, and errors as JSON on
+stderr. Exit codes: 0 the command did what was asked (a task it waited for completed), 1 the task
+failed or was cancelled, 2 a usage or request error, 3 ``--timeout`` passed with the task still
+running, 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from vidgate.sdk import APIError, Client, Task, TaskStatus, VidgateClientError, WaitTimeoutError
+from vidgate.sdk._http import DEFAULT_MAX_RETRIES
+from vidgate.sdk.polling import DEFAULT_POLL_INTERVAL
+
+EXIT_OK = 0
+EXIT_TASK_FAILED = 1
+EXIT_REQUEST_ERROR = 2
+EXIT_TIMEOUT = 3
+EXIT_INTERRUPTED = 130  # as shells report Ctrl-C
+
+_api_key = click.option(
+    "--api-key", envvar="VIDGATE_API_KEY", show_envvar=True, default=None, help="API key (sent as a Bearer token)."
+)
+_base_url = click.option(
+    "--base-url",
+    envvar="VIDGATE_BASE_URL",
+    show_envvar=True,
+    default=None,
+    help="Server root, e.g. https://api.example.com (default http://127.0.0.1:8000).",
+)
+_max_retries = click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_RETRIES,
+    show_default=True,
+    help="Retries after a 429 (honouring Retry-After) or a broken connection.",
+)
+_json = click.option("--json", "as_json", is_flag=True, help="Print the task object as JSON (for scripts).")
+_timeout = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    default=None,
+    help="Stop waiting after SECONDS (exit code 3).",
+)
+_poll_interval = click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    metavar="SECONDS",
+    default=DEFAULT_POLL_INTERVAL,
+    show_default=True,
+    help="Seconds before the first poll and between polls.",
+)
+
+
+def api_command(command: Callable[..., int]) -> Callable[..., None]:
+    """Give ``command`` a ``Client`` and an ``Output`` from the connection options; its result is the exit code."""
+
+    @_api_key
+    @_base_url
+    @_max_retries
+    @_json
+    @functools.wraps(command)
+    def run(*, api_key: str | None, base_url: str | None, max_retries: int, as_json: bool, **params: Any) -> None:
+        out = Output(as_json)
+        with reporting(out), Client(api_key, base_url, max_retries=max_retries) as client:
+            code = command(client, out, **params)
+        raise click.exceptions.Exit(code)
+
+    return run
+
+
+def register(main: click.Group) -> None:
+    """Add ``generate`` and ``tasks`` to the ``vidgate`` command."""
+    main.add_command(generate)
+    main.add_command(tasks)
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option(
+    "--model",
+    required=True,
+    help="kling-v2-6, kling-v3, kling-v2-6-motion-control, kling-v3-motion-control, Omni-Flash-Ext.",
+)
+@click.option("--prompt", default=None, help="What the video shows.")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    metavar="PATH|URL",
+    help="Input image (repeat for several); local files are sent inline.",
+)
+@click.option("--video", default=None, metavar="URL", help="Reference motion video URL (motion-control models).")
+@click.option("--duration", type=int, default=None, help="Seconds of video.")
+@click.option("--mode", default=None, help="std, pro or 4k (Kling models).")
+@click.option("--audio", is_flag=True, help="Generate a soundtrack.")
+@click.option(
+    "--param",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda _ctx, _param, values: parse_params(values),
+    help="Any other request field; VALUE is read as JSON when it is JSON (true, 5, [...]), else as text.",
+)
+@click.option("--wait", is_flag=True, help="Wait for the task with a progress bar, then download the video.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to save the video (implies --wait; default ./<task id>.mp4).",
+)
+@_timeout
+@_poll_interval
+@api_command
+def generate(
+    client: Client,
+    out: Output,
+    *,
+    model: str,
+    prompt: str | None,
+    images: tuple[str, ...],
+    video: str | None,
+    duration: int | None,
+    mode: str | None,
+    audio: bool,
+    extra: dict[str, Any],
+    wait: bool,
+    output: Path | None,
+    timeout: float | None,
+    poll_interval: float,
+) -> int:
+    """Submit a video generation task (and with --wait, wait for it and download the result)."""
+    params = {**media_params(model, images, video), "duration": duration, "mode": mode, "audio": audio or None, **extra}
+    task = client.videos.generate(model, prompt, **params)
+    if not (wait or output):
+        out.submitted(task)
+        return EXIT_OK
+    return finish(client, out, task, output=output or Path("."), timeout=timeout, poll_interval=poll_interval)
+
+
+@click.group()
+def tasks() -> None:
+    """Read, wait for and cancel tasks."""
+
+
+@tasks.command("get")
+@click.argument("task_id")
+@api_command
+def tasks_get(client: Client, out: Output, *, task_id: str) -> int:
+    """Show a task's status, progress, cost and result."""
+    task = client.tasks.get(task_id)
+    out.task(task)
+    return exit_code(task)
+
+
+@tasks.command("wait")
+@click.argument("task_id")
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Download the video here once completed.")
+@_timeout
+@_poll_interval
+@api_command
+def tasks_wait(
+    client: Client, out: Output, *, task_id: str, output: Path | None, timeout: float | None, poll_interval: float
+) -> int:
+    """Wait for a task to end, with a progress bar."""
+    task = client.tasks.get(task_id)
+    return finish(client, out, task, output=output, timeout=timeout, poll_interval=poll_interval)
+
+
+@tasks.command("cancel")
+@click.argument("task_id")
+@api_command
+def tasks_cancel(client: Client, out: Output, *, task_id: str) -> int:
+    """Cancel a pending or processing task (a processing one stops shortly after)."""
+    out.task(client.tasks.cancel(task_id))
+    return EXIT_OK
+
+
+# --- request parameters ------------------------------------------------------------------------
+
+
+def parse_params(values: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in values:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+        params[key.strip()] = json_or_text(raw)
+    return params
+
+
+def json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def media_params(model: str, images: tuple[str, ...], video: str | None) -> dict[str, Any]:
+    """``--image`` and ``--video`` as the model's fields: motion control takes one ``image_url``."""
+    if not model.endswith("-motion-control"):
+        return {"image_urls": list(images) or None, "video_url": video}
+    if len(images) > 1:
+        raise click.BadParameter(f"{model} takes one image (the character), got {len(images)}", param_hint="--image")
+    return {"image_url": images[0] if images else None, "video_url": video}
+
+
+# --- waiting and showing -----------------------------------------------------------------------
+
+
+def finish(
+    client: Client, out: Output, task: Task, *, output: Path | None, timeout: float | None, poll_interval: float
+) -> int:
+    """Wait for ``task`` with a progress bar, save its video to ``output`` if completed, show it."""
+    with progress_bar(task, enabled=not out.as_json) as show:
+        task = client.tasks.wait(
+            task, timeout=timeout, first_poll_after=poll_interval, poll_interval=poll_interval, on_update=show
+        )
+    saved = client.download(task, output) if output is not None and task.status is TaskStatus.COMPLETED else None
+    out.task(task, saved=saved)
+    return exit_code(task)
+
+
+@contextmanager
+def progress_bar(task: Task, *, enabled: bool) -> Iterator[Callable[[Task], None]]:
+    """A callback that draws each state of the task on a bar on stderr."""
+    if not enabled:
+        yield lambda _task: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        bar = progress.add_task(f"{task.id} {task.status}", total=100, completed=task.progress)
+
+        def show(current: Task) -> None:
+            progress.update(bar, completed=current.progress, description=f"{current.id} {current.status}")
+
+        yield show
+
+
+def exit_code(task: Task) -> int:
+    return EXIT_TASK_FAILED if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) else EXIT_OK
+
+
+@contextmanager
+def reporting(out: Output) -> Iterator[None]:
+    """Turn the SDK's errors into a message and the exit code scripts rely on."""
+    try:
+        yield
+    except WaitTimeoutError as exc:
+        out.error(exc)
+        raise click.exceptions.Exit(EXIT_TIMEOUT) from None
+    except VidgateClientError as exc:
+        out.error(exc)
+        raise click.exceptions.Exit(EXIT_REQUEST_ERROR) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted; a task already submitted goes on (see vidgate tasks get)", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+class Output:
+    """Everything the commands print: for people, or with ``--json`` for scripts."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def submitted(self, task: Task) -> None:
+        if self.as_json:
+            self._json(task.to_json())
+        else:
+            click.echo(task.id)
+
+    def task(self, task: Task, *, saved: Path | None = None) -> None:
+        if self.as_json:
+            self._json(task.to_json())
+            return
+        click.echo(describe(task))
+        if saved is not None:
+            click.echo(f"saved {saved}")
+
+    def error(self, exc: VidgateClientError) -> None:
+        if self.as_json:
+            detail = exc.to_dict() if isinstance(exc, APIError) else {"type": type(exc).__name__, "message": str(exc)}
+            click.echo(json.dumps({"error": detail}), err=True)
+        else:
+            click.echo(f"error: {exc}", err=True)
+
+    @staticmethod
+    def _json(value: Any) -> None:
+        click.echo(json.dumps(value, ensure_ascii=False))
+
+
+def describe(task: Task) -> str:
+    lines = [f"{task.id}  {task.status}  {task.progress}%"]
+    if task.cost is not None and task.ended:
+        took = f", took {task.actual_time} s" if task.actual_time else ""
+        lines.append(f"cost {task.cost:g}{took}")
+    for video in task.result.videos if task.result else []:
+        expires = f" (expires {_utc(video.expires_at)})" if video.expires_at else ""
+        lines += [f"video {url}{expires}" for url in video.url]
+    if task.error is not None:
+        lines.append(f"error: {task.error.message}")
+    return "\n".join(lines)
+
+
+def _utc(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M UTC")

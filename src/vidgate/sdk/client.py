@@ -1,0 +1,149 @@
+"""The synchronous client: ``Client().videos.generate(...)``, ``.tasks.wait(...)``, ``.download(...)``.
+
+Its twin ``vidgate.sdk.aclient`` differs only where I/O happens (``await``); everything the two
+decide (retries, envelopes, the poll schedule, file handling) lives in the shared modules.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+
+from vidgate.sdk import _http
+from vidgate.sdk.download import atomic_file, result_url, target_path
+from vidgate.sdk.models import Task
+from vidgate.sdk.params import GenerationRequest, build_body
+from vidgate.sdk.polling import (
+    DEFAULT_FIRST_POLL_AFTER,
+    DEFAULT_MIN_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    PollSchedule,
+    Waiter,
+)
+
+
+class Client:
+    """A vidgate (or any apimart-compatible) API client.
+
+    ``api_key`` and ``base_url`` default to ``VIDGATE_API_KEY`` and ``VIDGATE_BASE_URL``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = _http.DEFAULT_MAX_RETRIES,
+    ) -> None:
+        self.config = _http.ClientConfig.resolve(api_key, base_url, timeout, max_retries)
+        self._http = httpx.Client(timeout=self.config.timeout, follow_redirects=True)
+        self.videos = Videos(self)
+        self.tasks = Tasks(self)
+
+    def download(self, task: Task | str, path: str | os.PathLike[str]) -> Path:
+        """Save a completed task's video to ``path`` (a file, or a directory for ``<task id>.mp4``)."""
+        task = task if isinstance(task, Task) else self.tasks.get(task)
+        url = result_url(task)
+        target = target_path(path, task)
+        response = self._send(self.config.download_request(self._http, url), stream=True)
+        with closing(response), atomic_file(target) as out:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+        return target
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._send(self.config.api_request(self._http, method, path, **kwargs))
+
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        """Send with the retries of ``_http.ClientConfig``; a response that is not a success is raised."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request, stream=stream)
+                if stream and not response.is_success:
+                    response.read()
+            except httpx.TransportError as exc:
+                delay = self.config.retry_after_error(exc, request.method, attempt)
+                if delay is None:
+                    raise _http.connection_error(exc, request) from exc
+            else:
+                delay = self.config.retry_after_response(response, attempt)
+                if delay is None:
+                    return _http.checked(response)
+            time.sleep(delay)
+            attempt += 1
+
+
+class Videos:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def generate(
+        self, model: str | GenerationRequest, prompt: str | None = None, *, validate: bool = False, **params: Any
+    ) -> Task:
+        """Submit a generation task; returns it as submitted (``pending``), without waiting.
+
+        ``model`` is a model name (then ``prompt`` and the model's parameters as keywords) or a
+        typed request such as ``KlingV3Request(...)``. Local image paths are sent inline;
+        ``validate=True`` checks the request locally with the server's rules first.
+        """
+        body = build_body(model, prompt, params, validate=validate)
+        return _http.submitted_task(self._client._api("POST", _http.GENERATIONS_PATH, json=body))
+
+
+class Tasks:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get(self, task_id: str) -> Task:
+        return self._poll(task_id)[0]
+
+    def cancel(self, task_id: str) -> Task:
+        """Ask the server to cancel; a processing task may still say ``processing`` for a moment."""
+        return _http.task_of(self._client._api("POST", _http.cancel_path(task_id)))
+
+    def wait(
+        self,
+        task: str | Task,
+        *,
+        timeout: float | None = None,
+        first_poll_after: float = DEFAULT_FIRST_POLL_AFTER,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        min_interval: float = DEFAULT_MIN_INTERVAL,
+        on_update: Callable[[Task], object] | None = None,
+    ) -> Task:
+        """Poll until the task ends and return it, whatever its ending (check ``status``).
+
+        Raises WaitTimeoutError after ``timeout`` seconds (the task goes on). ``on_update`` is
+        called with every state seen.
+        """
+        waiter = Waiter(task, PollSchedule(first_poll_after, poll_interval, min_interval), timeout)
+        delay = waiter.first_delay()
+        while delay is not None:
+            time.sleep(delay)
+            current, retry_after = self._poll(waiter.task_id)
+            if on_update is not None:
+                on_update(current)
+            delay = waiter.next_delay(current, retry_after)
+        assert waiter.last is not None
+        return waiter.last
+
+    def _poll(self, task_id: str) -> tuple[Task, float | None]:
+        response = self._client._api("GET", _http.task_path(task_id))
+        return _http.task_of(response), _http.retry_after_seconds(response.headers)

@@ -1,0 +1,91 @@
+"""The task object of API.md section 4, as the SDK hands it out.
+
+Fields a server adds beyond the contract are kept (``extra="allow"``), and the status spellings
+of other apimart-compatible servers (``queued``, ``running``, ``succeeded``, ...) are read as the
+five of the contract, so code written against vidgate works against them unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+#: other servers' words for the five statuses
+STATUS_ALIASES = {
+    "submitted": TaskStatus.PENDING,
+    "queued": TaskStatus.PENDING,
+    "running": TaskStatus.PROCESSING,
+    "in_progress": TaskStatus.PROCESSING,
+    "succeeded": TaskStatus.COMPLETED,
+    "success": TaskStatus.COMPLETED,
+    "canceled": TaskStatus.CANCELLED,
+}
+
+
+def normalise_status(value: Any) -> Any:
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return STATUS_ALIASES.get(word, word)
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class TaskVideo(_Model):
+    url: list[str] = Field(description="one or more links to the same MP4")
+    expires_at: int | None = Field(default=None, description="Unix seconds after which the links stop working")
+
+
+class TaskResult(_Model):
+    videos: list[TaskVideo] = Field(default_factory=list)
+
+
+class TaskError(_Model):
+    message: str
+    code: str | None = None
+
+
+class Task(_Model):
+    id: str
+    status: Annotated[TaskStatus, BeforeValidator(normalise_status)]
+    progress: int = Field(default=0, description="0-100; 100 once ended")
+    created: int | None = None
+    completed: int | None = None
+    actual_time: int | None = None
+    estimated_time: int | None = None
+    cost: float | None = None
+    result: TaskResult | None = None
+    error: TaskError | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status.ended
+
+    @property
+    def video_url(self) -> str | None:
+        """The first result link, once completed."""
+        for video in self.result.videos if self.result else []:
+            if video.url:
+                return video.url[0]
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The task object as the server sent it (statuses in the contract's spelling)."""
+        return self.model_dump(mode="json", exclude_none=True)
