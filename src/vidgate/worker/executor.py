@@ -6,12 +6,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from vidgate.billing.prices import PriceTable
 from vidgate.catalog import parse_request
+from vidgate.catalog.base import MediaRef
 from vidgate.catalog.plan import build_job
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
-from vidgate.media.fetch import Fetcher
+from vidgate.media.fetch import Fetched, Fetcher
+from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.base import InputMedia, Provider
 from vidgate.store import Store
@@ -31,6 +34,14 @@ class Running:
     task_id: str
     worker_id: str
     lease: Lease = Lease.HELD
+
+
+def kept(path: Path, kind: str) -> Fetched | None:
+    """An input an earlier attempt already fetched (the fetcher only ever moves checked files
+    into place), measured again; None if there is none."""
+    if not path.is_file():
+        return None
+    return Fetched(path, probe_image(path) if kind == "image" else probe_video(path))
 
 
 class Executor:
@@ -92,15 +103,17 @@ class Executor:
             log.warning("task %s: finished, but it was no longer ours; result discarded", task.id)
             self.storage.delete_task(task.id)
 
-    def _fetch_inputs(self, task_id: str, refs, report: Callable[[float], None]) -> tuple[InputMedia, ...]:  # type: ignore[no-untyped-def]
+    def _fetch_inputs(self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]) -> tuple[InputMedia, ...]:
+        """Fetch (and measure) every input once per task: a later attempt at the same task, after
+        its worker died, finds them already in the task's input folder."""
         if not refs:
             return ()
         folder = self.storage.input_dir(task_id)
         inputs = []
         for n, ref in enumerate(refs):
-            suffix = "bin" if ref.kind == "image" else "video"
+            dest = folder / f"{n:02d}-{ref.role}.{'bin' if ref.kind == 'image' else 'video'}"
             try:
-                fetched = self.fetcher.fetch(ref.url, ref.kind, folder / f"{n:02d}-{ref.role}.{suffix}")
+                fetched = kept(dest, ref.kind) or self.fetcher.fetch(ref.url, ref.kind, dest)
             except MediaError as exc:
                 raise MediaError(f"{ref.param}: {exc.message}", reason=exc.reason, retryable=exc.retryable) from None
             inputs.append(InputMedia(role=ref.role, path=fetched.path, info=fetched.info, name=ref.name, index=ref.index))
