@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,11 @@ def alembic_config() -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    # Alembic narrates every start at INFO ("Context impl SQLiteImpl."): keep that out of the
+    # server's log unless someone asked for alembic's logging explicitly.
+    quiet = logging.getLogger("alembic")
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
     cfg = alembic_config()
     with db.engine.connect().execution_options(vidgate_write=True) as conn:
         cfg.attributes["connection"] = conn
