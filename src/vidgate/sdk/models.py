@@ -7,22 +7,14 @@ five of the contract, so code written against vidgate works against them unchang
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from vidgate.tasks.model import Status
 
-class TaskStatus(StrEnum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def ended(self) -> bool:
-        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+#: the five statuses of API.md section 4 (the server's own, pure enum)
+TaskStatus = Status
 
 
 #: other servers' words for the five statuses
