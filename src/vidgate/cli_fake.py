@@ -1,0 +1,79 @@
+"""``vidgate fake-upstream kling|apimart``: run a fake upstream for demos."""
+
+from __future__ import annotations
+
+import click
+
+from vidgate.providers.upstream.fakes import FakeConfig, create_fake_apimart_app, create_fake_kling_app
+
+FACTORIES = {"kling": create_fake_kling_app, "apimart": create_fake_apimart_app}
+
+
+@click.command("fake-upstream")
+@click.argument("kind", type=click.Choice(sorted(FACTORIES)))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9100, show_default=True, type=int)
+@click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds added to every request.")
+@click.option(
+    "--rate-limit-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests answered with a rate limit (429).",
+)
+@click.option(
+    "--server-error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests answered with a server error (5xx).",
+)
+@click.option(
+    "--delay",
+    "delay",
+    nargs=2,
+    type=float,
+    default=(1.0, 30.0),
+    show_default=True,
+    metavar="MIN MAX",
+    help="Each task completes after a random delay in this range (seconds).",
+)
+@click.option("--delete-after", type=float, default=None, help="Delete results this many seconds after completion.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random delays and faults.")
+def fake_upstream(
+    kind: str,
+    host: str,
+    port: int,
+    latency: float,
+    rate_limit_rate: float,
+    server_error_rate: float,
+    delay: tuple[float, float],
+    delete_after: float | None,
+    seed: int,
+) -> None:
+    """Run a fake KIND upstream (Kling's API or apimart's) on HOST:PORT.
+
+    Prompts containing REJECT are refused as unsafe, UNSAFE_OUTPUT fail moderation when done,
+    FAIL_LATER fail with a generic error, SLOW take an hour."""
+    import uvicorn
+
+    if delay[0] > delay[1]:
+        raise click.UsageError("--delay MIN MAX: MIN must not exceed MAX")
+    config = FakeConfig(
+        latency_s=latency,
+        rate_limit_rate=rate_limit_rate,
+        server_error_rate=server_error_rate,
+        delay_s=delay,
+        delete_after_completion_s=delete_after,
+        seed=seed,
+    )
+    click.echo(f"fake {kind} upstream on http://{host}:{port}")
+    if kind == "kling":
+        click.echo(f"access key: {config.access_key}\nsecret key: {config.secret_key}")
+    else:
+        click.echo(f"API key: {config.api_key}")
+    uvicorn.run(FACTORIES[kind](config), host=host, port=port, log_level="info")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(fake_upstream)

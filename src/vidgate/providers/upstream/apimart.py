@@ -1,0 +1,184 @@
+"""``apimart``: any apimart-compatible endpoint (apimart itself, or another vidgate).
+
+Submit forwards the validated request as it was given, ``POST {base}/v1/videos/generations``
+with ``Authorization: Bearer <api key>``; images we fetched go as ``data:`` URIs (so the
+upstream generates from the bytes we checked and never fetches a client's URL), unless
+``inline_images=False``; reference videos go as their URLs. Poll reads ``GET {base}/v1/tasks/{id}``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from vidgate.catalog import MODELS
+from vidgate.providers.upstream.base import (
+    Credentials,
+    State,
+    UpstreamError,
+    UpstreamJob,
+    UpstreamStatus,
+    error_body,
+    failure_reason,
+    json_object,
+    retry_after,
+    send,
+)
+
+#: the task-status spellings apimart-compatible endpoints use -> our state
+STATES: dict[str, State] = {
+    "pending": "pending",
+    "queued": "pending",
+    "submitted": "pending",
+    "processing": "processing",
+    "running": "processing",
+    "in_progress": "processing",
+    "completed": "completed",
+    "succeeded": "completed",
+    "success": "completed",
+    "failed": "failed",
+    "cancelled": "failed",
+    "canceled": "failed",
+}
+#: our stable codes an upstream vidgate may already put in ``error.code`` of a failed task
+OUR_CODES = frozenset(
+    {"content_rejected", "invalid_parameters", "quota_exhausted", "upstream_error", "upstream_timeout"}
+)
+DEFAULT_RATE_LIMIT_WAIT_S = 5.0
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+class ApimartProvider:
+    name = "apimart"
+
+    def __init__(self, models: frozenset[str] | None = None, *, inline_images: bool = True) -> None:
+        self.models = frozenset(MODELS) if models is None else models
+        self.inline_images = inline_images
+
+    def serves(self, model: str) -> bool:
+        return model in self.models
+
+    async def submit(self, client: httpx.AsyncClient, creds: Credentials, job: UpstreamJob) -> str:
+        response = await send(
+            client, "POST", _url(creds, "/v1/videos/generations"), headers=_headers(creds), json=self.body(job)
+        )
+        body = _checked(response)
+        data = body.get("data")
+        entry = data[0] if isinstance(data, list) and data else data
+        task_id = entry.get("task_id") if isinstance(entry, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise UpstreamError(
+                "the upstream accepted the task but returned no task_id", kind="retry", reason="upstream_error"
+            )
+        return task_id
+
+    async def poll(self, client: httpx.AsyncClient, creds: Credentials, model: str, upstream_id: str) -> UpstreamStatus:
+        response = await send(
+            client, "GET", _url(creds, f"/v1/tasks/{quote(upstream_id, safe='')}"), headers=_headers(creds)
+        )
+        data = _checked(response).get("data")
+        if not isinstance(data, dict):
+            raise UpstreamError("the upstream task answer has no data object", kind="retry", reason="upstream_error")
+        return task_status(data)
+
+    def body(self, job: UpstreamJob) -> dict[str, Any]:
+        """The request as the client gave it, with fetched images inlined and reference videos by URL."""
+        body = job.request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for ref in job.request.media_refs():
+            if ref.kind == "image" and self.inline_images:
+                _put(body, ref.param, job.image_data_uri(ref.param, ref.url))
+            elif ref.kind == "video":
+                _put(body, ref.param, job.video_url(ref.param, ref.url))
+        return body
+
+
+def task_status(data: dict[str, Any]) -> UpstreamStatus:
+    """An apimart task object as our status."""
+    raw = data.get("status")
+    state = STATES.get(raw.lower()) if isinstance(raw, str) else None
+    if state is None:
+        raise UpstreamError(
+            f"the upstream reported an unknown task status {raw!r}", kind="retry", reason="upstream_error"
+        )
+    progress = data.get("progress") if isinstance(data.get("progress"), int) else None
+    if state == "failed":
+        return _failed(raw, data.get("error"))
+    if state != "completed":
+        return UpstreamStatus(state=state, progress=progress)
+    urls = video_urls(data.get("result"))
+    if not urls:
+        raise UpstreamError(
+            "the upstream reported completion without a video URL", kind="retry", reason="upstream_error"
+        )
+    return UpstreamStatus(state="completed", progress=100, video_urls=urls)
+
+
+def video_urls(result: Any) -> list[str]:
+    """``result.videos[].url``: a list of strings per video (a lone string is accepted too)."""
+    videos = result.get("videos") if isinstance(result, dict) else None
+    urls: list[str] = []
+    for video in videos if isinstance(videos, list) else []:
+        url = video.get("url") if isinstance(video, dict) else None
+        urls += (
+            [url] if isinstance(url, str) else [u for u in url if isinstance(u, str)] if isinstance(url, list) else []
+        )
+    return urls
+
+
+def _failed(raw: str, error: Any) -> UpstreamStatus:
+    if raw.lower() in ("cancelled", "canceled"):
+        return UpstreamStatus(
+            state="failed", progress=100, error_code="upstream_cancelled", message="the upstream task was cancelled"
+        )
+    error = error if isinstance(error, dict) else {}
+    message = str(error.get("message") or "the upstream task failed without a reason")
+    code = error.get("code")
+    reason = code if code in OUR_CODES else failure_reason(message)
+    return UpstreamStatus(state="failed", progress=100, error_code=reason, message=message)
+
+
+def _checked(response: httpx.Response) -> dict[str, Any]:
+    if response.is_success:
+        return json_object(response)
+    body = error_body(response)
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    message = (
+        f"upstream answered HTTP {response.status_code}: {error.get('message') or body.get('message') or 'no message'}"
+    )
+    status = response.status_code
+    if status in (401, 403):
+        raise UpstreamError(message, kind="bench_channel", reason="upstream_auth_failed")
+    if status == 402:
+        raise UpstreamError(message, kind="bench_channel", reason="quota_exhausted")
+    if status == 429:
+        wait = retry_after(response, DEFAULT_RATE_LIMIT_WAIT_S)
+        raise UpstreamError(message, kind="retry_elsewhere", reason="upstream_rate_limited", retry_after=wait)
+    if status in (400, 413, 422):
+        raise UpstreamError(message, kind="fail_task", reason="invalid_parameters")
+    if status == 404:
+        raise UpstreamError(message, kind="fail_task", reason="upstream_error")
+    if status in (408, 504):
+        raise UpstreamError(message, kind="retry", reason="upstream_timeout", retry_after=retry_after(response, None))
+    raise UpstreamError(message, kind="retry", reason="upstream_error", retry_after=retry_after(response, None))
+
+
+def _headers(creds: Credentials) -> dict[str, str]:
+    if not creds.api_key:
+        raise UpstreamError("this apimart channel has no API key", kind="bench_channel", reason="upstream_auth_failed")
+    return {"Authorization": f"Bearer {creds.api_key}"}
+
+
+def _url(creds: Credentials, path: str) -> str:
+    return creds.base_url.rstrip("/") + path
+
+
+def _put(body: dict[str, Any], param: str, value: str) -> None:
+    """Set ``value`` at a catalog param path such as ``element_list[1].element_input_urls[0]``."""
+    keys: list[str | int] = [name or int(index) for name, index in _PATH_PART.findall(param)]
+    target: Any = body
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value

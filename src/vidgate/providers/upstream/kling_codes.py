@@ -1,0 +1,86 @@
+"""Kling's answers in our terms: business codes to error kinds, task statuses to our states.
+
+Every Kling response is ``{"code", "message", "request_id", "data"}`` with ``code`` 0 on success.
+The business codes come from Kling's developer docs ("General information: error codes"), each
+with the HTTP status Kling sends it with; codes the table does not know fall back to the HTTP
+status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from vidgate.providers.upstream.base import Kind, State, UpstreamError, error_body, json_object, retry_after
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: Kind
+    reason: str
+    retry_after: float | None = None
+
+
+#: Kling business code -> what we do. One table; the reply lists it.
+CODES: dict[int, Rule] = {
+    1000: Rule("bench_channel", "upstream_auth_failed"),  # authentication failed
+    1001: Rule("bench_channel", "upstream_auth_failed"),  # Authorization header empty
+    1002: Rule("bench_channel", "upstream_auth_failed"),  # Authorization invalid
+    1003: Rule("bench_channel", "upstream_auth_failed"),  # token not yet valid (clock skew)
+    1004: Rule("bench_channel", "upstream_auth_failed"),  # token expired
+    1100: Rule("bench_channel", "upstream_account_error"),  # account exception
+    1101: Rule("bench_channel", "quota_exhausted"),  # account in arrears
+    1102: Rule("bench_channel", "quota_exhausted"),  # resource pack used up or expired
+    1103: Rule("bench_channel", "upstream_account_error"),  # no permission for this resource/model
+    1200: Rule("fail_task", "invalid_parameters"),  # invalid request parameters
+    1201: Rule("fail_task", "invalid_parameters"),  # invalid parameter value
+    1202: Rule("fail_task", "upstream_error"),  # invalid method (our mapping is wrong)
+    1203: Rule("fail_task", "upstream_error"),  # resource (task, model) does not exist
+    1300: Rule("fail_task", "content_rejected"),  # platform policy triggered
+    1301: Rule("fail_task", "content_rejected"),  # content security policy triggered
+    1302: Rule("retry_elsewhere", "upstream_rate_limited", 5.0),  # request rate limit
+    1303: Rule("retry_elsewhere", "upstream_rate_limited", 10.0),  # concurrency / resource pack limit
+    1304: Rule("bench_channel", "upstream_account_error"),  # IP allow-list policy
+    5000: Rule("retry", "upstream_error"),  # internal server error
+    5001: Rule("retry", "upstream_error"),  # temporarily unavailable (maintenance)
+    5002: Rule("retry", "upstream_timeout"),  # internal timeout
+}
+
+#: Kling ``task_status`` -> our state
+STATES: dict[str, State] = {
+    "submitted": "pending",
+    "processing": "processing",
+    "succeed": "completed",
+    "failed": "failed",
+}
+
+
+def rule_for_status(status: int) -> Rule:
+    """What an HTTP status means when the body carries no code we know."""
+    if status in (401, 403):
+        return Rule("bench_channel", "upstream_auth_failed")
+    if status == 429:
+        return Rule("retry_elsewhere", "upstream_rate_limited", 5.0)
+    if status in (408, 504):
+        return Rule("retry", "upstream_timeout")
+    if status in (400, 422):
+        return Rule("fail_task", "invalid_parameters")
+    if status == 404:
+        return Rule("fail_task", "upstream_error")
+    return Rule("retry", "upstream_error")
+
+
+def check(response: httpx.Response) -> dict[str, Any]:
+    """``data`` of a successful answer; any other answer raises :class:`UpstreamError`."""
+    body = json_object(response) if response.is_success else error_body(response)
+    code = body.get("code")
+    if response.is_success and code == 0 and isinstance(body.get("data"), dict):
+        return body["data"]
+    rule = CODES.get(code) if isinstance(code, int) else None
+    if rule is None:
+        rule = rule_for_status(response.status_code if not response.is_success else 502)
+    message = f"Kling answered HTTP {response.status_code}, code {code}: {body.get('message') or 'no message'}"
+    wait = retry_after(response, rule.retry_after) if rule.kind != "fail_task" else None
+    raise UpstreamError(message, kind=rule.kind, reason=rule.reason, retry_after=wait)
