@@ -20,6 +20,7 @@ from vidgate.catalog import parse_request
 from vidgate.cli import main
 from vidgate.providers.upstream import ApimartProvider, Credentials, UpstreamError, UpstreamJob, UpstreamStatus
 from vidgate.providers.upstream.apimart import task_status
+from vidgate.providers.upstream.base import PollResult, poll_each
 from vidgate.providers.upstream.fakes import FakeConfig, FakeState, create_fake_apimart_app, serving
 
 FAST = (0.01, 0.05)
@@ -278,6 +279,74 @@ def test_answers_that_are_not_json(fake: tuple[str, FakeState]) -> None:
 
     garbled = failure(gateway_page())
     assert (garbled.kind, garbled.reason) == ("retry", "upstream_error")
+
+
+# --- polling many tasks ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_fake() -> Iterator[tuple[str, FakeState]]:
+    """A fake of its own, which no request left over from another test can reach (faults are consumed in order)."""
+    app = create_fake_apimart_app(FakeConfig(delay_s=FAST))
+    with serving(app) as url:
+        yield url, app.state.fake
+
+
+def poll_many(url: str, upstream_ids: list[str], concurrency: int | None = None) -> tuple[dict[str, PollResult], int]:
+    """The adapter's ``poll_many`` (or :func:`poll_each` at ``concurrency``), and the requests it sent."""
+    sent = 0
+
+    async def count(_: httpx.Request) -> None:
+        nonlocal sent
+        sent += 1
+
+    async def run() -> dict[str, PollResult]:
+        async with httpx.AsyncClient(timeout=10, event_hooks={"request": [count]}) as client:
+            provider, model_ids = ApimartProvider(), [("Omni-Flash-Ext", upstream_id) for upstream_id in upstream_ids]
+            if concurrency is None:
+                return await provider.poll_many(client, creds(url), model_ids)
+            return await poll_each(provider, client, creds(url), model_ids, concurrency)
+
+    return asyncio.run(run()), sent
+
+
+def test_poll_many_polls_each_task_concurrently(own_fake: tuple[str, FakeState]) -> None:
+    url, state = own_fake
+    ids = [asyncio.run(submit(url, SEED_EXAMPLES["omni-text"])) for _ in range(12)]
+    state.advance(1)
+    state.config.latency_s = 0.2
+    state.inject("server_error")
+    started = time.monotonic()
+    results, sent = poll_many(url, ids)
+    assert time.monotonic() - started < 1.2  # twelve polls of 0.2 s each, side by side
+    assert sent == 12
+    errors = [r for r in results.values() if isinstance(r, UpstreamError)]
+    assert [(e.kind, e.reason) for e in errors] == [("retry", "upstream_error")]  # the one poll that hit the fault
+    done = [r for r in results.values() if isinstance(r, UpstreamStatus)]
+    assert len(done) == 11 and all(r.state == "completed" and r.video_urls for r in done)
+
+
+def test_poll_many_gives_each_task_its_own_error(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    known = asyncio.run(submit(url, SEED_EXAMPLES["omni-text"]))
+    state.advance(1)
+    results, sent = poll_many(url, [known, "task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"])
+    assert sent == 2
+    assert isinstance(results[known], UpstreamStatus) and results[known].state == "completed"
+    lost = results["task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"]
+    assert isinstance(lost, UpstreamError) and (lost.kind, lost.reason) == ("fail_task", "upstream_error")
+
+
+@pytest.mark.parametrize(("fault", "kind"), [("rate_limit", "retry_elsewhere"), ("quota", "bench_channel")])
+def test_poll_many_stops_polling_a_channel_that_cannot_answer(
+    own_fake: tuple[str, FakeState], fault: Any, kind: str
+) -> None:
+    url, state = own_fake
+    ids = [asyncio.run(submit(url, SEED_EXAMPLES["omni-text"])) for _ in range(5)]
+    state.inject(fault)
+    results, sent = poll_many(url, ids, concurrency=1)
+    assert sent == 1  # the polls not yet sent get the channel's error instead
+    assert len(results) == 5 and all(isinstance(r, UpstreamError) and r.kind == kind for r in results.values())
 
 
 # --- the fakes' shared behaviour ---------------------------------------------------------------

@@ -328,9 +328,9 @@ async def poll(url: str, model: str, upstream_id: str) -> UpstreamStatus:
         return await provider().poll(client, creds(url), model, upstream_id)
 
 
-async def run_to_end(url: str, body: dict[str, Any]) -> tuple[str, UpstreamStatus]:
+async def run_to_end(url: str, body: dict[str, Any], kling: KlingProvider | None = None) -> tuple[str, UpstreamStatus]:
     async with httpx.AsyncClient(timeout=10) as client:
-        kling, credentials = provider(), creds(url)
+        kling, credentials = kling or provider(), creds(url)
         upstream_id = await kling.submit(client, credentials, job(body))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -450,8 +450,9 @@ def tokens_seen(fake_app: tuple[str, Any]) -> set[str]:
 
 def test_one_token_serves_many_calls(fake: tuple[str, FakeState], tokens_seen: set[str]) -> None:
     url, _ = fake
-    asyncio.run(run_to_end(url, SEED_EXAMPLES["v3-std"]))
-    asyncio.run(run_to_end(url, SEED_EXAMPLES["v3-elements"]))
+    kling = provider()  # one provider per process: its token cache serves every call
+    asyncio.run(run_to_end(url, SEED_EXAMPLES["v3-std"], kling))
+    asyncio.run(run_to_end(url, SEED_EXAMPLES["v3-elements"], kling))
     assert len(tokens_seen) == 1
 
 

@@ -3,7 +3,8 @@
 Submit forwards the validated request as it was given, ``POST {base}/v1/videos/generations``
 with ``Authorization: Bearer <api key>``; images we fetched go as ``data:`` URIs (so the
 upstream generates from the bytes we checked and never fetches a client's URL), unless
-``inline_images=False``; reference videos go as their URLs. Poll reads ``GET {base}/v1/tasks/{id}``.
+``inline_images=False``; reference videos go as their URLs. Poll reads ``GET {base}/v1/tasks/{id}``;
+apimart has no listing, so polling many tasks polls each, concurrently.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from vidgate.providers.upstream.base import (
     error_body,
     failure_reason,
     json_object,
+    poll_each,
     retry_after,
     send,
 )
@@ -83,6 +85,9 @@ class ApimartProvider:
         if not isinstance(data, dict):
             raise UpstreamError("the upstream task answer has no data object", kind="retry", reason="upstream_error")
         return task_status(data)
+
+    #: ``poll_many(client, creds, model_ids)``: one concurrent ``poll`` per task (``self`` is the provider)
+    poll_many = poll_each
 
     def body(self, job: UpstreamJob) -> dict[str, Any]:
         """The request as the client gave it, with fetched images inlined and reference videos by URL."""

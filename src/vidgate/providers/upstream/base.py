@@ -12,6 +12,7 @@ Stable reasons: ``content_rejected``, ``invalid_parameters``, ``quota_exhausted`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -24,6 +25,11 @@ from vidgate.media.probe import sniff
 
 Kind = Literal["fail_task", "retry", "retry_elsewhere", "bench_channel"]
 State = Literal["pending", "processing", "completed", "failed"]
+
+#: error kinds that concern the whole channel, not one task: once seen, its other polls are not sent
+CHANNEL_KINDS: frozenset[Kind] = frozenset({"retry_elsewhere", "bench_channel"})
+#: individual polls :func:`poll_each` keeps in flight at once
+POLL_CONCURRENCY = 32
 
 #: words in a vendor's failure message that mean moderation refused the content
 CONTENT_WORDS = ("moderation", "risk control", "content security", "safety", "sensitive", "policy", "violat")
@@ -100,6 +106,10 @@ class UpstreamError(ProviderError):
         self.retry_after = retry_after
 
 
+#: what :meth:`UpstreamProvider.poll_many` holds for one task: its status, or why it could not be read
+PollResult = UpstreamStatus | UpstreamError
+
+
 class UpstreamProvider(Protocol):
     name: str
 
@@ -111,7 +121,50 @@ class UpstreamProvider(Protocol):
         """Read the upstream task. A task that failed upstream is a status, not an error."""
         ...
 
+    async def poll_many(
+        self, client: httpx.AsyncClient, creds: Credentials, model_ids: list[tuple[str, str]]
+    ) -> dict[str, PollResult]:
+        """Read many upstream tasks, given as ``(model, upstream id)`` pairs; the result is keyed by upstream id.
+
+        Each id gets its status, or the :class:`UpstreamError` its own poll would have raised; one
+        task's failure never raises. A failure of a whole upstream call (credentials, rate limit)
+        is the result of every id that call concerned. This default polls each task
+        (:func:`poll_each`); an adapter whose upstream lists many tasks per request overrides it.
+        """
+        return await poll_each(self, client, creds, model_ids)
+
     def serves(self, model: str) -> bool: ...
+
+
+async def poll_each(
+    provider: UpstreamProvider,
+    client: httpx.AsyncClient,
+    creds: Credentials,
+    model_ids: list[tuple[str, str]],
+    concurrency: int = POLL_CONCURRENCY,
+) -> dict[str, PollResult]:
+    """:meth:`UpstreamProvider.poll_many` by one ``poll`` per task, at most ``concurrency`` at once.
+
+    Once a poll fails for the whole channel (:data:`CHANNEL_KINDS`), the polls not yet sent are
+    not sent: their ids get that same error.
+    """
+    gate = asyncio.Semaphore(concurrency)
+    channel_error: UpstreamError | None = None
+
+    async def poll_one(model: str, upstream_id: str) -> PollResult:
+        nonlocal channel_error
+        async with gate:
+            if channel_error is not None:
+                return channel_error
+            try:
+                return await provider.poll(client, creds, model, upstream_id)
+            except UpstreamError as exc:
+                if exc.kind in CHANNEL_KINDS:
+                    channel_error = exc
+                return exc
+
+    results = await asyncio.gather(*(poll_one(model, upstream_id) for model, upstream_id in model_ids))
+    return {upstream_id: result for (_, upstream_id), result in zip(model_ids, results, strict=True)}
 
 
 # --- helpers the adapters share ---------------------------------------------------------------

@@ -3,25 +3,32 @@
 Submit: create the request's elements (if any) and wait until Kling has them, then
 ``POST /v1/videos/{endpoint}``. The upstream id is ``"<endpoint>:<kling task id>"`` because
 Kling's query path depends on the endpoint: ``GET /v1/videos/{endpoint}/{task_id}``.
+
+Poll many: Kling lists an endpoint's tasks, newest first, up to 500 a page
+(``GET /v1/videos/{endpoint}?pageNum=&pageSize=``), so many tasks cost a few requests. Tasks the
+listing does not show within a few pages are queried one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from vidgate.providers.upstream import kling_body, kling_codes
 from vidgate.providers.upstream.base import (
     Credentials,
+    PollResult,
     UpstreamError,
     UpstreamJob,
     UpstreamStatus,
     failure_reason,
+    poll_each,
     send,
 )
 from vidgate.providers.upstream.kling_auth import KlingTokens
@@ -29,6 +36,13 @@ from vidgate.providers.upstream.kling_auth import KlingTokens
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 ELEMENTS_PATH = "/v1/general/advanced-custom-elements"
 ENDPOINTS = ("text2video", "image2video", "motion-control")
+#: Kling's largest page of a task listing, and its last page number
+PAGE_SIZE = 500
+MAX_PAGE_NUM = 1000
+#: pages listed beyond those the wanted tasks would fill, for tasks started since by others
+EXTRA_PAGES = 2
+#: single queries in flight at once for tasks the listing did not show
+FALLBACK_CONCURRENCY = 8
 
 
 class KlingProvider:
@@ -57,15 +71,28 @@ class KlingProvider:
         return f"{plan.endpoint}:{_task_id(data)}"
 
     async def poll(self, client: httpx.AsyncClient, creds: Credentials, model: str, upstream_id: str) -> UpstreamStatus:
-        endpoint, _, task_id = upstream_id.partition(":")
-        if endpoint not in ENDPOINTS or not task_id:
-            raise UpstreamError(
-                f"{upstream_id!r} is not a Kling upstream id (<endpoint>:<task id>)",
-                kind="fail_task",
-                reason="upstream_error",
-            )
+        endpoint, task_id = parse_upstream_id(upstream_id)
         data = await self._call(client, creds, "GET", f"/v1/videos/{endpoint}/{quote(task_id, safe='')}")
         return task_status(data)
+
+    async def poll_many(
+        self, client: httpx.AsyncClient, creds: Credentials, model_ids: list[tuple[str, str]]
+    ) -> dict[str, PollResult]:
+        """List each endpoint's tasks page by page; query one by one the tasks the listing did not show."""
+        results: dict[str, PollResult] = {}
+        wanted: dict[str, dict[str, str]] = {}  # endpoint -> Kling task id -> upstream id
+        for _, upstream_id in model_ids:
+            try:
+                endpoint, task_id = parse_upstream_id(upstream_id)
+            except UpstreamError as exc:
+                results[upstream_id] = exc
+                continue
+            wanted.setdefault(endpoint, {})[task_id] = upstream_id
+        for listed in await asyncio.gather(*(self._list(client, creds, e, ids) for e, ids in wanted.items())):
+            results.update(listed)
+        unseen = [(model, upstream_id) for model, upstream_id in model_ids if upstream_id not in results]
+        results.update(await poll_each(self, client, creds, unseen, FALLBACK_CONCURRENCY))
+        return results
 
     # --- elements --------------------------------------------------------------------------
 
@@ -90,15 +117,47 @@ class KlingProvider:
                 )
             await asyncio.sleep(self.element_poll_s)
 
+    # --- task listings -----------------------------------------------------------------------
+
+    async def _list(
+        self, client: httpx.AsyncClient, creds: Credentials, endpoint: str, wanted: dict[str, str]
+    ) -> dict[str, PollResult]:
+        """Results of the ``wanted`` tasks (Kling task id -> upstream id) the endpoint's listing shows.
+
+        Stops when all were seen, at a short page, or after the pages they could fill plus
+        :data:`EXTRA_PAGES`. If a page cannot be read, every wanted task not yet seen gets that
+        error, unless the error is ``fail_task``: then the listing is unusable as we ask for it,
+        says nothing about the tasks, and they are left to their single queries.
+        """
+        found: dict[str, PollResult] = {}
+        for page in range(1, page_limit(len(wanted)) + 1):
+            try:
+                items = await self._list_page(client, creds, endpoint, page)
+            except UpstreamError as exc:
+                if exc.kind == "fail_task":
+                    return found
+                return found | {upstream_id: exc for upstream_id in wanted.values() if upstream_id not in found}
+            found.update(listed_results(items, wanted))
+            if len(found) == len(wanted) or len(items) < PAGE_SIZE:
+                break
+        return found
+
+    async def _list_page(self, client: httpx.AsyncClient, creds: Credentials, endpoint: str, page: int) -> list[Any]:
+        query = urlencode({"pageNum": page, "pageSize": PAGE_SIZE})
+        response = await self._send(client, creds, "GET", f"/v1/videos/{endpoint}?{query}")
+        return kling_codes.check_list(response)
+
     # --- HTTP --------------------------------------------------------------------------------
 
     async def _call(
         self, client: httpx.AsyncClient, creds: Credentials, method: str, path: str, body: Any = None
     ) -> dict[str, Any]:
-        response = await send(
-            client, method, creds.base_url.rstrip("/") + path, headers=self._headers(creds), json=body
-        )
-        return kling_codes.check(response)
+        return kling_codes.check(await self._send(client, creds, method, path, body))
+
+    async def _send(
+        self, client: httpx.AsyncClient, creds: Credentials, method: str, path: str, body: Any = None
+    ) -> httpx.Response:
+        return await send(client, method, creds.base_url.rstrip("/") + path, headers=self._headers(creds), json=body)
 
     def _headers(self, creds: Credentials) -> dict[str, str]:
         if not creds.access_key or not creds.secret_key:
@@ -110,8 +169,43 @@ class KlingProvider:
         return {"Authorization": f"Bearer {self.tokens.token(creds.access_key, creds.secret_key)}"}
 
 
+def parse_upstream_id(upstream_id: str) -> tuple[str, str]:
+    """``(endpoint, Kling task id)`` of an upstream id made by :meth:`KlingProvider.submit`."""
+    endpoint, _, task_id = upstream_id.partition(":")
+    if endpoint not in ENDPOINTS or not task_id:
+        raise UpstreamError(
+            f"{upstream_id!r} is not a Kling upstream id (<endpoint>:<task id>)",
+            kind="fail_task",
+            reason="upstream_error",
+        )
+    return endpoint, task_id
+
+
+def page_limit(wanted: int) -> int:
+    """How many listing pages to read for ``wanted`` tasks before querying the rest one by one."""
+    return min(MAX_PAGE_NUM, math.ceil(wanted / PAGE_SIZE) + EXTRA_PAGES)
+
+
+def listed_results(items: list[Any], wanted: dict[str, str]) -> dict[str, PollResult]:
+    """The results of the ``wanted`` tasks (Kling task id -> upstream id) among a listing page's items."""
+    results: dict[str, PollResult] = {}
+    for item in items:
+        task_id = str(item.get("task_id")) if isinstance(item, dict) else None
+        if task_id in wanted:
+            results[wanted[task_id]] = task_result(item)
+    return results
+
+
+def task_result(data: dict[str, Any]) -> PollResult:
+    """:func:`task_status`, with a task object it cannot read as that task's error."""
+    try:
+        return task_status(data)
+    except UpstreamError as exc:
+        return exc
+
+
 def task_status(data: dict[str, Any]) -> UpstreamStatus:
-    """A Kling task (``data`` of a query answer) as our status."""
+    """A Kling task (``data`` of a query answer, or an item of a listing) as our status."""
     raw = data.get("task_status")
     state = kling_codes.STATES.get(raw) if isinstance(raw, str) else None
     if state is None:

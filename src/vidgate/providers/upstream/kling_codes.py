@@ -9,11 +9,13 @@ status.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from vidgate.providers.upstream.base import Kind, State, UpstreamError, error_body, json_object, retry_after
+
+D = TypeVar("D", dict[str, Any], list[Any])
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,22 @@ def rule_for_status(status: int) -> Rule:
 
 
 def check(response: httpx.Response) -> dict[str, Any]:
-    """``data`` of a successful answer; any other answer raises :class:`UpstreamError`."""
+    """``data`` of a successful answer about one thing (create, query); else raises :class:`UpstreamError`."""
+    return _data(response, dict)
+
+
+def check_list(response: httpx.Response) -> list[Any]:
+    """``data`` of a successful query-task-list answer; else raises :class:`UpstreamError`."""
+    return _data(response, list)
+
+
+def _data(response: httpx.Response, shape: type[D]) -> D:
+    """``data`` of an answer with code 0 if it has the expected shape; any other answer raises."""
     body = json_object(response) if response.is_success else error_body(response)
     code = body.get("code")
-    if response.is_success and code == 0 and isinstance(body.get("data"), dict):
-        return body["data"]
+    data = body.get("data")
+    if response.is_success and code == 0 and isinstance(data, shape):
+        return data
     rule = CODES.get(code) if isinstance(code, int) else None
     if rule is None:
         rule = rule_for_status(response.status_code if not response.is_success else 502)

@@ -5,8 +5,8 @@ from its id), whether it fails and with what message. Its state is computed on e
 the fake clock, so thousands of tasks in flight cost one dict entry each: no thread, timer or
 sleep per task. Tests steer the fake through ``app.state.fake`` (a :class:`FakeState`): change
 ``config`` at run time, script faults with :meth:`FakeState.inject`, move the clock with
-:meth:`FakeState.advance`, delete a result with :meth:`FakeState.delete_result`, read
-``counters`` and the bodies received in ``posts``.
+:meth:`FakeState.advance`, delete a result with :meth:`FakeState.delete_result`, forget a
+task with :meth:`FakeState.evict`, read ``counters`` and the bodies received in ``posts``.
 """
 
 from __future__ import annotations
@@ -123,6 +123,10 @@ class FakeState:
 
     def delete_result(self, task_id: str) -> None:
         self.tasks[task_id].deleted = True
+
+    def evict(self, task_id: str) -> None:
+        """Forget the task entirely, as an upstream does after its retention: queries and listings lose it."""
+        del self.tasks[task_id]
 
     def cancel(self, task_id: str) -> None:
         self.tasks[task_id].cancelled = True

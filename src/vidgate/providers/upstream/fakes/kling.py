@@ -1,13 +1,14 @@
 """A faithful fake of Kling's official API, for tests and demos.
 
 Implements ``POST /v1/videos/{text2video|image2video|motion-control}``, ``GET
-/v1/videos/{endpoint}/{task_id}``, ``POST /v1/general/advanced-custom-elements`` and ``GET
-/v1/general/advanced-custom-elements/{task_id}``, with Kling's envelope ``{code, message,
-request_id, data}``, its task statuses (submitted, processing, succeed, failed) and its
-business codes. Every call needs a JWT signed with the configured secret key (HS256; ``iss``,
-``exp``, ``nbf`` checked). Results are served by the fake itself at ``/files/{task_id}.mp4``.
-Elements are ready as soon as they are created (or refused, if the description holds the
-reject keyword).
+/v1/videos/{endpoint}/{task_id}``, the task listing ``GET /v1/videos/{endpoint}?pageNum=&pageSize=``
+(the endpoint's tasks, newest first, each as its query answers it; counted as ``listed``), ``POST
+/v1/general/advanced-custom-elements`` and ``GET /v1/general/advanced-custom-elements/{task_id}``,
+with Kling's envelope ``{code, message, request_id, data}``, its task statuses (submitted,
+processing, succeed, failed) and its business codes. Every call needs a JWT signed with the
+configured secret key (HS256; ``iss``, ``exp``, ``nbf`` checked). Results are served by the fake
+itself at ``/files/{task_id}.mp4``. Elements are ready as soon as they are created (or refused, if
+the description holds the reject keyword).
 """
 
 from __future__ import annotations
@@ -76,6 +77,22 @@ class FakeKling:
         if task is None or task.kind != request.path_params["endpoint"]:
             return error(404, 1203, "the task does not exist")
         return ok(self.task_data(request, task))
+
+    async def list_tasks(self, request: Request) -> Response:
+        endpoint = request.path_params["endpoint"]
+        if endpoint not in kling_rules.FIELDS:
+            return error(404, 1202, f"no such method /v1/videos/{endpoint}")
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
+        problem = kling_rules.check_paging(request.query_params)
+        if problem is not None:
+            return error(400, *problem)
+        self.state.counters["listed"] += 1
+        number, size = kling_rules.paging(request.query_params)
+        newest_first = [task for task in reversed(self.state.tasks.values()) if task.kind == endpoint]
+        page = newest_first[(number - 1) * size : number * size]
+        return ok([self.task_data(request, task) for task in page])
 
     async def create_element(self, request: Request) -> Response:
         body, refused = await self._admit(request)
@@ -204,7 +221,7 @@ def prompt_text(body: dict[str, Any]) -> str:
     return " ".join([body.get("prompt") or ""] + [s.get("prompt", "") for s in shots if isinstance(s, dict)])
 
 
-def ok(data: dict[str, Any]) -> JSONResponse:
+def ok(data: dict[str, Any] | list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"code": 0, "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": data})
 
 
@@ -219,6 +236,7 @@ def create_fake_kling_app(config: FakeConfig | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/v1/videos/{endpoint}", fake.submit, methods=["POST"]),
+            Route("/v1/videos/{endpoint}", fake.list_tasks, methods=["GET"]),
             Route("/v1/videos/{endpoint}/{task_id}", fake.query, methods=["GET"]),
             Route("/v1/general/advanced-custom-elements", fake.create_element, methods=["POST"]),
             Route("/v1/general/advanced-custom-elements/{task_id}", fake.query_element, methods=["GET"]),

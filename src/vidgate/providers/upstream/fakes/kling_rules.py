@@ -7,7 +7,7 @@ than Kling may be about one thing on purpose: a field the endpoint does not docu
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from typing import Any
 
 Problem = tuple[int, str]
@@ -42,6 +42,8 @@ FIELDS = {
         "external_task_id",
     },
 }
+#: the query-task-list parameters: (default, lowest, highest)
+PAGING = {"pageNum": (1, 1, 1000), "pageSize": (30, 1, 500)}
 ELEMENT_FIELDS = {
     "element_name",
     "element_description",
@@ -86,6 +88,21 @@ def check_element(body: dict[str, Any]) -> Problem | None:
     pictures = [images.get("frontal_image")] + [r.get("image_url") if isinstance(r, dict) else None for r in refer]
     problems = (_image(picture, "element_image_list") for picture in pictures)
     return next((p for p in problems if p is not None), None)
+
+
+def check_paging(query: Mapping[str, str]) -> Problem | None:
+    """Rules of the query-task-list endpoints: ``pageNum`` 1-1000 and ``pageSize`` 1-500, both optional."""
+    for name, (_, low, high) in PAGING.items():
+        value = query.get(name)
+        if value is not None and not (value.isdigit() and low <= int(value) <= high):
+            return 1201, f"{name} {value!r} is invalid; give an integer from {low} to {high}"
+    return None
+
+
+def paging(query: Mapping[str, str]) -> tuple[int, int]:
+    """``(pageNum, pageSize)`` of a query :func:`check_paging` accepted, with the defaults filled in."""
+    number, size = (int(query.get(name, default)) for name, (default, _, _) in PAGING.items())
+    return number, size
 
 
 def _video_checks(kind: str, model: str, body: dict[str, Any]) -> list[Problem | None]:
