@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from vidgate import __version__
-from vidgate.api import errors, files, generations, tasks
+from vidgate.accounts.service import AccountService
+from vidgate.api import account, admin, errors, files, generations, tasks
 from vidgate.api.deps import AppContext
-from vidgate.billing.prices import PriceTable
+from vidgate.billing.pricebook import open_price_book
 from vidgate.catalog import request_json_schema
 from vidgate.config import Settings
-from vidgate.limits import RateLimiter
+from vidgate.limits import build_limiter
 from vidgate.media.fetch import FetchPolicy
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import LocalStorage
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     store = Store.from_url(settings.resolved_database_url)
     storage = LocalStorage(settings.data_dir)
-    prices = PriceTable.load(settings.prices_file)
+    prices = open_price_book(store, settings)
     workers = build_workers(settings, store, storage, prices) if settings.workers else None
     ctx = AppContext(
         settings=settings,
@@ -45,7 +46,9 @@ def create_app(settings: Settings) -> FastAPI:
             max_active_per_key=settings.max_active_tasks,
             on_submit=workers.wake if workers else lambda: None,
         ),
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        accounts=AccountService.for_settings(store, settings),
+        prices=prices,
+        limiter=build_limiter(settings),
     )
 
     @asynccontextmanager
@@ -57,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if workers:
                 workers.stop(settings.shutdown_grace_seconds)
+            ctx.limiter.close()
             store.close()
 
     app = FastAPI(
@@ -67,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (generations, tasks, files):
+    for module in (generations, tasks, account, admin, files):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -11,8 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_ADMIN_TOKEN = 16
 
 
 class Settings(BaseSettings):
@@ -46,12 +48,24 @@ class Settings(BaseSettings):
 
     # requests and limits
     max_body_bytes: int = Field(default=48 * 1024 * 1024, ge=1024)
-    rate_limit_per_minute: int = Field(default=300, ge=1)
-    max_active_tasks: int = Field(default=50, ge=1)
+    rate_limit_per_minute: int = Field(default=300, ge=1, description="per key; an account may override it")
+    max_active_tasks: int = Field(default=50, ge=1, description="per key; an account may override it")
+    redis_url: str | None = Field(
+        default=None, description="share rate limits across API processes through this Redis (redis://...)"
+    )
+    redis_prefix: str = Field(default="vidgate:", description="prefix of every Redis key vidgate writes")
+
+    # operators
+    admin_token: SecretStr | None = Field(
+        default=None, description="bearer token of the admin API (/admin/v1); unset: the admin API is disabled"
+    )
 
     # money
     initial_balance: Decimal = Decimal("100")
-    prices_file: Path | None = None
+    prices_file: Path | None = Field(default=None, description="seeds the price table of an empty database")
+    prices_refresh_seconds: float = Field(
+        default=1.0, gt=0, description="how often a process checks for a newly stored price table"
+    )
 
     # media intake
     fetch_allow_hosts: str = ""
@@ -62,6 +76,17 @@ class Settings(BaseSettings):
     provider: Literal["preview", "instant"] = "preview"
     preview_preset: str = "veryfast"
     instant_seconds: float = Field(default=0.0, ge=0, description="how long the instant test provider takes")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token(cls, token: SecretStr | None) -> SecretStr | None:
+        """Empty means unset (the admin API stays disabled); a set token must be hard to guess."""
+        value = token.get_secret_value().strip() if token is not None else ""
+        if not value:
+            return None
+        if len(value) < MIN_ADMIN_TOKEN:
+            raise ValueError(f"VIDGATE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters long")
+        return SecretStr(value)
 
     @property
     def resolved_database_url(self) -> str:

@@ -38,7 +38,7 @@ class Cluster:
             VIDGATE_DATA_DIR=str(data),
             VIDGATE_PROVIDER="instant",
             VIDGATE_INSTANT_SECONDS="0.4",
-            VIDGATE_LEASE_SECONDS="1.5",
+            VIDGATE_LEASE_SECONDS="4",  # short, so takeovers happen in seconds; long enough for a loaded CI box
             VIDGATE_POLL_INTERVAL_SECONDS="1",
             VIDGATE_WORKER_CONCURRENCY="2",
             VIDGATE_RATE_LIMIT_PER_MINUTE="1000000",

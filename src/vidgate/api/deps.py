@@ -1,18 +1,22 @@
-"""Typed dependencies: the app context and the authenticated caller."""
+"""Typed dependencies: the app context, the authenticated caller and the admin check."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from vidgate.accounts.service import AccountService
+from vidgate.billing.pricebook import PriceBook
 from vidgate.config import Settings
-from vidgate.errors import AuthenticationFailed
-from vidgate.limits import RateLimiter
+from vidgate.errors import AuthenticationFailed, NotFound, PermissionDenied
+from vidgate.limits import Limiter
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import LocalStorage
 from vidgate.store import Principal, Store
+from vidgate.store.accounts import KEY_PREFIX
 from vidgate.tasks.service import TaskService
 
 
@@ -25,7 +29,9 @@ class AppContext:
     storage: LocalStorage
     signer: UrlSigner
     tasks: TaskService
-    limiter: RateLimiter
+    accounts: AccountService
+    prices: PriceBook
+    limiter: Limiter
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or str(request.base_url)
@@ -38,18 +44,38 @@ def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-def get_principal(request: Request, ctx: Ctx) -> Principal:
+def bearer_token(request: Request, what: str, code: str) -> str:
+    """The token of ``Authorization: Bearer <token>``, or a 401 saying what to send."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise AuthenticationFailed("missing Authorization header; send 'Authorization: Bearer <api key>'")
+        raise AuthenticationFailed(f"missing Authorization header; send 'Authorization: Bearer <{what}>'", code=code)
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("malformed Authorization header; send 'Authorization: Bearer <api key>'")
-    principal = ctx.store.accounts.authenticate(token.strip())
-    if principal is None:
-        raise AuthenticationFailed("invalid API key")
-    ctx.limiter.check(principal.key_id)
+        raise AuthenticationFailed(f"malformed Authorization header; send 'Authorization: Bearer <{what}>'", code=code)
+    return token.strip()
+
+
+def get_principal(request: Request, ctx: Ctx) -> Principal:
+    principal = ctx.store.accounts.authenticate(bearer_token(request, "api key", "invalid_api_key"))
+    ctx.limiter.check(principal.key_id, principal.rate_limit_per_minute)
     return principal
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(request: Request, ctx: Ctx) -> None:
+    """The admin API: disabled (404) without VIDGATE_ADMIN_TOKEN; 401 without the right token;
+    403 when an account's API key is presented instead."""
+    expected = ctx.settings.admin_token
+    if expected is None:
+        raise NotFound("the admin API is disabled; set VIDGATE_ADMIN_TOKEN to enable it", code="admin_api_disabled")
+    token = bearer_token(request, "admin token", "invalid_admin_token")
+    if hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        return
+    if token.startswith(KEY_PREFIX):
+        raise PermissionDenied(
+            "an account API key cannot use the admin API; send the admin token (VIDGATE_ADMIN_TOKEN)",
+            code="admin_token_required",
+        )
+    raise AuthenticationFailed("invalid admin token", code="invalid_admin_token")

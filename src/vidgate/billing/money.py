@@ -22,7 +22,9 @@ def to_micros(amount: Decimal | str | int | float) -> int:
 
 
 def to_decimal(micros: int) -> Decimal:
-    return (Decimal(micros) / MICROS).normalize()
+    """The amount without trailing zeros, never in exponent form (100, not 1E+2)."""
+    value = (Decimal(micros) / MICROS).normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 def to_json_number(micros: int) -> float | int:

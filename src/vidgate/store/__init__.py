@@ -9,7 +9,9 @@ from __future__ import annotations
 from vidgate.store.accounts import Account, AccountStore, ApiKey, Principal
 from vidgate.store.db import Database
 from vidgate.store.migrate import upgrade
+from vidgate.store.prices import PriceStore
 from vidgate.store.tasks import TaskStore
+from vidgate.store.usage import UsageStore
 
 __all__ = ["Account", "ApiKey", "Principal", "Store"]
 
@@ -19,6 +21,8 @@ class Store:
         self.db = db
         self.accounts = AccountStore(db)
         self.tasks = TaskStore(db)
+        self.prices = PriceStore(db)
+        self.usage = UsageStore(db)
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True) -> Store:

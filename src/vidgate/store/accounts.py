@@ -1,4 +1,9 @@
-"""Accounts and their API keys. Keys are stored as SHA-256 hashes, never in clear."""
+"""Accounts, their API keys and the operator's money moves. Keys are stored as SHA-256 hashes,
+never in clear.
+
+Authentication reads the key and its account on every request, so revoking a key or
+suspending an account takes effect on the very next one.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,21 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from ulid import ULID
 
+from vidgate.billing.money import to_decimal
+from vidgate.errors import AuthenticationFailed, Conflict, NotFound
 from vidgate.store import ledger
 from vidgate.store.db import Database
 from vidgate.store.tables import accounts, api_keys
 
 KEY_PREFIX = "sk-vg-"
 LAST_USED_RESOLUTION_S = 60.0  # last_used_at is kept to the minute, not written on every call
+STATUSES = ("active", "suspended")
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class Account:
     status: str
     balance: int
     created_at: float
+    rate_limit_per_minute: int | None = None  # None: the server's default
+    max_active_tasks: int | None = None
 
 
 @dataclass(frozen=True)
@@ -34,14 +46,18 @@ class ApiKey:
     name: str
     prefix: str
     created_at: float
+    last_used_at: float | None = None
+    revoked_at: float | None = None
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the account and the key it used."""
+    """Who is calling: the account and the key it used, with the account's own limits."""
 
     account_id: str
     key_id: str
+    rate_limit_per_minute: int | None = None  # None: the server's default
+    max_active_tasks: int | None = None
 
 
 def hash_secret(secret: str) -> str:
@@ -49,26 +65,103 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def account_not_found(account_id: str) -> NotFound:
+    return NotFound(f"no account {account_id!r}", code="account_not_found")
+
+
 class AccountStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create_account(self, name: str, balance: int = 0) -> Account:
+    # --- accounts --------------------------------------------------------------------------
+    def create_account(
+        self,
+        name: str,
+        balance: int = 0,
+        *,
+        rate_limit_per_minute: int | None = None,
+        max_active_tasks: int | None = None,
+    ) -> Account:
         account_id = f"acct_{ULID()}"
         now = time.time()
         with self.db.write() as conn:
-            conn.execute(sa.insert(accounts).values(id=account_id, name=name, balance=0, created_at=now))
+            conn.execute(
+                sa.insert(accounts).values(
+                    id=account_id,
+                    name=name,
+                    balance=0,
+                    created_at=now,
+                    rate_limit_per_minute=rate_limit_per_minute,
+                    max_active_tasks=max_active_tasks,
+                )
+            )
             if balance:
                 ledger.post(conn, account_id, "topup", balance, note="opening balance")
-        return Account(account_id, name, "active", balance, now)
+        return Account(account_id, name, "active", balance, now, rate_limit_per_minute, max_active_tasks)
 
+    def get(self, account_id: str) -> Account | None:
+        with self.db.read() as conn:
+            return self._get(conn, account_id)
+
+    def all(self, status: str | None = None) -> list[Account]:
+        stmt = sa.select(accounts).order_by(accounts.c.created_at, accounts.c.id)
+        if status is not None:
+            stmt = stmt.where(accounts.c.status == status)
+        with self.db.read() as conn:
+            return [_account(row) for row in conn.execute(stmt)]
+
+    def count(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one())
+
+    def set_status(self, account_id: str, status: str) -> Account:
+        assert status in STATUSES, status
+        return self._update(account_id, status=status)
+
+    def set_limits(
+        self, account_id: str, *, rate_limit_per_minute: int | None, max_active_tasks: int | None
+    ) -> Account:
+        return self._update(account_id, rate_limit_per_minute=rate_limit_per_minute, max_active_tasks=max_active_tasks)
+
+    # --- money -----------------------------------------------------------------------------
+    def post(
+        self, account_id: str, kind: str, amount: int, *, note: str, require_funds: bool = False
+    ) -> dict[str, Any]:
+        """An operator's money move (``topup`` or ``adjustment``); returns its ledger entry.
+        With ``require_funds``, a move that would take the balance below zero is refused
+        (Conflict) and nothing is written."""
+        with self.db.write() as conn:
+            if ledger.post(conn, account_id, kind, amount, note=note, require_funds=require_funds) is None:
+                current = self._get(conn, account_id)
+                if current is None:
+                    raise account_not_found(account_id)
+                raise Conflict(
+                    f"the balance of {account_id} is {to_decimal(current.balance)}; {to_decimal(amount)} "
+                    "would take it below zero",
+                    code="balance_would_go_negative",
+                )
+            return ledger.last_entry(conn, account_id)
+
+    def ledger_entries(self, account_id: str, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            return ledger.entries(conn, account_id, after=after, limit=limit)
+
+    def ledger_sum(self, account_id: str) -> int:
+        with self.db.read() as conn:
+            return ledger.sum_entries(conn, account_id)
+
+    def verify_ledger(self) -> list[ledger.Discrepancy]:
+        with self.db.read() as conn:
+            return ledger.verify(conn)
+
+    # --- keys ------------------------------------------------------------------------------
     def create_key(self, account_id: str, name: str = "default") -> tuple[ApiKey, str]:
         """Returns the key record and its secret; the secret is never stored or shown again."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(f"key_{ULID()}", account_id, name, secret[: len(KEY_PREFIX) + 4], time.time())
         with self.db.write() as conn:
             if self._get(conn, account_id) is None:
-                raise LookupError(f"no account {account_id}")
+                raise account_not_found(account_id)
             conn.execute(
                 sa.insert(api_keys).values(
                     id=key.id,
@@ -81,45 +174,77 @@ class AccountStore:
             )
         return key, secret
 
-    def authenticate(self, secret: str) -> Principal | None:
+    def keys(self, account_id: str) -> list[ApiKey]:
+        stmt = (
+            sa.select(api_keys)
+            .where(api_keys.c.account_id == account_id)
+            .order_by(api_keys.c.created_at, api_keys.c.id)
+        )
+        with self.db.read() as conn:
+            return [_key(row) for row in conn.execute(stmt)]
+
+    def revoke_key(self, account_id: str, key_id: str) -> ApiKey:
+        """Revoke one of the account's keys (again is a no-op: the first revocation time stays)."""
+        mine = (api_keys.c.id == key_id, api_keys.c.account_id == account_id)
+        with self.db.write() as conn:
+            conn.execute(
+                sa.update(api_keys).where(*mine, api_keys.c.revoked_at.is_(None)).values(revoked_at=time.time())
+            )
+            row = conn.execute(sa.select(api_keys).where(*mine)).first()
+        if row is None:
+            raise NotFound(f"account {account_id!r} has no key {key_id!r}", code="key_not_found")
+        return _key(row)
+
+    def authenticate(self, secret: str) -> Principal:
+        """The caller behind ``secret``, or AuthenticationFailed saying why not."""
         j = api_keys.join(accounts, api_keys.c.account_id == accounts.c.id)
         with self.db.read() as conn:
             row = conn.execute(
-                sa.select(api_keys.c.id, api_keys.c.account_id, api_keys.c.last_used_at)
-                .select_from(j)
-                .where(
-                    api_keys.c.secret_hash == hash_secret(secret),
-                    api_keys.c.revoked_at.is_(None),
-                    accounts.c.status == "active",
+                sa.select(
+                    api_keys.c.id,
+                    api_keys.c.account_id,
+                    api_keys.c.last_used_at,
+                    api_keys.c.revoked_at,
+                    accounts.c.status,
+                    accounts.c.rate_limit_per_minute,
+                    accounts.c.max_active_tasks,
                 )
+                .select_from(j)
+                .where(api_keys.c.secret_hash == hash_secret(secret))
             ).first()
         if row is None:
-            return None
+            raise AuthenticationFailed("invalid API key")
+        if row.revoked_at is not None:
+            raise AuthenticationFailed("this API key has been revoked")
+        if row.status != "active":
+            raise AuthenticationFailed("the account of this API key is suspended")
         now = time.time()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION_S:
             with self.db.write() as conn:
                 conn.execute(sa.update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
-        return Principal(account_id=row.account_id, key_id=row.id)
+        return Principal(row.account_id, row.id, row.rate_limit_per_minute, row.max_active_tasks)
 
-    def get(self, account_id: str) -> Account | None:
-        with self.db.read() as conn:
-            return self._get(conn, account_id)
-
-    def count(self) -> int:
-        with self.db.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one())
-
-    def ledger_entries(self, account_id: str) -> list[dict]:
-        with self.db.read() as conn:
-            return ledger.entries(conn, account_id)
-
-    def ledger_sum(self, account_id: str) -> int:
-        with self.db.read() as conn:
-            return ledger.sum_entries(conn, account_id)
+    # --- helpers ---------------------------------------------------------------------------
+    def _update(self, account_id: str, **values: Any) -> Account:
+        with self.db.write() as conn:
+            row = conn.execute(
+                sa.update(accounts).where(accounts.c.id == account_id).values(**values).returning(*accounts.c)
+            ).first()
+        if row is None:
+            raise account_not_found(account_id)
+        return _account(row)
 
     @staticmethod
-    def _get(conn: sa.Connection, account_id: str) -> Account | None:
+    def _get(conn: Connection, account_id: str) -> Account | None:
         row = conn.execute(sa.select(accounts).where(accounts.c.id == account_id)).first()
-        if row is None:
-            return None
-        return Account(row.id, row.name, row.status, int(row.balance), row.created_at)
+        return _account(row) if row else None
+
+
+def _account(row: sa.Row[Any]) -> Account:
+    return Account(
+        row.id, row.name, row.status, int(row.balance), row.created_at, row.rate_limit_per_minute, row.max_active_tasks
+    )
+
+
+def _key(row: sa.Row[Any]) -> ApiKey:
+    return ApiKey(row.id, row.account_id, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at)

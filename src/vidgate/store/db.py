@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from vidgate.store.notify import PgNotifier
 
-
 SQLITE_BUSY_TIMEOUT_S = 30
 
 

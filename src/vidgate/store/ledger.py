@@ -3,12 +3,15 @@
 Kinds: ``topup`` and ``adjustment`` (operator), ``hold`` (reserved at submit, negative),
 ``release`` (a hold given back, positive) and ``capture`` (the final charge, negative).
 A completed task's hold is released and its cost captured, so the balance always equals the
-sum of the account's entries.
+sum of the account's entries; ``verify`` checks that, and each entry's ``balance_after``, for
+every account (``vidgate ledger verify``). Entries are only ever appended.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -72,11 +75,22 @@ def post_many(conn: Connection, account_id: str, moves: list[tuple[str, int, str
     return balance
 
 
-def entries(conn: Connection, account_id: str, *, limit: int = 1000) -> list[dict]:
+def entries(conn: Connection, account_id: str, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    """The account's entries in order, from the one after entry id ``after``."""
     rows = conn.execute(
-        sa.select(ledger).where(ledger.c.account_id == account_id).order_by(ledger.c.id).limit(limit)
+        sa.select(ledger)
+        .where(ledger.c.account_id == account_id, ledger.c.id > after)
+        .order_by(ledger.c.id)
+        .limit(limit)
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def last_entry(conn: Connection, account_id: str) -> dict[str, Any]:
+    row = conn.execute(
+        sa.select(ledger).where(ledger.c.account_id == account_id).order_by(ledger.c.id.desc()).limit(1)
+    ).mappings().one()
+    return dict(row)
 
 
 def sum_entries(conn: Connection, account_id: str) -> int:
@@ -84,3 +98,49 @@ def sum_entries(conn: Connection, account_id: str) -> int:
         sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.account_id == account_id)
     ).scalar_one()
     return int(total)
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """An account whose ledger does not add up."""
+
+    account_id: str
+    name: str
+    balance: int
+    ledger_sum: int
+    broken_entries: int  # entries whose balance_after is not the previous one plus their amount
+
+
+def verify(conn: Connection) -> list[Discrepancy]:
+    """Every account whose balance differs from the sum of its entries, or whose chain of
+    ``balance_after`` breaks somewhere (each entry must equal the previous one plus its amount)."""
+    totals = (
+        sa.select(ledger.c.account_id, sa.func.sum(ledger.c.amount).label("total"))
+        .group_by(ledger.c.account_id)
+        .subquery()
+    )
+    ledger_sum = sa.func.coalesce(totals.c.total, 0)
+    sums = conn.execute(
+        sa.select(accounts.c.id, accounts.c.name, accounts.c.balance, ledger_sum.label("total"))
+        .select_from(accounts.outerjoin(totals, totals.c.account_id == accounts.c.id))
+    ).all()
+
+    previous = sa.func.lag(ledger.c.balance_after).over(partition_by=ledger.c.account_id, order_by=ledger.c.id)
+    chain = sa.select(
+        ledger.c.account_id,
+        ledger.c.amount,
+        ledger.c.balance_after,
+        sa.func.coalesce(previous, 0).label("previous"),
+    ).subquery()
+    broken = dict(
+        conn.execute(
+            sa.select(chain.c.account_id, sa.func.count())
+            .where(chain.c.balance_after != chain.c.previous + chain.c.amount)
+            .group_by(chain.c.account_id)
+        ).all()
+    )
+    return [
+        Discrepancy(row.id, row.name, int(row.balance), int(row.total), int(broken.get(row.id, 0)))
+        for row in sums
+        if row.balance != row.total or row.id in broken
+    ]

@@ -21,6 +21,9 @@ accounts = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, server_default="active"),
     sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),  # micros
     sa.Column("created_at", sa.Double, nullable=False),
+    # per-account limits; NULL means the server's default (settings)
+    sa.Column("rate_limit_per_minute", sa.Integer),
+    sa.Column("max_active_tasks", sa.Integer),
 )
 
 api_keys = sa.Table(
@@ -82,4 +85,13 @@ ledger = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Index("ix_ledger_account_id_id", "account_id", "id"),
     sa.Index("ix_ledger_task_id", "task_id"),
+)
+
+price_tables = sa.Table(
+    "price_tables",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, 3, ...: the highest is current
+    sa.Column("body", sa.JSON, nullable=False),  # the validated table, amounts as decimal strings
+    sa.Column("note", sa.String(500)),
+    sa.Column("created_at", sa.Double, nullable=False),
 )

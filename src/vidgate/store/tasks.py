@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited
 from vidgate.store import ledger
 from vidgate.store.db import Database
-from vidgate.store.tables import tasks
+from vidgate.store.tables import api_keys, tasks
 from vidgate.tasks.model import ENDED, Status, Task
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
@@ -343,6 +343,9 @@ class TaskStore:
 
     @staticmethod
     def _active_for_key(conn: Connection, key_id: str) -> int:
+        # Lock the key's row first (PostgreSQL; SQLite's write lock already serialises writers) so
+        # that concurrent submits with one key count and insert one after another.
+        conn.execute(sa.select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())
         return int(
             conn.execute(
                 sa.select(sa.func.count()).select_from(tasks).where(tasks.c.key_id == key_id, tasks.c.status.in_(ACTIVE))

@@ -7,7 +7,7 @@ from typing import Any
 
 from ulid import ULID
 
-from vidgate.billing.prices import PriceTable
+from vidgate.billing.prices import Pricing
 from vidgate.catalog import parse_request
 from vidgate.errors import TaskNotFound
 from vidgate.media.fetch import FetchPolicy, check_url
@@ -22,7 +22,7 @@ class TaskService:
     def __init__(
         self,
         store: Store,
-        prices: PriceTable,
+        prices: Pricing,
         fetch_policy: FetchPolicy,
         *,
         estimated_times: dict[str, int],
@@ -50,7 +50,7 @@ class TaskService:
             request=req.model_dump(mode="json", by_alias=True, exclude_none=True),
             hold=hold,
             estimated_time=self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
-            max_active_per_key=self.max_active_per_key,
+            max_active_per_key=principal.max_active_tasks or self.max_active_per_key,
         )
         self.on_submit()
         return task

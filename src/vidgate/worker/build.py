@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vidgate.billing.prices import PriceTable
+from vidgate.billing.prices import Pricing
 from vidgate.config import Settings
 from vidgate.media.fetch import Fetcher, FetchPolicy
 from vidgate.media.storage import LocalStorage
@@ -12,7 +12,7 @@ from vidgate.worker.executor import Executor
 from vidgate.worker.runner import PoolConfig, WorkerPool
 
 
-def build_workers(settings: Settings, store: Store, storage: LocalStorage, prices: PriceTable) -> WorkerPool:
+def build_workers(settings: Settings, store: Store, storage: LocalStorage, prices: Pricing) -> WorkerPool:
     """The worker pool of ``vidgate serve`` and ``vidgate worker`` alike."""
     executor = Executor(
         store,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidgate.billing.prices import PriceTable
+from vidgate.billing.prices import Pricing
 from vidgate.catalog import parse_request
 from vidgate.catalog.base import MediaRef
 from vidgate.catalog.plan import build_job
@@ -51,7 +51,7 @@ class Executor:
         storage: LocalStorage,
         fetcher: Fetcher,
         provider: Provider,
-        prices: PriceTable,
+        prices: Pricing,
         *,
         lease_seconds: float,
         result_ttl_seconds: int,

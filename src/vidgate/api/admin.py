@@ -1,0 +1,179 @@
+"""/admin/v1: the operator's API, behind the admin token (``VIDGATE_ADMIN_TOKEN``).
+
+Accounts, their keys, limits and balances; the price table; usage; the ledger and its check.
+Same envelopes as the public API: ``{"code": 200, "data": ...}`` and the error envelope.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidgate.accounts.usage import DateRange
+from vidgate.accounts.view import account_object, discrepancy_object, entry_object, key_object, usage_object
+from vidgate.api.deps import AppContext, Ctx, require_admin
+from vidgate.billing.money import to_micros
+from vidgate.billing.prices import PriceTable
+from vidgate.store import Account
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Money = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+
+class NewAccount(Strict):
+    name: str
+    balance: Money = Decimal(0)
+    rate_limit_per_minute: int | None = None
+    max_active_tasks: int | None = None
+
+
+class AccountLimits(Strict):
+    """The account's own limits; null (or left out): the server's default."""
+
+    rate_limit_per_minute: int | None = None
+    max_active_tasks: int | None = None
+
+
+class MoneyMove(Strict):
+    amount: Money
+    reason: str
+
+
+class NewKey(Strict):
+    name: str = "default"
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"code": 200, "data": data}
+
+
+def account_view(ctx: AppContext, account: Account) -> dict[str, Any]:
+    return account_object(account, ctx.accounts.effective_limits(account))
+
+
+# --- accounts ------------------------------------------------------------------------------
+@router.get("/accounts", summary="List accounts")
+def list_accounts(ctx: Ctx, status: str | None = None) -> dict[str, Any]:
+    return ok([account_view(ctx, a) for a in ctx.accounts.all(status)])
+
+
+@router.post("/accounts", summary="Create an account (a positive opening balance is a top-up)")
+def create_account(body: NewAccount, ctx: Ctx) -> dict[str, Any]:
+    account = ctx.accounts.create(
+        body.name,
+        balance=to_micros(body.balance),
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        max_active_tasks=body.max_active_tasks,
+    )
+    return ok(account_view(ctx, account))
+
+
+@router.get("/accounts/{account_id}", summary="Read an account")
+def get_account(account_id: str, ctx: Ctx) -> dict[str, Any]:
+    return ok(account_view(ctx, ctx.accounts.get(account_id)))
+
+
+@router.post("/accounts/{account_id}/suspend", summary="Suspend an account: its keys get 401 from the next request")
+def suspend_account(account_id: str, ctx: Ctx) -> dict[str, Any]:
+    return ok(account_view(ctx, ctx.accounts.suspend(account_id)))
+
+
+@router.post("/accounts/{account_id}/activate", summary="Reactivate a suspended account")
+def activate_account(account_id: str, ctx: Ctx) -> dict[str, Any]:
+    return ok(account_view(ctx, ctx.accounts.activate(account_id)))
+
+
+@router.put("/accounts/{account_id}/limits", summary="Set the account's own limits (null: the default)")
+def set_limits(account_id: str, body: AccountLimits, ctx: Ctx) -> dict[str, Any]:
+    account = ctx.accounts.set_limits(
+        account_id, rate_limit_per_minute=body.rate_limit_per_minute, max_active_tasks=body.max_active_tasks
+    )
+    return ok(account_view(ctx, account))
+
+
+@router.post("/accounts/{account_id}/topup", summary="Add money (positive amount, with a reason)")
+def top_up(account_id: str, body: MoneyMove, ctx: Ctx) -> dict[str, Any]:
+    return ok(entry_object(ctx.accounts.top_up(account_id, to_micros(body.amount), body.reason)))
+
+
+@router.post(
+    "/accounts/{account_id}/adjust",
+    summary="Correct a balance (signed amount, with a reason); never below zero (409)",
+)
+def adjust(account_id: str, body: MoneyMove, ctx: Ctx) -> dict[str, Any]:
+    return ok(entry_object(ctx.accounts.adjust(account_id, to_micros(body.amount), body.reason)))
+
+
+@router.get("/accounts/{account_id}/ledger", summary="The account's ledger entries, oldest first, paged by id")
+def account_ledger(
+    account_id: str, ctx: Ctx, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+) -> dict[str, Any]:
+    return ok([entry_object(e) for e in ctx.accounts.ledger(account_id, after=after, limit=limit)])
+
+
+# --- keys ----------------------------------------------------------------------------------
+@router.get("/accounts/{account_id}/keys", summary="The account's API keys (never their secrets)")
+def list_keys(account_id: str, ctx: Ctx) -> dict[str, Any]:
+    return ok([key_object(k) for k in ctx.accounts.keys(account_id)])
+
+
+@router.post("/accounts/{account_id}/keys", summary="Create a key; its secret is in this answer only")
+def create_key(account_id: str, ctx: Ctx, body: NewKey | None = None) -> dict[str, Any]:
+    key, secret = ctx.accounts.create_key(account_id, (body or NewKey()).name)
+    return ok({**key_object(key), "secret": secret})
+
+
+@router.post("/accounts/{account_id}/keys/{key_id}/revoke", summary="Revoke a key: 401 from its next request")
+def revoke_key(account_id: str, key_id: str, ctx: Ctx) -> dict[str, Any]:
+    return ok(key_object(ctx.accounts.revoke_key(account_id, key_id)))
+
+
+# --- prices --------------------------------------------------------------------------------
+@router.get("/prices", summary="The price table in force, with its version")
+def get_prices(ctx: Ctx) -> dict[str, Any]:
+    stored = ctx.prices.stored()
+    return ok(prices_object(stored.version, stored.note, stored.created_at, PriceTable.parse(stored.body)))
+
+
+@router.put(
+    "/prices",
+    summary="Replace the price table",
+    description='The body is a whole table, `{"models": {...}}` as in the price file, with an optional '
+    "`note`. It is validated in full; every API and worker process charges from it within a second or two.",
+)
+def replace_prices(ctx: Ctx, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    note = body.pop("note", None)
+    stored = ctx.prices.replace(body, note=str(note) if note is not None else None)
+    return ok(prices_object(stored.version, stored.note, stored.created_at, PriceTable.parse(stored.body)))
+
+
+def prices_object(version: int, note: str | None, created_at: float, table: PriceTable) -> dict[str, Any]:
+    return {"version": version, "note": note, "updated": int(created_at), **table.to_json()}
+
+
+# --- usage and the ledger check ------------------------------------------------------------
+@router.get("/usage", summary="Tasks and charges per account, model and UTC day (both dates included)")
+def usage(
+    ctx: Ctx,
+    account_id: str | None = None,
+    first: str | None = Query(None, alias="from", description="YYYY-MM-DD; default: 29 days before `to`"),
+    last: str | None = Query(None, alias="to", description="YYYY-MM-DD; default: today (UTC)"),
+) -> dict[str, Any]:
+    days = DateRange.parse(first, last)
+    rows = ctx.accounts.usage(days, account_id)
+    return ok({"from": days.first.isoformat(), "to": days.last.isoformat(), "usage": [usage_object(r) for r in rows]})
+
+
+@router.get("/ledger/verify", summary="Check that every balance equals the sum of its ledger entries")
+def verify_ledger(ctx: Ctx) -> dict[str, Any]:
+    bad = ctx.accounts.verify_ledger()
+    return ok({"ok": not bad, "accounts": [discrepancy_object(d) for d in bad]})

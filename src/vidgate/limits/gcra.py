@@ -1,0 +1,36 @@
+"""GCRA, the generic cell rate algorithm, as both limiters use it.
+
+Each key has a *theoretical arrival time* (TAT). A request at ``now`` is allowed when
+``max(TAT, now) - tolerance <= now`` and then moves the TAT on by one ``interval``; otherwise
+the caller must wait exactly ``max(TAT, now) - tolerance - now``. With ``interval = 60 / N`` and
+``tolerance = 60 - interval``, N requests may arrive at once and then one every interval: never
+more than N in any minute.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vidgate.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_minute: int
+
+    @property
+    def interval(self) -> float:
+        return 60.0 / self.per_minute
+
+    @property
+    def tolerance(self) -> float:
+        return 60.0 - self.interval
+
+    def refusal(self, wait: float) -> RateLimited:
+        """The 429 for a request that must wait ``wait`` seconds (rounded up to whole seconds)."""
+        seconds = max(1, math.ceil(wait))
+        return RateLimited(
+            f"too many requests for this key (limit {self.per_minute} per minute); retry in {seconds} s",
+            retry_after=seconds,
+        )
