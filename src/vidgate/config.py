@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     fetch_connect_timeout: float = 5.0
     fetch_read_timeout: float = 30.0
 
+    # upstream channels (see README "Upstream providers")
+    channels_file: Path | None = Field(default=None, description="TOML file of [[channels]], synced on start")
+    upstream_poll_interval: float = Field(default=1.0, gt=0, description="seconds between polls of one task")
+    upstream_first_poll: float = Field(default=1.0, ge=0)
+    upstream_poll_batch: int = Field(default=2000, ge=1)
+    max_result_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024, description="largest upstream result re-hosted")
+
     # providers
     provider: Literal["preview", "instant"] = "preview"
     preview_preset: str = "veryfast"

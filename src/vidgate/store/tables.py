@@ -66,7 +66,16 @@ tasks = sa.Table(
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("purged_at", sa.Double),  # results and inputs deleted by the janitor
+    # upstream bookkeeping: private, never shown to clients
+    sa.Column("channel_id", sa.String(40)),
+    sa.Column("upstream_id", sa.String(200)),
+    sa.Column("next_poll_at", sa.Double),
+    sa.Column("poll_errors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_before", sa.Double),  # a deferred task is not claimed before this
+    sa.Column("quote", sa.BigInteger),  # the price worked out when the task was sent upstream
     sa.Index("ix_tasks_status_created_at", "status", "created_at"),
+    sa.Index("ix_tasks_status_next_poll_at", "status", "next_poll_at"),
+    sa.Index("ix_tasks_channel_id_status", "channel_id", "status"),
     sa.Index("ix_tasks_status_lease_expires_at", "status", "lease_expires_at"),
     sa.Index("ix_tasks_key_id_status", "key_id", "status"),
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
@@ -94,4 +103,25 @@ price_tables = sa.Table(
     sa.Column("body", sa.JSON, nullable=False),  # the validated table, amounts as decimal strings
     sa.Column("note", sa.String(500)),
     sa.Column("created_at", sa.Double, nullable=False),
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("base_url", sa.String(500), nullable=False),
+    sa.Column("credentials", sa.Text, nullable=False),  # sealed by vidgate.secretbox, never in clear
+    sa.Column("models", sa.JSON, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("weight", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("max_concurrent", sa.Integer, nullable=False, server_default="10"),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("benched_until", sa.Double),
+    sa.Column("bench_reason", sa.String(500)),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.UniqueConstraint("name", name="uq_channels_name"),
 )

@@ -65,6 +65,56 @@ def _task(row: Mapping[str, Any]) -> Task:
     )
 
 
+def complete_where(
+    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], *, cost: int, result_path: str, expires_at: int
+) -> bool:
+    """The matching processing task -> completed; release its hold and capture ``cost`` (never
+    more than held), in the caller's transaction. False if no task matched."""
+    now = time.time()
+    row = conn.execute(
+        sa.update(tasks)
+        .where(*where)
+        .values(
+            status=Status.COMPLETED.value,
+            progress=100,
+            cost=sa.case((tasks.c.hold < cost, tasks.c.hold), else_=cost),
+            result_path=result_path,
+            expires_at=expires_at,
+            completed_at=now,
+            lease_expires_at=None,
+            next_poll_at=None,
+            updated_at=now,
+        )
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.hold, tasks.c.cost)
+    ).first()
+    if row is None:
+        return False
+    ledger.post_many(
+        conn,
+        row.account_id,
+        [("release", row.hold, "hold released on completion"), ("capture", -row.cost, "charge for completed task")],
+        task_id=row.id,
+    )
+    return True
+
+
+def end_where(
+    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
+) -> int:
+    """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
+    now = time.time()
+    rows = conn.execute(
+        sa.update(tasks)
+        .where(*where)
+        .values(status=status.value, progress=100, cost=0, error_code=code, error_message=message,
+                completed_at=now, lease_expires_at=None, next_poll_at=None, updated_at=now)
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.hold)
+    ).all()
+    for row in rows:
+        ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
+    return len(rows)
+
+
 class TaskStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -143,7 +193,10 @@ class TaskStore:
         now = time.time()
         oldest = (
             sa.select(tasks.c.id)
-            .where(tasks.c.status == Status.PENDING.value)
+            .where(
+                tasks.c.status == Status.PENDING.value,
+                sa.or_(tasks.c.not_before.is_(None), tasks.c.not_before <= now),
+            )
             .order_by(tasks.c.created_at, tasks.c.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -182,38 +235,15 @@ class TaskStore:
 
     def complete(self, task_id: str, worker_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         """processing -> completed; release the hold and capture ``cost`` (never more than held)."""
-        now = time.time()
         with self.db.write() as conn:
-            row = conn.execute(
-                sa.update(tasks)
-                .where(*self._owned(task_id, worker_id))
-                .values(
-                    status=Status.COMPLETED.value,
-                    progress=100,
-                    cost=sa.case((tasks.c.hold < cost, tasks.c.hold), else_=cost),
-                    result_path=result_path,
-                    expires_at=expires_at,
-                    completed_at=now,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-                .returning(tasks.c.account_id, tasks.c.hold, tasks.c.cost)
-            ).first()
-            if row is None:
-                return False
-            ledger.post_many(
-                conn,
-                row.account_id,
-                [("release", row.hold, "hold released on completion"), ("capture", -row.cost, "charge for completed task")],
-                task_id=task_id,
-            )
-        return True
+            return complete_where(conn, self._owned(task_id, worker_id), cost=cost, result_path=result_path,
+                                  expires_at=expires_at)
 
     def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:
         """pending|processing -> failed, cost 0, hold released in full."""
         where = self._owned(task_id, worker_id) if worker_id else (tasks.c.id == task_id, tasks.c.status.in_(ACTIVE))
         with self.db.write() as conn:
-            return bool(self._end(conn, where, Status.FAILED, code=code, message=message))
+            return bool(end_where(conn, where, Status.FAILED, code=code, message=message))
 
     def cancel(self, task_id: str, account_id: str) -> Task | None:
         """The client's cancel: a pending task is cancelled at once with its hold released; a
@@ -232,7 +262,7 @@ class TaskStore:
                     code="task_already_ended",
                 )
             if status == Status.PENDING:
-                self._end(conn, (tasks.c.id == task_id, tasks.c.status == status.value), Status.CANCELLED,
+                end_where(conn, (tasks.c.id == task_id, tasks.c.status == status.value), Status.CANCELLED,
                           code="cancelled", message="the task was cancelled by the client before it started")
             else:
                 conn.execute(
@@ -246,7 +276,7 @@ class TaskStore:
         """The worker has stopped a task the client cancelled: processing -> cancelled, refunded."""
         with self.db.write() as conn:
             return bool(
-                self._end(conn, self._owned(task_id, worker_id), Status.CANCELLED, code="cancelled",
+                end_where(conn, self._owned(task_id, worker_id), Status.CANCELLED, code="cancelled",
                           message="the task was cancelled by the client while it was processing")
             )
 
@@ -273,9 +303,9 @@ class TaskStore:
         expired = (tasks.c.status == Status.PROCESSING.value, tasks.c.lease_expires_at < now)
         result = SweepResult()
         with self.db.write() as conn:
-            result.cancelled = self._end(conn, (*expired, tasks.c.cancel_requested.is_(True)), Status.CANCELLED,
+            result.cancelled = end_where(conn, (*expired, tasks.c.cancel_requested.is_(True)), Status.CANCELLED,
                                          code="cancelled", message="the task was cancelled by the client")
-            result.failed = self._end(
+            result.failed = end_where(
                 conn, (*expired, tasks.c.attempts >= max_attempts), Status.FAILED, code="task_failed",
                 message=f"the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
             )
@@ -286,9 +316,9 @@ class TaskStore:
             ).rowcount
             for model, limit in [*timeouts.items(), (None, default_timeout)]:
                 scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
-                result.timed_out += self._end(
+                result.timed_out += end_where(
                     conn,
-                    (tasks.c.status == Status.PROCESSING.value, scope, tasks.c.started_at < now - limit),
+                    (tasks.c.status.in_(ACTIVE), scope, tasks.c.started_at < now - limit),
                     Status.FAILED,
                     code="timeout",
                     message=f"the task did not finish within {limit:g} s; it was not charged",
@@ -318,23 +348,6 @@ class TaskStore:
         """Call ``wake`` whenever another process queues a task (PostgreSQL NOTIFY), until
         ``stop``. A no-op on SQLite, whose writers share the process with their workers."""
         self.db.listen_pending(stop, wake)
-
-    # --- helpers ---------------------------------------------------------------------------
-    def _end(
-        self, conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
-    ) -> int:
-        """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
-        now = time.time()
-        rows = conn.execute(
-            sa.update(tasks)
-            .where(*where)
-            .values(status=status.value, progress=100, cost=0, error_code=code, error_message=message,
-                    completed_at=now, lease_expires_at=None, updated_at=now)
-            .returning(tasks.c.id, tasks.c.account_id, tasks.c.hold)
-        ).all()
-        for row in rows:
-            ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
-        return len(rows)
 
     # --- helpers ---------------------------------------------------------------------------
     @staticmethod

@@ -27,7 +27,11 @@ def task_object(task: Task, result_url: Callable[[str, int], str]) -> dict[str, 
             "videos": [{"url": [result_url(task.result_path, task.expires_at)], "expires_at": task.expires_at}]
         }
     if task.status == Status.FAILED:
-        out["error"] = {"message": task.error_message or "the task failed", "code": "task_failed"}
+        out["error"] = {
+            "message": task.error_message or "the task failed",
+            "code": "task_failed",  # API.md section 4; the stable reason says which failure
+            "reason": task.error_code or "task_failed",
+        }
     elif task.status == Status.CANCELLED:
         out["error"] = {"message": task.error_message or "the task was cancelled", "code": "task_cancelled"}
     return out

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from vidgate.billing.prices import Pricing
 from vidgate.config import Settings
 from vidgate.media.fetch import Fetcher, FetchPolicy
 from vidgate.media.storage import LocalStorage
 from vidgate.providers import make_provider
+from vidgate.providers.upstream.apimart import ApimartProvider
+from vidgate.providers.upstream.kling import KlingProvider
+from vidgate.routing.engine import EngineConfig, UpstreamEngine
+from vidgate.routing.registry import ChannelRegistry
+from vidgate.routing.spec import load_channels_file, sync_channels
+from vidgate.secretbox import SecretBox
 from vidgate.store import Store
 from vidgate.worker.executor import Executor
 from vidgate.worker.runner import PoolConfig, WorkerPool
 
 
+def build_engine(settings: Settings, store: Store, storage: LocalStorage, prices: Pricing) -> UpstreamEngine:
+    """The upstream engine: channels from the store (the channels file synced in first)."""
+    box = SecretBox(settings.signing_key())
+    if settings.channels_file:
+        sync_channels(store, box, load_channels_file(settings.channels_file))
+    policy = FetchPolicy.from_settings(settings)
+    results = Fetcher(dataclasses.replace(policy, max_video_bytes=settings.max_result_bytes))
+    config = EngineConfig(
+        result_ttl_seconds=settings.result_ttl_seconds,
+        poll_interval=settings.upstream_poll_interval,
+        first_poll_after=settings.upstream_first_poll,
+        batch=settings.upstream_poll_batch,
+    )
+    providers = {"kling": KlingProvider(), "apimart": ApimartProvider()}
+    return UpstreamEngine(store, storage, results, prices, providers, ChannelRegistry(store, box), config)  # type: ignore[arg-type]
+
+
 def build_workers(settings: Settings, store: Store, storage: LocalStorage, prices: Pricing) -> WorkerPool:
     """The worker pool of ``vidgate serve`` and ``vidgate worker`` alike."""
+    engine = build_engine(settings, store, storage, prices)
     executor = Executor(
         store,
         storage,
@@ -22,6 +48,7 @@ def build_workers(settings: Settings, store: Store, storage: LocalStorage, price
         prices,
         lease_seconds=settings.lease_seconds,
         result_ttl_seconds=settings.result_ttl_seconds,
+        upstream=engine,
     )
     config = PoolConfig(
         concurrency=settings.worker_concurrency,
@@ -33,4 +60,4 @@ def build_workers(settings: Settings, store: Store, storage: LocalStorage, price
         result_ttl_seconds=settings.result_ttl_seconds,
         janitor_interval=settings.janitor_interval_seconds,
     )
-    return WorkerPool(store, storage, executor, config)
+    return WorkerPool(store, storage, executor, config, engine=engine)

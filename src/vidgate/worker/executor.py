@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidgate.billing.prices import Pricing
-from vidgate.catalog import parse_request
+from vidgate.catalog import GenerationRequest, parse_request
 from vidgate.catalog.base import MediaRef
-from vidgate.catalog.plan import build_job
+from vidgate.catalog.plan import build_job, output_seconds
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
 from vidgate.media.fetch import Fetched, Fetcher
 from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.base import InputMedia, Provider
+from vidgate.providers.upstream.base import UpstreamJob
+from vidgate.routing.engine import NoChannel, UpstreamEngine
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
 from vidgate.tasks.model import Task
@@ -55,6 +57,7 @@ class Executor:
         *,
         lease_seconds: float,
         result_ttl_seconds: int,
+        upstream: UpstreamEngine | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -63,22 +66,19 @@ class Executor:
         self.prices = prices
         self.lease_seconds = lease_seconds
         self.result_ttl_seconds = result_ttl_seconds
+        self.upstream = upstream
 
     def run(self, task: Task, run: Running) -> None:
         worker_id = run.worker_id
         report = self._reporter(run)
         try:
             req = parse_request(task.request)
-            inputs = self._fetch_inputs(task.id, req.media_refs(), report)
-            job = build_job(task.id, req, inputs)
-            key = self.storage.result_key(task.id)
-            scratch = self.storage.scratch_path(key)
-            try:
-                self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
-                self.storage.commit(scratch, key)
-            finally:
-                scratch.unlink(missing_ok=True)
-            cost = self.prices.price(req, job.duration)
+            refs = req.media_refs()
+            inputs = self._fetch_inputs(task.id, refs, report)
+            if self.upstream is not None and self.upstream.handles(req.model):
+                self._send_upstream(task, req, refs, inputs, worker_id)
+                return
+            key, cost = self._render(task, req, inputs, report)
         except TaskCancelled:
             if run.lease is Lease.CANCEL and self.store.tasks.finish_cancel(task.id, worker_id):
                 log.info("task %s: cancelled by the client; stopped", task.id)
@@ -100,8 +100,43 @@ class Executor:
             return
         expires_at = int(time.time()) + self.result_ttl_seconds
         if not self.store.tasks.complete(task.id, worker_id, cost=cost, result_path=key, expires_at=expires_at):
-            log.warning("task %s: finished, but it was no longer ours; result discarded", task.id)
-            self.storage.delete_task(task.id)
+            # Another worker took the task over (or it was cancelled): whoever settles it owns
+            # the result at this same key, so the file is left alone.
+            log.warning("task %s: finished, but it was no longer this worker's to settle", task.id)
+
+    def _render(
+        self, task: Task, req: GenerationRequest, inputs: tuple[InputMedia, ...], report: Callable[[float], None]
+    ) -> tuple[str, int]:
+        """Make the video here with the local provider; returns its storage key and price."""
+        job = build_job(task.id, req, inputs)
+        key = self.storage.result_key(task.id)
+        scratch = self.storage.scratch_path(key)
+        try:
+            self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
+            self.storage.commit(scratch, key)
+        finally:
+            scratch.unlink(missing_ok=True)
+        return key, self.prices.price(req, job.duration)
+
+    def _send_upstream(
+        self, task: Task, req: GenerationRequest, refs: list[MediaRef], inputs: tuple[InputMedia, ...], worker_id: str
+    ) -> None:
+        """Hand the task to an upstream channel; the engine polls it from then on. The images
+        go as the bytes we fetched and checked, reference videos as their checked URLs."""
+        assert self.upstream is not None
+        seconds = output_seconds(req, inputs)  # motion control: the measured reference, within its range
+        job = UpstreamJob(
+            task_id=task.id,
+            request=req,
+            images={ref.param: media.path.read_bytes() for ref, media in zip(refs, inputs) if ref.kind == "image"},
+            video_urls={ref.param: ref.url for ref in refs if ref.kind == "video"},
+            reference_seconds=seconds if req.seconds is None else None,
+        )
+        try:
+            self.upstream.send(job, worker_id, quote=self.prices.price(req, seconds))
+        except NoChannel as exc:
+            log.warning("task %s: %s; retrying in %gs", task.id, exc, exc.retry_after)
+            self.store.upstream.defer(task.id, worker_id, time.time() + exc.retry_after)
 
     def _fetch_inputs(self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]) -> tuple[InputMedia, ...]:
         """Fetch (and measure) every input once per task: a later attempt at the same task, after

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ulid import ULID
 
 from vidgate.media.storage import LocalStorage
+from vidgate.routing.engine import UpstreamEngine
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
 from vidgate.worker.executor import Executor, Running
@@ -38,11 +39,20 @@ class PoolConfig:
 
 
 class WorkerPool:
-    def __init__(self, store: Store, storage: LocalStorage, executor: Executor, config: PoolConfig) -> None:
+    def __init__(
+        self,
+        store: Store,
+        storage: LocalStorage,
+        executor: Executor,
+        config: PoolConfig,
+        *,
+        engine: UpstreamEngine | None = None,
+    ) -> None:
         self.store = store
         self.storage = storage
         self.executor = executor
         self.config = config
+        self.engine = engine
         self.id = f"{socket.gethostname()}:{os.getpid()}:{str(ULID())[-6:]}"
         self._wake = threading.Condition()
         self._wakeups = 0
@@ -54,6 +64,8 @@ class WorkerPool:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        if self.engine is not None:
+            self.engine.start()
         self._workers = [self._thread(self._work, f"worker-{n}", f"{self.id}:{n}") for n in range(self.config.concurrency)]
         self._services = [
             self._thread(self._every, "heartbeat", self.config.lease_seconds / 3, self._heartbeat),
@@ -87,6 +99,8 @@ class WorkerPool:
                 log.info("handed task %s back to the queue", run.task_id)
         for t in self._services:
             t.join(timeout=5)
+        if self.engine is not None:
+            self.engine.stop()
 
     @property
     def busy(self) -> int:

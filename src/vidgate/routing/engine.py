@@ -1,0 +1,309 @@
+"""The upstream engine: submits tasks to upstream channels and polls what is in flight.
+
+One asyncio loop per process, on its own thread. Workers hand it a task to *send*: it picks a
+channel (failing over to the next on a retriable error), submits, and hands the task over to
+the upstream queue, so the worker's slot is free at once. The *poller* claims the tasks whose
+poll is due (in any process: the claim is a lease), polls them in batches per channel, and
+re-hosts finished videos in vidgate's storage before settling the money. Transient errors back
+off exponentially; a poll that fails is not a failed task: the model's timeout decides that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from vidgate.billing.prices import Pricing
+from vidgate.catalog import GenerationRequest, parse_request
+from vidgate.errors import MediaError
+from vidgate.media.fetch import Fetcher
+from vidgate.media.storage import LocalStorage
+from vidgate.providers.upstream.base import UpstreamError, UpstreamJob, UpstreamProvider, UpstreamStatus
+from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, Channel, choose
+from vidgate.routing.registry import ChannelRegistry
+from vidgate.store import Store
+from vidgate.store.upstream import InFlight, NextPoll
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class NoChannel(Exception):
+    """No channel could take the task now; try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    result_ttl_seconds: int
+    poll_interval: float = 1.0  # between two polls of one task
+    first_poll_after: float = 1.0
+    tick: float = 0.2  # how often the poller looks for due polls when there were none
+    batch: int = 2000  # most polls claimed at once
+    poll_lease: float = 30.0  # a claimed poll comes due again after this if its poller died
+    max_backoff: float = 60.0
+    retry_submit_after: float = 5.0
+    request_timeout: float = 30.0
+    downloads: int = 16  # results re-hosted at once
+
+
+class UpstreamEngine:
+    def __init__(
+        self,
+        store: Store,
+        storage: LocalStorage,
+        results: Fetcher,
+        prices: Pricing,
+        providers: dict[str, UpstreamProvider],
+        registry: ChannelRegistry,
+        config: EngineConfig,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.results = results
+        self.prices = prices
+        self.providers = providers
+        self.registry = registry
+        self.config = config
+        self._loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self._ready = threading.Event()
+
+    # --- lifecycle (called from other threads) ------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="vidgate-upstream", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread is None:
+            return
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def handles(self, model: str) -> bool:
+        """Whether tasks of ``model`` go upstream (some enabled channel serves it)."""
+        return self.registry.serves(model)
+
+    def send(self, job: UpstreamJob, worker_id: str, quote: int) -> None:
+        """Submit upstream and hand the task over; blocks the calling worker thread until then.
+        Raises UpstreamError (fail_task) for a request no channel will ever accept, NoChannel
+        when none can take it now."""
+        self._call(self._send(job, worker_id, quote))
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if not self._ready.wait(timeout=30):
+            coro.close()
+            raise RuntimeError("the upstream engine is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.config.downloads)
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        async with httpx.AsyncClient(timeout=self.config.request_timeout, limits=limits) as client:
+            self._client = client
+            self._ready.set()
+            while not self._stop.is_set():
+                try:
+                    worked = await self._poll_round()
+                except Exception:
+                    log.exception("upstream poll round failed; retrying")
+                    worked = False
+                if not worked:
+                    try:
+                        await asyncio.wait_for(self._stop.wait(), self.config.tick)
+                    except TimeoutError:
+                        pass
+            if self._finishing:
+                await asyncio.wait(self._finishing, timeout=10)
+
+    # --- submitting ---------------------------------------------------------------------------
+    async def _send(self, job: UpstreamJob, worker_id: str, quote: int) -> None:
+        assert self._client is not None
+        model, tried, last = job.request.model, set[str](), None
+        while True:
+            in_flight = await asyncio.to_thread(self.store.channels.in_flight)
+            channel = choose(self.registry.channels(), model, in_flight, now=time.time(), exclude=frozenset(tried))
+            if channel is None:
+                break
+            tried.add(channel.id)
+            try:
+                upstream_id = await self._provider(channel).submit(self._client, channel.credentials, job)
+            except UpstreamError as exc:
+                if exc.kind == "fail_task":
+                    raise
+                last = exc
+                await asyncio.to_thread(self._note_failure, channel, exc)
+                continue
+            await asyncio.to_thread(self.store.channels.record_success, channel.id)
+            handed = await asyncio.to_thread(
+                self.store.upstream.hand_over,
+                job.task_id,
+                worker_id,
+                channel_id=channel.id,
+                upstream_id=upstream_id,
+                first_poll_at=time.time() + self.config.first_poll_after,
+                quote=quote,
+            )
+            if not handed:
+                log.warning("task %s was taken from its worker while being submitted upstream", job.task_id)
+            return
+        wait = max(self.config.retry_submit_after, last.retry_after or 0) if last else self.config.retry_submit_after
+        why = f"the last one said: {last.message}" if last else "none is healthy and free"
+        raise NoChannel(f"no upstream channel for {model} could take the task now ({why})", retry_after=wait)
+
+    def _note_failure(self, channel: Channel, exc: UpstreamError) -> None:
+        if exc.kind == "bench_channel":
+            log.error("channel %s benched: %s", channel.name, exc.message)
+            self.store.channels.bench(channel.id, time.time() + AUTH_BENCH_S, exc.message)
+            self.registry.invalidate()
+        elif exc.kind == "retry":
+            log.warning("channel %s failed: %s", channel.name, exc.message)
+            self.store.channels.record_failure(
+                channel.id, threshold=FAILURES_TO_BENCH, cool_down=COOL_DOWN_S, reason=exc.message
+            )
+            self.registry.invalidate()
+        else:  # retry_elsewhere: at its rate or concurrency limit; nothing wrong with it
+            log.info("channel %s is at its limit: %s", channel.name, exc.message)
+
+    def _provider(self, channel: Channel) -> UpstreamProvider:
+        return self.providers[channel.provider]
+
+    # --- polling ------------------------------------------------------------------------------
+    async def _poll_round(self) -> bool:
+        due = await asyncio.to_thread(
+            self.store.upstream.claim_due, limit=self.config.batch, lease_seconds=self.config.poll_lease
+        )
+        if not due:
+            return False
+        by_channel: dict[str, list[InFlight]] = defaultdict(list)
+        for task in due:
+            by_channel[task.channel_id].append(task)
+        results = await asyncio.gather(*(self._poll_channel(cid, tasks) for cid, tasks in by_channel.items()))
+        await asyncio.to_thread(self.store.upstream.reschedule, [p for polls in results for p in polls])
+        return True
+
+    async def _poll_channel(self, channel_id: str, due: list[InFlight]) -> list[NextPoll]:
+        """Poll one channel's due tasks in one batch; returns the polls to schedule."""
+        assert self._client is not None
+        channel = await asyncio.to_thread(self.registry.get, channel_id)
+        later: list[NextPoll] = []
+        live = []
+        for task in due:
+            if task.cancel_requested:
+                await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id)
+            elif channel is None:
+                await asyncio.to_thread(
+                    self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error",
+                    message="the upstream channel this task was sent to no longer exists; it was not charged",
+                )
+            else:
+                live.append(task)
+        if not live or channel is None:
+            return later
+        answers = await self._provider(channel).poll_many(
+            self._client, channel.credentials, [(t.model, t.upstream_id) for t in live]
+        )
+        for task in live:
+            answer = answers.get(task.upstream_id)
+            if isinstance(answer, UpstreamStatus):
+                later += await self._on_status(task, answer)
+            else:
+                later += await self._on_error(channel, task, answer)
+        return later
+
+    async def _on_status(self, task: InFlight, status: UpstreamStatus) -> list[NextPoll]:
+        if status.state == "completed":
+            self._spawn(self._finish(task, status))
+            return []  # the claim's lease covers the download; _finish reschedules if it must
+        if status.state == "failed":
+            reason = status.error_code or "upstream_error"
+            detail = status.message or "the upstream failed the task"
+            await asyncio.to_thread(
+                self.store.upstream.fail, task.id, task.upstream_id, code=reason,
+                message=f"upstream: {detail} ({reason}); it was not charged",
+            )
+            return []
+        return [NextPoll(task.id, task.upstream_id, time.time() + self.config.poll_interval, status.progress, 0)]
+
+    async def _on_error(self, channel: Channel, task: InFlight, exc: UpstreamError | None) -> list[NextPoll]:
+        if exc is None:
+            exc = UpstreamError("the upstream did not report this task", kind="retry", reason="upstream_error")
+        if exc.kind == "fail_task":
+            await asyncio.to_thread(
+                self.store.upstream.fail, task.id, task.upstream_id, code=exc.reason,
+                message=f"upstream: {exc.message}; it was not charged",
+            )
+            return []
+        if exc.kind == "bench_channel":  # no new tasks for it; the ones it has stay with it
+            await asyncio.to_thread(self._note_failure, channel, exc)
+        return [self._backoff(task, exc.retry_after)]
+
+    def _backoff(self, task: InFlight, at_least: float | None = None) -> NextPoll:
+        errors = task.poll_errors + 1
+        delay = min(self.config.max_backoff, self.config.poll_interval * 2**errors)
+        return NextPoll(task.id, task.upstream_id, time.time() + max(delay, at_least or 0), None, errors)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        job = asyncio.ensure_future(coro)
+        self._finishing.add(job)
+        job.add_done_callback(self._finishing.discard)
+
+    async def _finish(self, task: InFlight, status: UpstreamStatus) -> None:
+        """Re-host the video in vidgate's storage, then complete the task and settle."""
+        try:
+            assert self._slots is not None
+            async with self._slots:
+                key = self.storage.result_key(task.id)
+                if not status.video_urls:
+                    raise MediaError("the upstream reported the task complete without a video URL")
+                path = self.storage.path(key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(self.results.fetch, status.video_urls[0], "video", path)
+            cost = self._final_price(task, status)
+            expires_at = int(time.time()) + self.config.result_ttl_seconds
+            # If another poller settled it first, it wrote the same key: leave the file alone.
+            await asyncio.to_thread(
+                self.store.upstream.complete, task.id, task.upstream_id, cost=cost, result_path=key,
+                expires_at=expires_at,
+            )
+        except MediaError as exc:
+            if exc.retryable:
+                await asyncio.to_thread(self.store.upstream.reschedule, [self._backoff(task)])
+            else:
+                await asyncio.to_thread(
+                    self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error",
+                    message=f"the upstream's video could not be re-hosted: {exc.message}; it was not charged",
+                )
+        except Exception:
+            log.exception("task %s: finishing failed; it will be polled again", task.id)
+            await asyncio.to_thread(self.store.upstream.reschedule, [self._backoff(task)])
+
+    def _final_price(self, task: InFlight, status: UpstreamStatus) -> int:
+        """Per-second models are settled from what the upstream reports, where it reports it."""
+        req: GenerationRequest = parse_request(task.request)
+        if req.billing == "per_second" and status.seconds:
+            return self.prices.price(req, status.seconds)
+        if task.quote is not None:
+            return task.quote
+        return self.prices.price(req, float(req.max_seconds))

@@ -1,0 +1,92 @@
+"""What an operator writes to define a channel: in the channels file or through the admin API."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vidgate.catalog import MODELS
+from vidgate.secretbox import SecretBox
+from vidgate.store import Store
+
+PROVIDER_MODELS = {
+    "kling": {"kling-v2-6", "kling-v3", "kling-v2-6-motion-control", "kling-v3-motion-control"},
+    "apimart": set(MODELS),
+}
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ChannelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    provider: Literal["kling", "apimart"]
+    base_url: str = Field(pattern=r"^https?://")
+    models: list[str] = Field(min_length=1)
+    priority: int = 0
+    weight: int = Field(default=1, ge=1, le=1000)
+    max_concurrent: int = Field(default=10, ge=1, le=100_000)
+    enabled: bool = True
+    api_key: str | None = Field(default=None, description="apimart-compatible: the bearer key")
+    access_key: str | None = Field(default=None, description="kling: access key (JWT issuer)")
+    secret_key: str | None = Field(default=None, description="kling: secret key (JWT signing key)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChannelSpec:
+        unknown = sorted(set(self.models) - PROVIDER_MODELS[self.provider])
+        if unknown:
+            raise ValueError(f"provider {self.provider!r} does not serve {', '.join(unknown)}")
+        if self.provider == "kling" and not (self.access_key and self.secret_key):
+            raise ValueError("a kling channel needs access_key and secret_key")
+        if self.provider == "apimart" and not self.api_key:
+            raise ValueError("an apimart channel needs api_key")
+        return self
+
+    def sealed(self, box: SecretBox) -> dict[str, Any]:
+        """The fields the store keeps, credentials sealed."""
+        secrets = {k: getattr(self, k) for k in ("api_key", "access_key", "secret_key") if getattr(self, k)}
+        fields = self.model_dump(exclude={"api_key", "access_key", "secret_key"})
+        return {**fields, "credentials": box.seal(secrets)}
+
+
+def sync_channels(store: Store, box: SecretBox, specs: list[ChannelSpec]) -> None:
+    """Create or update (by name) every channel the file defines; others are left alone."""
+    for spec in specs:
+        store.channels.upsert(spec.sealed(box))
+
+
+def load_channels_file(path: Path) -> list[ChannelSpec]:
+    """``[[channels]]`` tables; ``${VAR}`` in any string is taken from the environment, so
+    secrets need not be written in the file."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+        raw = [_expand(entry) for entry in data.get("channels", [])]
+        return [ChannelSpec.model_validate(entry) for entry in raw]
+    except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
+        raise ValueError(f"{path} is not a valid channels file: {exc}") from exc
+
+
+def _env(name: str) -> str:
+    if name not in os.environ:
+        raise ValueError(f"it refers to ${{{name}}}, and that environment variable is not set")
+    return os.environ[name]
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, str):
+        return ENV_REF.sub(lambda m: _env(m.group(1)), value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value

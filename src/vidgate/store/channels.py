@@ -1,0 +1,142 @@
+"""Upstream channels. Credentials are stored sealed (see ``vidgate.secretbox``); this module
+never sees them in clear."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from ulid import ULID
+
+from vidgate.store.db import Database
+from vidgate.store.tables import channels, tasks
+from vidgate.tasks.model import Status
+
+EDITABLE = ("name", "provider", "base_url", "credentials", "models", "priority", "weight", "max_concurrent", "enabled")
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    id: str
+    name: str
+    provider: str
+    base_url: str
+    sealed_credentials: str
+    models: list[str]
+    priority: int
+    weight: int
+    max_concurrent: int
+    enabled: bool
+    benched_until: float | None
+    bench_reason: str | None
+    failures: int
+
+
+def _record(row: Mapping[str, Any]) -> ChannelRecord:
+    return ChannelRecord(
+        id=row["id"],
+        name=row["name"],
+        provider=row["provider"],
+        base_url=row["base_url"],
+        sealed_credentials=row["credentials"],
+        models=list(row["models"]),
+        priority=int(row["priority"]),
+        weight=int(row["weight"]),
+        max_concurrent=int(row["max_concurrent"]),
+        enabled=bool(row["enabled"]),
+        benched_until=row["benched_until"],
+        bench_reason=row["bench_reason"],
+        failures=int(row["failures"]),
+    )
+
+
+class ChannelStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def list(self) -> list[ChannelRecord]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(channels).order_by(channels.c.priority.desc(), channels.c.name)).mappings()
+            return [_record(r) for r in rows]
+
+    def get(self, channel_id: str) -> ChannelRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(channels).where(channels.c.id == channel_id)).mappings().first()
+        return _record(row) if row else None
+
+    def upsert(self, fields: dict[str, Any]) -> ChannelRecord:
+        """Create the channel named ``fields["name"]``, or update it in place (config files)."""
+        now = time.time()
+        values = {k: v for k, v in fields.items() if k in EDITABLE}
+        with self.db.write() as conn:
+            current = conn.execute(sa.select(channels.c.id).where(channels.c.name == values["name"])).scalar()
+            if current is None:
+                current = f"ch_{ULID()}"
+                conn.execute(sa.insert(channels).values(id=current, created_at=now, updated_at=now, **values))
+            else:
+                conn.execute(sa.update(channels).where(channels.c.id == current).values(updated_at=now, **values))
+        return self.get(current)  # type: ignore[return-value]
+
+    def update(self, channel_id: str, fields: dict[str, Any]) -> ChannelRecord | None:
+        values = {k: v for k, v in fields.items() if k in EDITABLE}
+        if "credentials" in values or "enabled" in values:  # fixed by the operator: try it again now
+            values.update(benched_until=None, bench_reason=None, failures=0)
+        with self.db.write() as conn:
+            conn.execute(sa.update(channels).where(channels.c.id == channel_id).values(updated_at=time.time(), **values))
+        return self.get(channel_id)
+
+    def delete(self, channel_id: str) -> bool:
+        """Delete a channel that has no task in flight; False if it still has some."""
+        with self.db.write() as conn:
+            busy = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(tasks)
+                .where(tasks.c.channel_id == channel_id, tasks.c.status == Status.PROCESSING.value)
+            ).scalar_one()
+            if busy:
+                return False
+            conn.execute(sa.delete(channels).where(channels.c.id == channel_id))
+        return True
+
+    def bench(self, channel_id: str, until: float, reason: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                sa.update(channels)
+                .where(channels.c.id == channel_id)
+                .values(benched_until=until, bench_reason=reason[:500], updated_at=time.time())
+            )
+
+    def record_failure(self, channel_id: str, *, threshold: int, cool_down: float, reason: str) -> None:
+        """One more transient failure in a row; the ``threshold``-th benches the channel."""
+        now = time.time()
+        failing = channels.c.failures + 1 >= threshold
+        with self.db.write() as conn:
+            conn.execute(
+                sa.update(channels)
+                .where(channels.c.id == channel_id)
+                .values(
+                    failures=sa.case((failing, 0), else_=channels.c.failures + 1),
+                    benched_until=sa.case((failing, now + cool_down), else_=channels.c.benched_until),
+                    bench_reason=sa.case((failing, reason[:500]), else_=channels.c.bench_reason),
+                    updated_at=now,
+                )
+            )
+
+    def record_success(self, channel_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                sa.update(channels).where(channels.c.id == channel_id, channels.c.failures != 0).values(failures=0)
+            )
+
+    def in_flight(self) -> dict[str, int]:
+        """Tasks each channel is working on now."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(tasks.c.channel_id, sa.func.count())
+                .where(tasks.c.status == Status.PROCESSING.value, tasks.c.channel_id.is_not(None))
+                .group_by(tasks.c.channel_id)
+            ).all()
+        return {channel_id: int(n) for channel_id, n in rows}

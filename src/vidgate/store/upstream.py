@@ -1,0 +1,162 @@
+"""The queue of tasks running upstream: handed over by a worker, then polled by due time.
+
+A task sent upstream stays ``processing`` but belongs to no worker: it carries its channel, the
+upstream's task id and ``next_poll_at``. Pollers in any process claim what is due by pushing
+``next_poll_at`` forward (a lease: a poller that dies just lets it come due again), and every
+ending is guarded by the upstream id, so a task is settled once whoever polls it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from vidgate.store.db import Database
+from vidgate.store.tables import tasks
+from vidgate.store.tasks import complete_where, end_where
+from vidgate.tasks.model import Status
+
+PROCESSING = Status.PROCESSING.value
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A task running upstream, as a poller needs it."""
+
+    id: str
+    model: str
+    request: dict[str, Any]
+    channel_id: str
+    upstream_id: str
+    poll_errors: int
+    cancel_requested: bool
+    quote: int | None
+    started_at: float | None
+
+
+@dataclass(frozen=True)
+class NextPoll:
+    task_id: str
+    upstream_id: str
+    at: float
+    progress: int | None
+    poll_errors: int
+
+
+class UpstreamStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def hand_over(
+        self, task_id: str, worker_id: str, *, channel_id: str, upstream_id: str, first_poll_at: float, quote: int
+    ) -> bool:
+        """The worker submitted the task upstream and gives its slot back."""
+        with self.db.write() as conn:
+            res = conn.execute(
+                sa.update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.status == PROCESSING, tasks.c.worker_id == worker_id)
+                .values(
+                    channel_id=channel_id,
+                    upstream_id=upstream_id,
+                    next_poll_at=first_poll_at,
+                    poll_errors=0,
+                    quote=quote,
+                    worker_id=None,
+                    lease_expires_at=None,
+                    updated_at=time.time(),
+                )
+            )
+        return res.rowcount == 1
+
+    def defer(self, task_id: str, worker_id: str, until: float) -> bool:
+        """No channel could take the task now: back to the queue, not before ``until``. The
+        attempt is not counted; the model's timeout still runs."""
+        with self.db.write() as conn:
+            res = conn.execute(
+                sa.update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.status == PROCESSING, tasks.c.worker_id == worker_id)
+                .values(
+                    status=Status.PENDING.value,
+                    not_before=until,
+                    worker_id=None,
+                    lease_expires_at=None,
+                    attempts=tasks.c.attempts - 1,
+                    updated_at=time.time(),
+                )
+            )
+        return res.rowcount == 1
+
+    def claim_due(self, *, limit: int, lease_seconds: float) -> list[InFlight]:
+        """Up to ``limit`` tasks whose poll is due, oldest due first, leased for ``lease_seconds``."""
+        now = time.time()
+        due = (
+            sa.select(tasks.c.id)
+            .where(tasks.c.status == PROCESSING, tasks.c.next_poll_at <= now)
+            .order_by(tasks.c.next_poll_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.db.write() as conn:
+            rows = conn.execute(
+                sa.update(tasks)
+                .where(tasks.c.id.in_(due.scalar_subquery()), tasks.c.status == PROCESSING)
+                .values(next_poll_at=now + lease_seconds)
+                .returning(
+                    tasks.c.id, tasks.c.model, tasks.c.request, tasks.c.channel_id, tasks.c.upstream_id,
+                    tasks.c.poll_errors, tasks.c.cancel_requested, tasks.c.quote, tasks.c.started_at,
+                )
+            ).all()
+        return [
+            InFlight(r.id, r.model, r.request, r.channel_id, r.upstream_id, int(r.poll_errors),
+                     bool(r.cancel_requested), r.quote, r.started_at)
+            for r in rows
+        ]
+
+    def reschedule(self, polls: list[NextPoll]) -> None:
+        """Record progress and when to look again, for many tasks in one transaction."""
+        if not polls:
+            return
+        stmt = (
+            sa.update(tasks)
+            .where(
+                tasks.c.id == sa.bindparam("b_id"),
+                tasks.c.upstream_id == sa.bindparam("b_upstream"),
+                tasks.c.status == PROCESSING,
+            )
+            .values(
+                next_poll_at=sa.bindparam("b_at"),
+                poll_errors=sa.bindparam("b_errors"),
+                progress=sa.func.coalesce(sa.bindparam("b_progress", type_=sa.Integer), tasks.c.progress),
+                updated_at=time.time(),
+            )
+        )
+        params = [
+            {"b_id": p.task_id, "b_upstream": p.upstream_id, "b_at": p.at, "b_errors": p.poll_errors,
+             "b_progress": p.progress}
+            for p in polls
+        ]
+        with self.db.write() as conn:
+            conn.execute(stmt, params)
+
+    def complete(self, task_id: str, upstream_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
+        with self.db.write() as conn:
+            return complete_where(conn, self._ours(task_id, upstream_id), cost=cost, result_path=result_path,
+                                  expires_at=expires_at)
+
+    def fail(self, task_id: str, upstream_id: str, *, code: str, message: str) -> bool:
+        with self.db.write() as conn:
+            return bool(end_where(conn, self._ours(task_id, upstream_id), Status.FAILED, code=code, message=message))
+
+    def cancel(self, task_id: str, upstream_id: str) -> bool:
+        with self.db.write() as conn:
+            return bool(
+                end_where(conn, self._ours(task_id, upstream_id), Status.CANCELLED, code="cancelled",
+                          message="the task was cancelled by the client while it was processing upstream")
+            )
+
+    @staticmethod
+    def _ours(task_id: str, upstream_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+        return (tasks.c.id == task_id, tasks.c.upstream_id == upstream_id, tasks.c.status == PROCESSING)
