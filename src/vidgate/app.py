@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from vidgate import __version__
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, errors, files, generations, tasks
+from vidgate.api import account, admin, admin_channels, errors, files, generations, tasks
 from vidgate.api.deps import AppContext
 from vidgate.billing.pricebook import open_price_book
 from vidgate.catalog import request_json_schema
@@ -21,6 +21,9 @@ from vidgate.limits import build_limiter
 from vidgate.media.fetch import FetchPolicy
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import LocalStorage
+from vidgate.routing.service import ChannelService
+from vidgate.routing.spec import load_channels_file, sync_channels
+from vidgate.secretbox import SecretBox
 from vidgate.store import Store
 from vidgate.tasks.service import TaskService
 from vidgate.worker.build import build_workers
@@ -33,6 +36,9 @@ def create_app(settings: Settings) -> FastAPI:
     storage = LocalStorage(settings.data_dir)
     prices = open_price_book(store, settings)
     workers = build_workers(settings, store, storage, prices) if settings.workers else None
+    box = SecretBox(settings.signing_key())
+    if settings.channels_file:
+        sync_channels(store, box, load_channels_file(settings.channels_file))
     ctx = AppContext(
         settings=settings,
         store=store,
@@ -48,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         accounts=AccountService.for_settings(store, settings),
         prices=prices,
+        channels=ChannelService(store, box),
         limiter=build_limiter(settings),
     )
 
@@ -71,7 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (generations, tasks, account, admin, files):
+    for module in (generations, tasks, account, admin, admin_channels, files):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

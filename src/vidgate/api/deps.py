@@ -15,6 +15,7 @@ from vidgate.errors import AuthenticationFailed, NotFound, PermissionDenied
 from vidgate.limits import Limiter
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import LocalStorage
+from vidgate.routing.service import ChannelService
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import KEY_PREFIX
 from vidgate.tasks.service import TaskService
@@ -32,6 +33,7 @@ class AppContext:
     accounts: AccountService
     prices: PriceBook
     limiter: Limiter
+    channels: ChannelService
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or str(request.base_url)

@@ -66,25 +66,28 @@ class ChordPad:
 
     def read(self, count: int) -> np.ndarray:
         index = self.position + np.arange(count)
-        seconds = index / SAMPLE_RATE
-        left = np.zeros(count)
-        right = np.zeros(count)
+        steps = np.arange(count, dtype=np.float32)
+        left = np.zeros(count, np.float32)
+        right = np.zeros(count, np.float32)
         length, spill = self.chord_length, self.chord_length // 4
         first = max(0, (self.position - spill) // length)
         last = (self.position + count + spill) // length
         for number in range(first, last + 1):  # the chords that sound in this stretch
             span = (number * length - spill, (number + 1) * length + spill)
             swell = np.clip((index - span[0]) / (span[1] - span[0]), 0.0, 1.0)
-            envelope = np.sin(np.pi * swell) * _VOICE_GAIN
+            envelope = (np.sin(np.pi * swell) * _VOICE_GAIN).astype(np.float32)
             for frequency, pan in zip(self.chords[number % len(self.chords)], self.pans):
-                phase = 2 * np.pi * frequency * seconds
+                # the phase at this read's first sample, in float64, then float32 steps from there
+                step = 2 * np.pi * frequency / SAMPLE_RATE
+                phase = np.float32(step * self.position % (2 * np.pi)) + np.float32(step) * steps
                 tone = (np.sin(phase) + 0.25 * np.sin(2 * phase)) * envelope
-                left += tone * (1 - pan)
-                right += tone * pan
+                left += tone * np.float32(1 - pan)
+                right += tone * np.float32(pan)
+        seconds = index / SAMPLE_RATE
         fade = np.minimum(seconds / _FADE_IN, (self.total - index) / (_FADE_OUT * SAMPLE_RATE))
-        gain = np.clip(fade, 0.0, 1.0)
+        gain = np.clip(fade, 0.0, 1.0).astype(np.float32)
         self.position += count
-        return np.stack([left * gain, right * gain]).astype(np.float32)
+        return np.stack([left * gain, right * gain])
 
 
 class ReferenceAudio:

@@ -78,9 +78,15 @@ def copy_planes(target: Planes, source: Planes) -> None:
 
 
 def rgb_to_yuv444(rgb: np.ndarray) -> np.ndarray:
-    """An (h, w, 3) uint8 RGB array as a (3, h, w) uint8 Y, U, V stack without subsampling."""
-    yuv = rgb.astype(np.float32) @ _BT601.T + _BT601_OFFSET
-    return np.rint(yuv).clip(0, 255).astype(np.uint8).transpose(2, 0, 1)
+    """An (h, w, 3) uint8 RGB array as a (3, h, w) uint8 Y, U, V stack without subsampling,
+    converted a band of rows at a time so the float scratch stays small."""
+    height, width = rgb.shape[:2]
+    out = np.empty((3, height, width), np.uint8)
+    for top in range(0, height, _MIX_ROWS):
+        rows = slice(top, top + _MIX_ROWS)
+        yuv = rgb[rows].astype(np.float32) @ _BT601.T + _BT601_OFFSET
+        out[:, rows] = np.rint(yuv).clip(0, 255).astype(np.uint8).transpose(2, 0, 1)
+    return out
 
 
 def rgb_to_planes(picture: Image.Image) -> Planes:

@@ -1,4 +1,5 @@
-"""Still images given as first and last frames, and the scene that drifts away from one."""
+"""Still images: reading them upright, the first and last frames, and the scene that drifts away
+from a first frame."""
 
 from __future__ import annotations
 
@@ -21,16 +22,17 @@ from vidgate.providers.preview.colour import (
 
 def load_fitted(path: Path, width: int, height: int) -> Planes:
     """The image upright (EXIF), in RGB, scaled to cover ``width`` x ``height`` and centre-cropped."""
-    return rgb_to_planes(_fitted_picture(path, width, height))
+    picture = load_upright(path, width, height, "RGB")
+    return rgb_to_planes(ImageOps.fit(picture, (width, height), method=Image.Resampling.LANCZOS))
 
 
-def _fitted_picture(path: Path, width: int, height: int) -> Image.Image:
+def load_upright(path: Path, width: int, height: int, mode: str) -> Image.Image:
+    """The image upright (EXIF) in ``mode``, decoded (JPEG) at the smallest scale that is still
+    at least ``width`` x ``height`` whichever way up it is stored."""
     with Image.open(path) as image:
         side = max(width, height)
-        image.draft("RGB", (side, side))  # lets JPEG decode at a reduced scale that still covers
-        ImageOps.exif_transpose(image, in_place=True)
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        return ImageOps.fit(rgb, (width, height), method=Image.Resampling.LANCZOS)
+        image.draft("RGB", (side, side))
+        return ImageOps.exif_transpose(image).convert(mode)
 
 
 class ImageScene:

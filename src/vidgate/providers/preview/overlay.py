@@ -33,14 +33,13 @@ class Overlay:
         rgba = np.pad(rgba, ((0, height % 2), (0, width % 2), (0, 0)))
         opacity = rgba[..., 3].astype(np.uint16)
         opacity += opacity >> 7  # 0..255 -> 0..256
-        yuv = rgb_to_yuv444(rgba[..., :3]).astype(np.uint16) * opacity
-        c_opacity = halve(opacity)
+        y, u, v = rgb_to_yuv444(rgba[..., :3])
         return cls(
-            y=yuv[0],
-            u=halve(yuv[1]),
-            v=halve(yuv[2]),
+            y=y * opacity,  # uint8 x uint16 -> uint16
+            u=halve(u * opacity),
+            v=halve(v * opacity),
             y_keep=256 - opacity,
-            c_keep=256 - c_opacity,
+            c_keep=256 - halve(opacity),
         )
 
     @classmethod

@@ -1,9 +1,10 @@
 """``preview``: the embedded provider, a fast procedural renderer that lets vidgate run offline.
 
-It draws a scene chosen by the prompt (or drifting away from a given first image), letters the
-prompt onto it and encodes frame after frame as it goes, drawing a frame or two (and the
-audio that plays during them) ahead on a helper thread; the same job always gives the same
-bytes on the same machine.
+It draws a scene chosen by the prompt (or drifting away from a given first image, or a
+character moving as a reference video does), floats any reference or element pictures over
+it, letters the prompt onto it and encodes frame after frame as it goes, drawing a frame or two
+(and the audio that plays during them) ahead on a helper thread; the same job always gives
+the same bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from vidgate.providers.base import ProgressFn, RenderJob
 from vidgate.providers.preview.audio import AudioSource, audio_for, samples_before
 from vidgate.providers.preview.encode import Mp4Writer
 from vidgate.providers.preview.pipeline import Prefetcher
-from vidgate.providers.preview.timeline import Timeline, build_timeline
+from vidgate.providers.preview.timeline import Timeline, open_timeline
 
 #: report progress this often (in frames), and once more when the file is complete
 PROGRESS_EVERY = 6
@@ -51,8 +52,8 @@ class PreviewProvider:
         ``job.frames`` once the file is complete."""
         _check(job)
         try:
-            timeline = build_timeline(job)
             with (
+                open_timeline(job) as timeline,
                 audio_for(job) as audio,
                 Mp4Writer(
                     out_path, width=job.width, height=job.height, fps=job.fps, preset=self.preset, audio=job.audio

@@ -13,7 +13,8 @@ from vidgate.providers.preview.colour import Planes
 from vidgate.providers.preview.overlay import Overlay
 
 KINDS = ("disc", "ring", "square", "triangle", "diamond")
-_SUPERSAMPLE = 4
+#: shapes are drawn this many times larger and averaged down, up to a drawing of this many pixels a side
+_SUPERSAMPLE, _LARGEST_DRAWING = 4, 1024
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,11 @@ def random_shape(rng: np.random.Generator, width: int, height: int, fps: int, co
 
 def sprite(kind: str, size: int, rgba: tuple[int, int, int, int], rotation: float = 0.0) -> Overlay:
     """One shape, anti-aliased by drawing it larger and averaging down."""
-    big = size * _SUPERSAMPLE
+    factor = max(1, min(_SUPERSAMPLE, _LARGEST_DRAWING // size))
+    big = size * factor
     image = Image.new("RGBA", (big, big), (*rgba[:3], 0))
     draw = ImageDraw.Draw(image)
-    centre, radius = big / 2, big / 2 - _SUPERSAMPLE
+    centre, radius = big / 2, big / 2 - factor
     box = (centre - radius, centre - radius, centre + radius, centre + radius)
     if kind == "disc":
         draw.ellipse(box, fill=rgba)
@@ -69,4 +71,4 @@ def sprite(kind: str, size: int, rgba: tuple[int, int, int, int], rotation: floa
         draw.regular_polygon((centre, centre, radius), 4, rotation=45 + rotation / 8, fill=rgba)
     else:
         raise ValueError(f"unknown shape kind {kind!r}")
-    return Overlay.from_rgba(image.reduce(_SUPERSAMPLE))
+    return Overlay.from_rgba(image.reduce(factor))

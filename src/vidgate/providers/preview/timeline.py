@@ -1,9 +1,12 @@
-"""The timeline decides what each output frame shows: which scene, which caption, the exact
-first and last images, the cross-fade into the last one, the timecode and the watermark."""
+"""The timeline decides what each output frame shows: which scene (the prompt's, a first image's
+or motion control's, with any reference or element cards floating over it), which caption, the
+exact first and last images, the cross-fade into the last one, the timecode and the watermark."""
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import av
@@ -11,10 +14,12 @@ from PIL import Image
 
 from vidgate.errors import ProviderError
 from vidgate.providers.base import RenderJob, Role
+from vidgate.providers.preview.character import Character, CharacterScene, ReferenceMotion
 from vidgate.providers.preview.colour import Planes, frame_from_planes, mix_into, planes_of
-from vidgate.providers.preview.image import ImageScene, load_fitted
+from vidgate.providers.preview.compose import Gallery, GalleryScene, element_gallery, reference_gallery
+from vidgate.providers.preview.image import ImageScene, load_fitted, load_upright
 from vidgate.providers.preview.overlay import Placed
-from vidgate.providers.preview.scene import Scene, TextScene
+from vidgate.providers.preview.scene import Scene, TextScene, still_backdrop
 from vidgate.providers.preview.seed import rng_for
 from vidgate.providers.preview.text import Timecode, caption, watermark
 
@@ -77,20 +82,32 @@ class Timeline:
         return round(256 * t * t * (3 - 2 * t))
 
 
-def build_timeline(job: RenderJob) -> Timeline:
-    """The timeline for a job: one segment per shot (or one for the whole prompt)."""
+@contextmanager
+def open_timeline(job: RenderJob) -> Iterator[Timeline]:
+    """The timeline for a job: one segment per shot (or one for the whole prompt). Files it
+    reads as it goes (a motion reference video) stay open until the block ends."""
+    with ExitStack() as resources:
+        yield _build(job, resources)
+
+
+def _build(job: RenderJob, resources: ExitStack) -> Timeline:
     width, height = job.width, job.height
     first = _image_for(job, "first_frame")
     last = _image_for(job, "last_frame")
-    spans = _spans(job)
+    character = _character_scene(job, resources)
+    galleries = _galleries(job)
     segments = []
-    for number, (start, end, prompt) in enumerate(spans):
+    for number, (start, end, prompt) in enumerate(_spans(job)):
         frames = end - start
         rng = rng_for(prompt, salt="scene")
-        if number == 0 and first is not None:
-            scene: Scene = ImageScene(first, rng, frames)
+        if number == 0 and character is not None:
+            scene: Scene = character
+        elif number == 0 and first is not None:
+            scene = ImageScene(first, rng, frames)
         else:
             scene = TextScene(rng, width, height, frames, job.fps)
+        for gallery in galleries:
+            scene = GalleryScene(scene, gallery)
         segments.append(Segment(start, scene, caption(prompt, width, height)))
     return Timeline(
         frames=job.frames,
@@ -118,7 +135,45 @@ def _image_for(job: RenderJob, role: Role) -> Planes | None:
     images = job.inputs_with_role(role)
     if not images:
         return None
-    try:
+    with _reading(role):
         return load_fitted(images[0].path, job.width, job.height)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ProviderError(f"the preview renderer could not read the {role} image: {exc}") from exc
+
+
+def _galleries(job: RenderJob) -> list[Gallery]:
+    """Cards for the Omni references and for the elements' frontal views, if the job has any."""
+    rng = rng_for(job.prompt, salt="gallery")
+    galleries = []
+    references = job.inputs_with_role("reference")
+    if references:
+        with _reading("reference"):
+            paths = [media.path for media in references]
+            galleries.append(reference_gallery(paths, job.width, job.height, job.fps, rng))
+    frontal = [media for media in job.inputs if media.role == "element" and media.index == 0]
+    if frontal:
+        with _reading("element"):
+            elements = [(media.name or "element", media.path) for media in frontal]
+            galleries.append(element_gallery(elements, job.width, job.height, job.fps, rng))
+    return galleries
+
+
+def _character_scene(job: RenderJob, resources: ExitStack) -> CharacterScene | None:
+    """Motion control's scene, if the job has a character image and a motion reference."""
+    characters, motions = job.inputs_with_role("character"), job.inputs_with_role("motion")
+    if not characters or not motions:
+        return None
+    with _reading("character"):
+        character = Character(load_upright(characters[0].path, job.width, job.height, "RGBA"), job.width, job.height)
+    with _reading("motion"):
+        reference = resources.enter_context(av.open(str(motions[0].path)))
+        motion = ReferenceMotion(reference, job.fps)
+    backdrop = still_backdrop(rng_for(job.prompt, salt="scene"), job.width, job.height)
+    return CharacterScene(character, motion, backdrop)
+
+
+@contextmanager
+def _reading(role: Role) -> Iterator[None]:
+    """Turns a failure to read an input into a ProviderError that names its role."""
+    try:
+        yield
+    except (OSError, ValueError, av.FFmpegError, Image.DecompressionBombError) as exc:
+        raise ProviderError(f"the preview renderer could not read the {role} input: {exc}") from exc

@@ -40,9 +40,9 @@ class Credentials:
     """One channel: where the upstream is and how to sign in (apimart: ``api_key``; Kling: AK/SK)."""
 
     base_url: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # secrets never show in logs or reprs
     access_key: str | None = None
-    secret_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
