@@ -17,33 +17,30 @@ printed as a ratio of that request rate, latency next to that round trip.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+# ruff: noqa: E402, I001
 
-# This file is named like the standard library's `queue`, which Python would import from here:
-# take this folder off the path before anything imports `queue`, and put the project root on.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import _paths  # noqa: F401  (first: this file shadows the stdlib `queue`, see _paths.py)
 
-import argparse  # noqa: E402
-import os  # noqa: E402
+import argparse
+import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
-from tests.databases import fresh_postgres  # noqa: E402
-from tests.server import free_port  # noqa: E402
-from vidgate.billing.money import to_micros  # noqa: E402
-from vidgate.store import Store  # noqa: E402
-from vidgate.store.tables import tasks  # noqa: E402
+from tests.databases import fresh_postgres
+from tests.server import free_port
+from vidgate.billing.money import to_micros
+from vidgate.store import Store
+from vidgate.store.tables import tasks
 
 BODY = {"model": "Omni-Flash-Ext", "prompt": "bench", "duration": 4}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.media_fixtures import FixtureServer, make_mp4
+from tests.media_fixtures import FixtureServer
 from tests.seeds import SEED_EXAMPLES
 from tests.server import Running
 from tests.video_checks import decode
@@ -73,18 +72,6 @@ def image_bytes(width: int, height: int, colour: tuple[int, int, int], fmt: str 
     buf = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(buf, fmt)
     return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureServer]:
-    folder = tmp_path_factory.mktemp("media")
-    with FixtureServer() as server:
-        for name, (w, h, colour) in IMAGES.items():
-            server.serve(f"/{name}", image_bytes(w, h, colour, "PNG" if name.endswith(".png") else "JPEG"))
-        for name, (seconds, w, h, audio) in VIDEOS.items():
-            server.serve_file(f"/{name}", make_mp4(folder / name, seconds, w, h, audio=audio))
-        server.serve_file("/short.mp4", make_mp4(folder / "short.mp4", 2, 320, 240))
-        yield server
 
 
 def localise(value: Any, server: FixtureServer) -> Any:

@@ -6,7 +6,6 @@ refund; results are re-hosted, so they outlive the upstream's copy."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import make_settings
-from tests.e2e.test_end_to_end import IMAGES, VIDEOS, image_bytes, localise, wait_until_ended
-from tests.media_fixtures import FixtureServer, make_mp4
+from tests.e2e.test_end_to_end import localise, wait_until_ended
+from tests.media_fixtures import FixtureServer
 from tests.seeds import SEED_EXAMPLES
 from tests.server import Running, running_server
 from tests.video_checks import decode
@@ -70,17 +69,6 @@ def vidgate_with(stack: ExitStack, folder: Path, channels: str) -> Running:
         upstream_first_poll=0.1,
     )
     return stack.enter_context(running_server(settings))
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureServer]:
-    folder = tmp_path_factory.mktemp("media")
-    with FixtureServer() as server:
-        for name, (w, h, colour) in IMAGES.items():
-            server.serve(f"/{name}", image_bytes(w, h, colour, "PNG" if name.endswith(".png") else "JPEG"))
-        for name, (seconds, w, h, audio) in VIDEOS.items():
-            server.serve_file(f"/{name}", make_mp4(folder / name, seconds, w, h, audio=audio))
-        yield server
 
 
 def upstream_of(running: Running, task_id: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -56,6 +57,7 @@ class EngineConfig:
     retry_submit_after: float = 5.0
     request_timeout: float = 30.0
     downloads: int = 16  # results re-hosted at once
+    threads: int = 32  # for blocking calls: store, downloads
 
 
 class UpstreamEngine:
@@ -83,6 +85,7 @@ class UpstreamEngine:
         self._finishing: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
         self._ready = threading.Event()
+        self._round_start = 0.0
 
     # --- lifecycle (called from other threads) ------------------------------------------------
     def start(self) -> None:
@@ -114,7 +117,11 @@ class UpstreamEngine:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
+        # Blocking work (the store, downloads) runs in threads: enough of them that a burst of
+        # completions does not queue behind the poller's own queries.
+        with ThreadPoolExecutor(self.config.threads, thread_name_prefix="vidgate-upstream-io") as pool:
+            self._loop.set_default_executor(pool)
+            self._loop.run_until_complete(self._main())
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
@@ -199,6 +206,7 @@ class UpstreamEngine:
         by_channel: dict[str, list[InFlight]] = defaultdict(list)
         for task in due:
             by_channel[task.channel_id].append(task)
+        self._round_start = time.time()  # one next-poll time for the whole round: one statement
         results = await asyncio.gather(*(self._poll_channel(cid, tasks) for cid, tasks in by_channel.items()))
         await asyncio.to_thread(self.store.upstream.reschedule, [p for polls in results for p in polls])
         return True
@@ -244,7 +252,7 @@ class UpstreamEngine:
                 message=f"upstream: {detail} ({reason}); it was not charged",
             )
             return []
-        return [NextPoll(task.id, task.upstream_id, time.time() + self.config.poll_interval, status.progress, 0)]
+        return [NextPoll(task.id, task.upstream_id, self._round_start + self.config.poll_interval, status.progress, 0)]
 
     async def _on_error(self, channel: Channel, task: InFlight, exc: UpstreamError | None) -> list[NextPoll]:
         if exc is None:

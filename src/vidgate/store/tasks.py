@@ -7,6 +7,7 @@ same transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -134,38 +135,7 @@ class TaskStore:
     ) -> Task:
         """Reserve ``hold`` and insert the pending task, both or neither."""
         now = time.time()
-        with self.db.write() as conn:
-            if max_active_per_key is not None:
-                active = self._active_for_key(conn, key_id)
-                if active >= max_active_per_key:
-                    raise RateLimited(
-                        f"this key already has {active} active tasks, the limit is {max_active_per_key}; "
-                        "wait for one to finish",
-                        retry_after=5,
-                    )
-            conn.execute(
-                sa.insert(tasks).values(
-                    id=task_id,
-                    account_id=account_id,
-                    key_id=key_id,
-                    model=model,
-                    status=Status.PENDING.value,
-                    progress=0,
-                    request=request,
-                    hold=hold,
-                    cost=0,
-                    estimated_time=estimated_time,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
-            if balance is None:  # raising rolls the insert back: no task, no money moved
-                raise InsufficientBalance(
-                    f"this task costs up to {hold / 1e6:g} and the account balance cannot cover it; top up and retry"
-                )
-        self.db.notify_pending()
-        return Task(
+        task = Task(
             id=task_id,
             account_id=account_id,
             model=model,
@@ -177,6 +147,24 @@ class TaskStore:
             estimated_time=estimated_time,
             created_at=now,
         )
+        with self.db.write() as conn:
+            if max_active_per_key is not None:
+                active = self._active_for_key(conn, key_id)
+                if active >= max_active_per_key:
+                    raise RateLimited(
+                        f"this key already has {active} active tasks, the limit is {max_active_per_key}; "
+                        "wait for one to finish",
+                        retry_after=5,
+                    )
+            values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
+            conn.execute(sa.insert(tasks).values(**values, key_id=key_id, updated_at=now))
+            balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
+            if balance is None:  # raising rolls the insert back: no task, no money moved
+                raise InsufficientBalance(
+                    f"this task costs up to {hold / 1e6:g} and the account balance cannot cover it; top up and retry"
+                )
+        self.db.notify_pending()
+        return task
 
     def get(self, task_id: str, account_id: str | None = None) -> Task | None:
         stmt = sa.select(tasks).where(tasks.c.id == task_id)

@@ -9,6 +9,7 @@ ending is guarded by the upstream id, so a task is settled once whoever polls it
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from vidgate.store.tasks import complete_where, end_where
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
+CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -116,30 +118,25 @@ class UpstreamStore:
         ]
 
     def reschedule(self, polls: list[NextPoll]) -> None:
-        """Record progress and when to look again, for many tasks in one transaction."""
-        if not polls:
-            return
-        stmt = (
-            sa.update(tasks)
-            .where(
-                tasks.c.id == sa.bindparam("b_id"),
-                tasks.c.upstream_id == sa.bindparam("b_upstream"),
-                tasks.c.status == PROCESSING,
-            )
-            .values(
-                next_poll_at=sa.bindparam("b_at"),
-                poll_errors=sa.bindparam("b_errors"),
-                progress=sa.func.coalesce(sa.bindparam("b_progress", type_=sa.Integer), tasks.c.progress),
-                updated_at=time.time(),
-            )
-        )
-        params = [
-            {"b_id": p.task_id, "b_upstream": p.upstream_id, "b_at": p.at, "b_errors": p.poll_errors,
-             "b_progress": p.progress}
-            for p in polls
-        ]
+        """Record progress and when to look again, for many tasks in one transaction. Polls
+        that share a time, progress and error count (a whole round, usually) are one statement."""
+        groups: dict[tuple[float, int | None, int], list[str]] = defaultdict(list)
+        for p in polls:
+            groups[(round(p.at, 2), p.progress, p.poll_errors)].append(p.task_id)
+        now = time.time()
         with self.db.write() as conn:
-            conn.execute(stmt, params)
+            for (at, progress, errors), ids in groups.items():
+                for chunk in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)):
+                    conn.execute(
+                        sa.update(tasks)
+                        .where(tasks.c.id.in_(chunk), tasks.c.status == PROCESSING, tasks.c.upstream_id.is_not(None))
+                        .values(
+                            next_poll_at=at,
+                            poll_errors=errors,
+                            progress=tasks.c.progress if progress is None else progress,
+                            updated_at=now,
+                        )
+                    )
 
     def complete(self, task_id: str, upstream_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         with self.db.write() as conn:

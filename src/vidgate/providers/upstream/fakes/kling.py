@@ -154,7 +154,11 @@ class FakeKling:
         return data
 
     def _times(self, task: FakeTask) -> dict[str, int]:
-        return {"created_at": int(task.created * 1000), "updated_at": int(self.state.now() * 1000)}
+        """Milliseconds, as Kling gives them; ``updated_at`` is when the status last changed, so
+        an ended task reports the moment it ended."""
+        now = self.state.now()
+        changed = min(now, task.ready_at) if task.phase(now) in ("completed", "failed") else now
+        return {"created_at": int(task.created * 1000), "updated_at": int(changed * 1000)}
 
     def _seconds(self, endpoint: str, body: dict[str, Any]) -> float:
         if endpoint == "motion-control":
