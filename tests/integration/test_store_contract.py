@@ -287,3 +287,30 @@ def test_workers_in_other_processes_are_woken_when_a_task_is_queued(store: Store
     finally:
         stop.set()
         listener.join(timeout=5)
+
+
+def test_each_keys_active_count_follows_every_way_a_task_ends(store: Store) -> None:
+    import sqlalchemy as sa
+
+    from vidgate.store.tables import api_keys, tasks
+
+    acct = Account(store, balance=100_000_000)
+    ids = [acct.submit() for _ in range(7)]
+    store.tasks.claim("w", 30)  # ids[0]
+    store.tasks.complete(ids[0], "w", cost=1, result_path="r", expires_at=1)
+    store.tasks.fail(ids[1], code="x", message="failed while pending")
+    store.tasks.cancel(ids[2], acct.id)
+    store.tasks.claim("w", 0.01)  # ids[3]: its worker dies, the task is handed back, then times out
+    time.sleep(0.05)
+    store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=3600)
+    store.tasks.claim("w2", 30)
+    store.tasks.hand_back(ids[3], "w2")
+    store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=0.0)  # everything started times out
+
+    with store.db.read() as conn:
+        counted = conn.execute(sa.select(api_keys.c.active_tasks).where(api_keys.c.id == acct.key_id)).scalar_one()
+        actual = conn.execute(
+            sa.select(sa.func.count()).where(tasks.c.key_id == acct.key_id, tasks.c.status.in_(["pending", "processing"]))
+        ).scalar_one()
+    assert counted == actual == 3  # ids[4..6] never started
+    acct.assert_ledger_adds_up()

@@ -37,6 +37,7 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("last_used_at", sa.Double),
     sa.Column("revoked_at", sa.Double),
+    sa.Column("active_tasks", sa.Integer, nullable=False, server_default="0"),  # pending + processing
     sa.UniqueConstraint("secret_hash", name="uq_api_keys_secret_hash"),
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -86,10 +87,11 @@ def complete_where(
             next_poll_at=None,
             updated_at=now,
         )
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.hold, tasks.c.cost)
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.hold, tasks.c.cost)
     ).first()
     if row is None:
         return False
+    count_out(conn, [row.key_id])
     ledger.post_many(
         conn,
         row.account_id,
@@ -97,6 +99,14 @@ def complete_where(
         task_id=row.id,
     )
     return True
+
+
+def count_out(conn: Connection, key_ids: list[str]) -> None:
+    """These tasks (one key id each) have ended: their keys have that many fewer active."""
+    for key_id, n in Counter(key_ids).items():
+        conn.execute(
+            sa.update(api_keys).where(api_keys.c.id == key_id).values(active_tasks=api_keys.c.active_tasks - n)
+        )
 
 
 def end_where(
@@ -109,8 +119,9 @@ def end_where(
         .where(*where)
         .values(status=status.value, progress=100, cost=0, error_code=code, error_message=message,
                 completed_at=now, lease_expires_at=None, next_poll_at=None, updated_at=now)
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.hold)
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.hold)
     ).all()
+    count_out(conn, [row.key_id for row in rows])
     for row in rows:
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
     return len(rows)
@@ -148,14 +159,7 @@ class TaskStore:
             created_at=now,
         )
         with self.db.write() as conn:
-            if max_active_per_key is not None:
-                active = self._active_for_key(conn, key_id)
-                if active >= max_active_per_key:
-                    raise RateLimited(
-                        f"this key already has {active} active tasks, the limit is {max_active_per_key}; "
-                        "wait for one to finish",
-                        retry_after=5,
-                    )
+            self._count_in(conn, key_id, max_active_per_key)
             values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
             conn.execute(sa.insert(tasks).values(**values, key_id=key_id, updated_at=now))
             balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
@@ -343,12 +347,14 @@ class TaskStore:
         return (tasks.c.id == task_id, tasks.c.status == Status.PROCESSING.value, tasks.c.worker_id == worker_id)
 
     @staticmethod
-    def _active_for_key(conn: Connection, key_id: str) -> int:
-        # Lock the key's row first (PostgreSQL; SQLite's write lock already serialises writers) so
-        # that concurrent submits with one key count and insert one after another.
-        conn.execute(sa.select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())
-        return int(
-            conn.execute(
-                sa.select(sa.func.count()).select_from(tasks).where(tasks.c.key_id == key_id, tasks.c.status.in_(ACTIVE))
-            ).scalar_one()
-        )
+    def _count_in(conn: Connection, key_id: str, limit: int | None) -> None:
+        """One more active task for the key, unless that breaks its limit (one guarded update,
+        which also queues concurrent submits of the same key behind each other)."""
+        bump = sa.update(api_keys).where(api_keys.c.id == key_id)
+        if limit is not None:
+            bump = bump.where(api_keys.c.active_tasks < limit)
+        if conn.execute(bump.values(active_tasks=api_keys.c.active_tasks + 1)).rowcount == 0:
+            raise RateLimited(
+                f"this key already has {limit} active tasks, its limit; wait for one to finish",
+                retry_after=5,
+            )

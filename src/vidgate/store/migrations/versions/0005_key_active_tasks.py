@@ -1,0 +1,28 @@
+"""Each key counts its active (pending + processing) tasks, so a submit checks its limit in O(1).
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-21
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("api_keys") as batch:
+        batch.add_column(sa.Column("active_tasks", sa.Integer, nullable=False, server_default="0"))
+    op.execute(
+        "UPDATE api_keys SET active_tasks = (SELECT count(*) FROM tasks WHERE tasks.key_id = api_keys.id "
+        "AND tasks.status IN ('pending', 'processing'))"
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("api_keys") as batch:
+        batch.drop_column("active_tasks")
