@@ -18,7 +18,7 @@ from tests.server import Running, running_server
 from vidgate.providers.upstream.fakes.common import FakeConfig
 from vidgate.providers.upstream.fakes.kling import create_fake_kling_app
 from vidgate.providers.upstream.fakes.server import serving
-from vidgate.store.tables import channels, tasks
+from vidgate.store.tables import channels
 
 ADMIN = "admin-token-for-tests-0123456789"
 SECRET = "kling-secret-that-must-never-leak-42"
@@ -78,15 +78,24 @@ def test_create_change_list_delete_without_ever_showing_credentials(server: Runn
         assert client.get(f"/admin/v1/channels/{channel['id']}").status_code == 404
 
 
-def test_a_channel_with_tasks_in_flight_cannot_be_deleted(server: Running) -> None:
-    _, key = server.new_account()
-    with admin(server) as client, server.client(key) as user:
-        channel = client.post("/admin/v1/channels", json=KLING).json()["data"]
-        task_id = user.post("/v1/videos/generations", json={"model": "Omni-Flash-Ext", "prompt": "x"}).json()["data"][0]["task_id"]
-        with server.store.db.write() as conn:  # as if it were running upstream on this channel
-            conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(status="processing", channel_id=channel["id"]))
-        busy = client.delete(f"/admin/v1/channels/{channel['id']}")
-    assert busy.status_code == 409 and busy.json()["error"]["code"] == "channel_busy"
+def test_a_channel_with_tasks_in_flight_cannot_be_deleted(tmp_path: Path) -> None:
+    with running_server(make_settings(tmp_path, admin_token=ADMIN, workers=False)) as server:
+        account_id, key = server.new_account()
+        with admin(server) as client, server.client(key) as user:
+            channel = client.post("/admin/v1/channels", json=KLING).json()["data"]
+            r = user.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "x", "duration": 3})
+            task_id = r.json()["data"][0]["task_id"]
+            assert server.store.tasks.claim("w", 30) is not None  # as a worker submitting it upstream
+            assert server.store.upstream.hand_over(
+                task_id, "w", channel_id=channel["id"], upstream_id="text2video:1", first_poll_at=time.time() + 3600, quote=1
+            )
+            assert client.get(f"/admin/v1/channels/{channel['id']}").json()["data"]["in_flight"] == 1
+            busy = client.delete(f"/admin/v1/channels/{channel['id']}")
+            assert busy.status_code == 409 and busy.json()["error"]["code"] == "channel_busy"
+            user.post(f"/v1/tasks/{task_id}/cancel")
+            server.store.upstream.cancel(task_id, "text2video:1")  # as its poller does
+            assert client.get(f"/admin/v1/channels/{channel['id']}").json()["data"]["in_flight"] == 0
+            assert client.delete(f"/admin/v1/channels/{channel['id']}").status_code == 200
 
 
 def test_refused_credentials_bench_the_channel_and_stay_out_of_the_logs(

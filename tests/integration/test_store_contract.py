@@ -314,3 +314,23 @@ def test_each_keys_active_count_follows_every_way_a_task_ends(store: Store) -> N
         ).scalar_one()
     assert counted == actual == 3  # ids[4..6] never started
     acct.assert_ledger_adds_up()
+
+
+def test_each_channels_in_flight_count_follows_hand_overs_and_endings(store: Store) -> None:
+    acct = Account(store, balance=100_000_000)
+    channel = store.channels.upsert(
+        {"name": "c", "provider": "apimart", "base_url": "http://x", "credentials": "sealed", "models": ["kling-v3"]}
+    )
+    ids = [acct.submit() for _ in range(4)]
+    for n, task_id in enumerate(ids):
+        assert store.tasks.claim("w", 30) is not None
+        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+    assert store.channels.in_flight() == {channel.id: 4}
+    assert store.upstream.complete(ids[0], "u0", cost=1, result_path="r", expires_at=1)
+    assert store.upstream.fail(ids[1], "u1", code="content_rejected", message="no")
+    assert store.upstream.cancel(ids[2], "u2")
+    assert not store.upstream.complete(ids[0], "u0", cost=1, result_path="r", expires_at=1)  # once only
+    assert store.channels.in_flight() == {channel.id: 1}
+    store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=0.0)  # the last one times out
+    assert store.channels.in_flight() == {}
+    assert store.channels.delete(channel.id)

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from ulid import ULID
 
 from vidgate.store.db import Database
-from vidgate.store.tables import channels, tasks
-from vidgate.tasks.model import Status
+from vidgate.store.tables import channels
 
 EDITABLE = ("name", "provider", "base_url", "credentials", "models", "priority", "weight", "max_concurrent", "enabled")
 
@@ -91,11 +90,7 @@ class ChannelStore:
     def delete(self, channel_id: str) -> bool:
         """Delete a channel that has no task in flight; False if it still has some."""
         with self.db.write() as conn:
-            busy = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(tasks)
-                .where(tasks.c.channel_id == channel_id, tasks.c.status == Status.PROCESSING.value)
-            ).scalar_one()
+            busy = conn.execute(sa.select(channels.c.in_flight).where(channels.c.id == channel_id)).scalar()
             if busy:
                 return False
             conn.execute(sa.delete(channels).where(channels.c.id == channel_id))
@@ -132,11 +127,7 @@ class ChannelStore:
             )
 
     def in_flight(self) -> dict[str, int]:
-        """Tasks each channel is working on now."""
+        """Tasks each channel is working on now (a counter kept with every hand-over and end)."""
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(tasks.c.channel_id, sa.func.count())
-                .where(tasks.c.status == Status.PROCESSING.value, tasks.c.channel_id.is_not(None))
-                .group_by(tasks.c.channel_id)
-            ).all()
+            rows = conn.execute(sa.select(channels.c.id, channels.c.in_flight).where(channels.c.in_flight > 0)).all()
         return {channel_id: int(n) for channel_id, n in rows}

@@ -124,5 +124,6 @@ channels = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("in_flight", sa.Integer, nullable=False, server_default="0"),  # tasks processing upstream
     sa.UniqueConstraint("name", name="uq_channels_name"),
 )

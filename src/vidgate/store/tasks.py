@@ -11,18 +11,18 @@ import dataclasses
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited
 from vidgate.store import ledger
 from vidgate.store.db import Database
-from vidgate.store.tables import api_keys, tasks
+from vidgate.store.tables import api_keys, channels, tasks
 from vidgate.tasks.model import ENDED, Status, Task
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
@@ -87,11 +87,11 @@ def complete_where(
             next_poll_at=None,
             updated_at=now,
         )
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.hold, tasks.c.cost)
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
     ).first()
     if row is None:
         return False
-    count_out(conn, [row.key_id])
+    count_out(conn, [row])
     ledger.post_many(
         conn,
         row.account_id,
@@ -101,12 +101,13 @@ def complete_where(
     return True
 
 
-def count_out(conn: Connection, key_ids: list[str]) -> None:
-    """These tasks (one key id each) have ended: their keys have that many fewer active."""
-    for key_id, n in Counter(key_ids).items():
-        conn.execute(
-            sa.update(api_keys).where(api_keys.c.id == key_id).values(active_tasks=api_keys.c.active_tasks - n)
-        )
+def count_out(conn: Connection, ended: Sequence[Row[Any]]) -> None:
+    """These tasks (rows with key_id and channel_id) have ended: fewer active for their keys,
+    fewer in flight for their channels."""
+    counters = ((api_keys, "active_tasks", "key_id"), (channels, "in_flight", "channel_id"))
+    for table, column, field in counters:
+        for owner, n in Counter(getattr(r, field) for r in ended if getattr(r, field)).items():
+            conn.execute(sa.update(table).where(table.c.id == owner).values({column: table.c[column] - n}))
 
 
 def end_where(
@@ -119,9 +120,9 @@ def end_where(
         .where(*where)
         .values(status=status.value, progress=100, cost=0, error_code=code, error_message=message,
                 completed_at=now, lease_expires_at=None, next_poll_at=None, updated_at=now)
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.hold)
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
     ).all()
-    count_out(conn, [row.key_id for row in rows])
+    count_out(conn, rows)
     for row in rows:
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
     return len(rows)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vidgate.store.db import Database
-from vidgate.store.tables import tasks
+from vidgate.store.tables import channels, tasks
 from vidgate.store.tasks import complete_where, end_where
 from vidgate.tasks.model import Status
 
@@ -71,6 +71,10 @@ class UpstreamStore:
                     updated_at=time.time(),
                 )
             )
+            if res.rowcount:
+                conn.execute(
+                    sa.update(channels).where(channels.c.id == channel_id).values(in_flight=channels.c.in_flight + 1)
+                )
         return res.rowcount == 1
 
     def defer(self, task_id: str, worker_id: str, until: float) -> bool:

@@ -1,4 +1,5 @@
-"""Each key counts its active (pending + processing) tasks, so a submit checks its limit in O(1).
+"""Counters kept in step with the task table, so hot paths check a limit in O(1): each key's
+active (pending + processing) tasks, each channel's tasks in flight upstream.
 
 Revision ID: 0005
 Revises: 0004
@@ -21,8 +22,16 @@ def upgrade() -> None:
         "UPDATE api_keys SET active_tasks = (SELECT count(*) FROM tasks WHERE tasks.key_id = api_keys.id "
         "AND tasks.status IN ('pending', 'processing'))"
     )
+    with op.batch_alter_table("channels") as batch:
+        batch.add_column(sa.Column("in_flight", sa.Integer, nullable=False, server_default="0"))
+    op.execute(
+        "UPDATE channels SET in_flight = (SELECT count(*) FROM tasks WHERE tasks.channel_id = channels.id "
+        "AND tasks.status = 'processing')"
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("channels") as batch:
+        batch.drop_column("in_flight")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("active_tasks")
