@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import replace
 from fractions import Fraction
@@ -172,8 +173,19 @@ def test_real_720p_size(tmp_path: Path) -> None:
 def test_the_same_job_gives_the_same_bytes(tmp_path: Path) -> None:
     job = make_job(frames=30, audio=True, watermark=True)
     first = render(job, tmp_path / "a.mp4").read_bytes()
-    second = render(job, tmp_path / "b.mp4").read_bytes()
-    assert first == second
+    for attempt in range(3):  # at this height (not a multiple of 16) x264 could vary: see encode.py
+        assert render(job, tmp_path / f"again{attempt}.mp4").read_bytes() == first
+
+
+def test_the_bytes_do_not_depend_on_the_number_of_cores(tmp_path: Path) -> None:
+    job = make_job(width=640, height=360, frames=24, audio=True)
+    cores = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(cores)})
+        one_core = render(job, tmp_path / "one.mp4").read_bytes()
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert render(job, tmp_path / "all.mp4").read_bytes() == one_core
 
 
 def test_different_prompts_look_different(tmp_path: Path) -> None:
@@ -224,11 +236,18 @@ def test_watermark_sits_in_the_top_right_corner(tmp_path: Path) -> None:
     assert mean_difference(plain[3][40:], marked[3][40:]) < 2
 
 
-def test_shots_cut_to_their_own_scene(tmp_path: Path) -> None:
-    shots = (Shot("A lighthouse in a storm", 0, 12), Shot("A quiet desert at noon", 12, 12))
-    frames = video_frames(render(make_job(prompt="", shots=shots), tmp_path / "out.mp4"))
-    within, across = mean_difference(frames[10], frames[11]), mean_difference(frames[11], frames[12])
-    assert across > 10 * max(within, 0.5)
+def test_shots_cut_to_their_own_scene_on_the_exact_frames(tmp_path: Path) -> None:
+    shots = (
+        Shot("A lighthouse in a storm", 0, 10),
+        Shot("A quiet desert at noon", 10, 15),
+        Shot("Fireflies over a pond at dusk", 25, 11),
+    )
+    frames = video_frames(render(make_job(prompt="", frames=36, shots=shots), tmp_path / "out.mp4"))
+    changes = [mean_difference(before, after) for before, after in pairwise(frames)]  # changes[i]: frame i -> i + 1
+    cuts = sorted(range(len(changes)), key=changes.__getitem__)[-2:]
+    assert sorted(index + 1 for index in cuts) == [10, 25]
+    steady = max(change for index, change in enumerate(changes) if index not in cuts)
+    assert min(changes[index] for index in cuts) > 5 * max(steady, 0.5)
 
 
 def test_progress_rises_to_one(tmp_path: Path) -> None:

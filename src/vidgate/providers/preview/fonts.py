@@ -25,8 +25,7 @@ class Lettering:
     """The font chain at one pixel size."""
 
     def __init__(self, size: int) -> None:
-        self.size = max(8, size)
-        self.faces = [_face(name, self.size) for name in FONT_FILES]
+        self.faces = [_face(name, max(8, size)) for name in FONT_FILES]
         metrics = [face.getmetrics() for face in self.faces]
         self.ascent = max(ascent for ascent, _ in metrics)
         self.descent = max(descent for _, descent in metrics)

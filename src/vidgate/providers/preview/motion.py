@@ -68,11 +68,11 @@ class _Analysed:
 
 def _estimate(key: _Analysed, frame: _Analysed) -> tuple[Pose, float]:
     """The step from ``key`` to ``frame``, and how clear the translation match was (0..1)."""
-    dx, dy, strength = phase_shift(key, frame)
-    return Pose(dx, dy, best_scale(key.pixels, frame.pixels, dx, dy)), strength
+    dx, dy, strength = _phase_shift(key, frame)
+    return Pose(dx, dy, _best_scale(key.pixels, frame.pixels, dx, dy)), strength
 
 
-def phase_shift(key: _Analysed, frame: _Analysed) -> tuple[float, float, float]:
+def _phase_shift(key: _Analysed, frame: _Analysed) -> tuple[float, float, float]:
     """How far the content of ``frame`` lies from where it was in ``key`` (dx, dy, in pixels,
     to a fraction of one), and the height of the correlation peak."""
     cross = frame.spectrum * np.conj(key.spectrum)
@@ -88,7 +88,7 @@ def phase_shift(key: _Analysed, frame: _Analysed) -> tuple[float, float, float]:
     return dx, dy, float(surface[row, column])
 
 
-def best_scale(key: np.ndarray, frame: np.ndarray, dx: float, dy: float) -> float:
+def _best_scale(key: np.ndarray, frame: np.ndarray, dx: float, dy: float) -> float:
     """The zoom about the centre that, with the shift (dx, dy), best turns ``key`` into ``frame``."""
     scores = [_similarity(_warped(key, scale, dx, dy), frame) for scale in _TRIAL_SCALES]
     best = int(np.argmax(scores))
