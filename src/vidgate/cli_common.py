@@ -1,0 +1,29 @@
+"""What the vidgate commands share: the data-dir option and opening the store."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from vidgate.billing.money import to_micros
+from vidgate.config import Settings
+from vidgate.store import Store
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where vidgate keeps its database and files (default ./.vidgate, or $VIDGATE_DATA_DIR).",
+)
+
+
+def open_store(settings: Settings) -> Store:
+    return Store.from_url(settings.resolved_database_url)
+
+
+def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[str, str]:
+    account = store.accounts.create_account(name, to_micros(balance))
+    _, secret = store.accounts.create_key(account.id, name="default")
+    return account.id, secret
