@@ -158,6 +158,10 @@ def main() -> None:
 
     done = [r for r in rows if r.status == "completed"]
     delays = [r.completed_at - ended[r.upstream_id.split(":", 1)[1]] for r in done]
+    if os.environ.get("BENCH_DUMP"):  # per task: upstream id, upstream end, vidgate completed
+        Path(os.environ["BENCH_DUMP"]).write_text(
+            "".join(f"{r.upstream_id} {ended[r.upstream_id.split(':', 1)[1]]:.3f} {r.completed_at:.3f}\n" for r in done)
+        )
     setup = "embedded (SQLite)" if args.database == "sqlite" else f"PostgreSQL, API + {args.workers} worker processes"
     print(f"\n{total} kling-v3 tasks through the fake Kling API, completing {args.delay[0]:g}-{args.delay[1]:g} s after submit")
     print(f"vidgate: {setup}; submitted in {submitted:.1f} s ({total / submitted:.0f}/s); completed {len(done)} of {total}")

@@ -334,3 +334,47 @@ def test_each_channels_in_flight_count_follows_hand_overs_and_endings(store: Sto
     store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=0.0)  # the last one times out
     assert store.channels.in_flight() == {}
     assert store.channels.delete(channel.id)
+
+
+def test_submits_and_settlements_of_one_key_never_deadlock(store: Store) -> None:
+    """Submits lock the key then the account; settlements must take them in the same order."""
+    acct = Account(store, balance=10**12)
+    errors: list[BaseException] = []
+    submitting = threading.Event()
+    submitting.set()
+
+    def submitter() -> None:
+        try:
+            for _ in range(30):
+                acct.submit()
+        except BaseException as exc:  # noqa: BLE001 - any error fails the test below
+            errors.append(exc)
+
+    def settler(n: int) -> None:
+        try:
+            while True:
+                task = store.tasks.claim(f"w{n}", 30)
+                if task is None:
+                    if not submitting.is_set():
+                        return
+                    time.sleep(0.001)
+                    continue
+                if ord(task.id[-1]) % 2:
+                    store.tasks.complete(task.id, f"w{n}", cost=1, result_path="r", expires_at=1)
+                else:
+                    store.tasks.fail(task.id, code="x", message="y", worker_id=f"w{n}")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    submitters = [threading.Thread(target=submitter) for _ in range(4)]
+    settlers = [threading.Thread(target=settler, args=(n,)) for n in range(3)]
+    for t in submitters + settlers:
+        t.start()
+    for t in submitters:
+        t.join()
+    submitting.clear()
+    for t in settlers:
+        t.join(timeout=60)
+    assert errors == []
+    assert store.tasks.claim("late", 30) is None  # every task was settled
+    acct.assert_ledger_adds_up()

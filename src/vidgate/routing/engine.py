@@ -288,12 +288,10 @@ class UpstreamEngine:
                 path = self.storage.path(key)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 await asyncio.to_thread(self.results.fetch, status.video_urls[0], "video", path)
-            cost = self._final_price(task, status)
-            expires_at = int(time.time()) + self.config.result_ttl_seconds
-            # If another poller settled it first, it wrote the same key: leave the file alone.
+            # If another poller settled it first, it wrote the same key: the file is left alone.
             await asyncio.to_thread(
-                self.store.upstream.complete, task.id, task.upstream_id, cost=cost, result_path=key,
-                expires_at=expires_at,
+                self.store.upstream.complete, task.id, task.upstream_id, cost=self._final_price(task, status),
+                result_path=key, expires_at=int(time.time()) + self.config.result_ttl_seconds,
             )
         except MediaError as exc:
             if exc.retryable:

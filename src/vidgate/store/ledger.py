@@ -54,10 +54,10 @@ def post(
     return int(row.balance)
 
 
-def post_many(conn: Connection, account_id: str, moves: list[tuple[str, int, str]], *, task_id: str) -> int:
-    """Several entries (kind, amount, note) for one account with a single balance update, so
-    the account row is locked once. Returns the new balance."""
-    total = sum(amount for _, amount, _ in moves)
+def post_many(conn: Connection, account_id: str, moves: list[tuple[str, int, str, str | None]]) -> int:
+    """Several entries (kind, amount, note, task_id) for one account with a single balance
+    update, so the account row is locked once. Returns the new balance."""
+    total = sum(amount for _, amount, _, _ in moves)
     row = conn.execute(
         sa.update(accounts)
         .where(accounts.c.id == account_id)
@@ -66,7 +66,7 @@ def post_many(conn: Connection, account_id: str, moves: list[tuple[str, int, str
     ).one()
     balance, now = int(row.balance) - total, time.time()
     rows = []
-    for kind, amount, note in moves:
+    for kind, amount, note, task_id in moves:
         assert kind in KINDS, kind
         balance += amount
         rows.append(dict(account_id=account_id, task_id=task_id, kind=kind, amount=amount,

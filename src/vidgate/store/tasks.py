@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -26,6 +26,11 @@ from vidgate.store.tables import api_keys, channels, tasks
 from vidgate.tasks.model import ENDED, Status, Task
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
+
+#: Every transaction that touches these shared rows locks them in this order (and rows of one
+#: table in id order), so two transactions never wait for each other in a circle: a submit
+#: locks its key, then its account; a settlement its tasks, their keys, channels, then accounts.
+LOCK_ORDER = ("tasks", "api_keys", "channels", "accounts")
 
 
 class Lease(Enum):
@@ -72,8 +77,17 @@ def complete_where(
 ) -> bool:
     """The matching processing task -> completed; release its hold and capture ``cost`` (never
     more than held), in the caller's transaction. False if no task matched."""
+    row = mark_completed(conn, where, cost=cost, result_path=result_path, expires_at=expires_at)
+    if row is not None:
+        settle_completed(conn, [row])
+    return row is not None
+
+
+def mark_completed(
+    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], *, cost: int, result_path: str, expires_at: int
+) -> Row[Any] | None:
     now = time.time()
-    row = conn.execute(
+    return conn.execute(
         sa.update(tasks)
         .where(*where)
         .values(
@@ -89,16 +103,21 @@ def complete_where(
         )
         .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
     ).first()
-    if row is None:
-        return False
-    count_out(conn, [row])
-    ledger.post_many(
-        conn,
-        row.account_id,
-        [("release", row.hold, "hold released on completion"), ("capture", -row.cost, "charge for completed task")],
-        task_id=row.id,
-    )
-    return True
+
+
+def settle_completed(conn: Connection, completed: Sequence[Row[Any]]) -> None:
+    """Money and counters for tasks just completed: each account's row and each key's and
+    channel's counter is updated once, however many of its tasks are in the batch. Rows are
+    locked in the one order every transaction uses (see ``LOCK_ORDER``)."""
+    by_account: dict[str, list[tuple[str, int, str, str | None]]] = defaultdict(list)
+    for row in completed:
+        by_account[row.account_id] += [
+            ("release", row.hold, "hold released on completion", row.id),
+            ("capture", -row.cost, "charge for completed task", row.id),
+        ]
+    count_out(conn, completed)
+    for account_id in sorted(by_account):
+        ledger.post_many(conn, account_id, by_account[account_id])
 
 
 def count_out(conn: Connection, ended: Sequence[Row[Any]]) -> None:
@@ -106,7 +125,7 @@ def count_out(conn: Connection, ended: Sequence[Row[Any]]) -> None:
     fewer in flight for their channels."""
     counters = ((api_keys, "active_tasks", "key_id"), (channels, "in_flight", "channel_id"))
     for table, column, field in counters:
-        for owner, n in Counter(getattr(r, field) for r in ended if getattr(r, field)).items():
+        for owner, n in sorted(Counter(getattr(r, field) for r in ended if getattr(r, field)).items()):
             conn.execute(sa.update(table).where(table.c.id == owner).values({column: table.c[column] - n}))
 
 
@@ -123,7 +142,7 @@ def end_where(
         .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
     ).all()
     count_out(conn, rows)
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
     return len(rows)
 
