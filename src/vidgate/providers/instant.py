@@ -1,8 +1,8 @@
 """``instant``: a test double that makes no real video, for queue benchmarks and crash tests.
 
 It waits ``seconds`` (reporting progress), then writes one tiny fixed MP4 whatever was asked,
-and appends the task id to ``journal`` if given, so a test can count completed renders across
-processes. Never use it to serve clients: select it only with ``VIDGATE_PROVIDER=instant``.
+and appends "<task id> <pid>" to ``journal`` if given, so a test can count completed renders
+across processes and tell whose they were. Never use it to serve clients: select it only with ``VIDGATE_PROVIDER=instant``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,6 @@ class InstantProvider:
         if self.journal is not None:
             fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:  # one write() with O_APPEND: lines from many processes never interleave
-                os.write(fd, f"{job.task_id}\n".encode())
+                os.write(fd, f"{job.task_id} {os.getpid()}\n".encode())
             finally:
                 os.close(fd)
