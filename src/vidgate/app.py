@@ -22,8 +22,7 @@ from vidgate.media.fetch import FetchPolicy
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import LocalStorage
 from vidgate.routing.service import ChannelService
-from vidgate.routing.spec import load_channels_file, sync_channels
-from vidgate.secretbox import SecretBox
+from vidgate.routing.spec import open_channels
 from vidgate.store import Store
 from vidgate.tasks.service import TaskService
 from vidgate.worker.build import build_workers
@@ -35,10 +34,8 @@ def create_app(settings: Settings) -> FastAPI:
     store = Store.from_url(settings.resolved_database_url)
     storage = LocalStorage(settings.data_dir)
     prices = open_price_book(store, settings)
-    workers = build_workers(settings, store, storage, prices) if settings.workers else None
-    box = SecretBox(settings.signing_key())
-    if settings.channels_file:
-        sync_channels(store, box, load_channels_file(settings.channels_file))
+    box = open_channels(settings, store)
+    workers = build_workers(settings, store, storage, prices, box) if settings.workers else None
     ctx = AppContext(
         settings=settings,
         store=store,

@@ -60,12 +60,14 @@ def worker(data_dir: Path | None, concurrency: int | None) -> None:
     SIGTERM or Ctrl-C: stop claiming, let running tasks finish within the grace period
     (VIDGATE_SHUTDOWN_GRACE_SECONDS), hand the rest back to the queue."""
     from vidgate.media.storage import LocalStorage
+    from vidgate.routing.spec import open_channels
     from vidgate.worker.build import build_workers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     store = open_store(settings)
-    pool = build_workers(settings, store, LocalStorage(settings.data_dir), open_price_book(store, settings))
+    box = open_channels(settings, store)
+    pool = build_workers(settings, store, LocalStorage(settings.data_dir), open_price_book(store, settings), box)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -6,21 +6,21 @@ import asyncio
 import base64
 import io
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
+# ruff: noqa: F811  (pytest fixtures arrive as arguments named like the imported fixtures)
+# the shared fake Kling fixtures
+from tests.kling_fake import FAST, fake, fake_app  # noqa: F401
 from tests.seeds import SEED_EXAMPLES
 from tests.server import free_port
 from vidgate.catalog import parse_request
 from vidgate.providers.upstream import Credentials, KlingProvider, UpstreamError, UpstreamJob, UpstreamStatus
-from vidgate.providers.upstream.fakes import FakeConfig, FakeState, create_fake_kling_app, serving
+from vidgate.providers.upstream.fakes import FakeConfig, FakeState
 from vidgate.providers.upstream.kling_auth import KlingTokens, sign
-
-FAST = (0.01, 0.05)
 
 
 def png() -> bytes:
@@ -269,21 +269,6 @@ EXPECTED: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def fake_app() -> Iterator[tuple[str, Any]]:
-    app = create_fake_kling_app(FakeConfig(delay_s=FAST))
-    with serving(app) as url:
-        yield url, app
-
-
-@pytest.fixture
-def fake(fake_app: tuple[str, Any]) -> Iterator[tuple[str, FakeState]]:
-    """The shared fake, back to its fast, fault-free configuration after each test."""
-    url, app = fake_app
-    state: FakeState = app.state.fake
-    yield url, state
-    state.config = FakeConfig(delay_s=FAST)
-    state.faults.clear()
 
 
 @pytest.fixture

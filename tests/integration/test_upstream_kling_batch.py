@@ -6,20 +6,22 @@ import asyncio
 import itertools
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.integration.test_upstream_kling import creds, job, provider, seed
+
+# ruff: noqa: F811  (pytest fixtures arrive as arguments named like the imported fixtures)
+# the shared fake Kling fixtures
+from tests.kling_fake import FAST, fake, fake_app  # noqa: F401
 from vidgate.providers.upstream import UpstreamError, UpstreamStatus
 from vidgate.providers.upstream.base import PollResult
-from vidgate.providers.upstream.fakes import FakeConfig, FakeState, create_fake_kling_app, serving
+from vidgate.providers.upstream.fakes import FakeConfig, FakeState
 from vidgate.providers.upstream.kling import PAGE_SIZE
 from vidgate.providers.upstream.kling_auth import sign
 
-FAST = (0.01, 0.05)
 #: a seed request for each endpoint kind
 SEEDS = {"text2video": "v3-std", "image2video": "v3-first-frame", "motion-control": "mc-image"}
 _seeded = itertools.count()
@@ -27,21 +29,6 @@ _seeded = itertools.count()
 ModelIds = list[tuple[str, str]]
 
 
-@pytest.fixture(scope="module")
-def fake_app() -> Iterator[tuple[str, Any]]:
-    app = create_fake_kling_app(FakeConfig(delay_s=FAST))
-    with serving(app) as url:
-        yield url, app
-
-
-@pytest.fixture
-def fake(fake_app: tuple[str, Any]) -> Iterator[tuple[str, FakeState]]:
-    """The shared fake, back to its fast, fault-free configuration after each test."""
-    url, app = fake_app
-    state: FakeState = app.state.fake
-    yield url, state
-    state.config = FakeConfig(delay_s=FAST)
-    state.faults.clear()
 
 
 async def submit_all(url: str, bodies: list[dict[str, Any]]) -> ModelIds:

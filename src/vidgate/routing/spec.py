@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vidgate.catalog import MODELS
+from vidgate.config import Settings
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
 
@@ -57,6 +58,15 @@ class ChannelSpec(BaseModel):
         secrets = {k: getattr(self, k) for k in ("api_key", "access_key", "secret_key") if getattr(self, k)}
         fields = self.model_dump(exclude={"api_key", "access_key", "secret_key"})
         return {**fields, "credentials": box.seal(secrets)}
+
+
+def open_channels(settings: Settings, store: Store) -> SecretBox:
+    """Once per process start: the box channel credentials are sealed with, after syncing the
+    channels file (if any) into the store."""
+    box = SecretBox(settings.signing_key())
+    if settings.channels_file:
+        sync_channels(store, box, load_channels_file(settings.channels_file))
+    return box
 
 
 def sync_channels(store: Store, box: SecretBox, specs: list[ChannelSpec]) -> None:

@@ -13,18 +13,16 @@ from vidgate.providers.upstream.apimart import ApimartProvider
 from vidgate.providers.upstream.kling import KlingProvider
 from vidgate.routing.engine import EngineConfig, UpstreamEngine
 from vidgate.routing.registry import ChannelRegistry
-from vidgate.routing.spec import load_channels_file, sync_channels
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
 from vidgate.worker.executor import Executor
 from vidgate.worker.runner import PoolConfig, WorkerPool
 
 
-def build_engine(settings: Settings, store: Store, storage: LocalStorage, prices: Pricing) -> UpstreamEngine:
-    """The upstream engine: channels from the store (the channels file synced in first)."""
-    box = SecretBox(settings.signing_key())
-    if settings.channels_file:
-        sync_channels(store, box, load_channels_file(settings.channels_file))
+def build_engine(
+    settings: Settings, store: Store, storage: LocalStorage, prices: Pricing, box: SecretBox
+) -> UpstreamEngine:
+    """The upstream engine: channels from the store, their credentials opened with ``box``."""
     policy = FetchPolicy.from_settings(settings)
     results = Fetcher(dataclasses.replace(policy, max_video_bytes=settings.max_result_bytes))
     config = EngineConfig(
@@ -37,9 +35,11 @@ def build_engine(settings: Settings, store: Store, storage: LocalStorage, prices
     return UpstreamEngine(store, storage, results, prices, providers, ChannelRegistry(store, box), config)  # type: ignore[arg-type]
 
 
-def build_workers(settings: Settings, store: Store, storage: LocalStorage, prices: Pricing) -> WorkerPool:
+def build_workers(
+    settings: Settings, store: Store, storage: LocalStorage, prices: Pricing, box: SecretBox
+) -> WorkerPool:
     """The worker pool of ``vidgate serve`` and ``vidgate worker`` alike."""
-    engine = build_engine(settings, store, storage, prices)
+    engine = build_engine(settings, store, storage, prices, box)
     executor = Executor(
         store,
         storage,
