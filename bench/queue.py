@@ -22,6 +22,8 @@ from __future__ import annotations
 import _paths  # noqa: F401  (first: this file shadows the stdlib `queue`, see _paths.py)
 
 import argparse
+import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -42,7 +44,40 @@ from vidgate.billing.money import to_micros
 from vidgate.store import Store
 from vidgate.store.tables import tasks
 
-BODY = {"model": "Omni-Flash-Ext", "prompt": "bench", "duration": 4}
+SUBMIT = json.dumps({"model": "Omni-Flash-Ext", "prompt": "bench", "duration": 4}).encode()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """Processor time (user + system) of these processes so far, from /proc (0 where unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_snapshot(procs: dict[str, list[int]]) -> dict[str, float]:
+    snap = {name: cpu_seconds(pids) for name, pids in procs.items()}
+    snap["postgres"] = cpu_seconds(postgres_pids())
+    times = os.times()
+    snap["bench clients"] = times.user + times.system
+    return snap
 
 
 @dataclass
@@ -52,10 +87,36 @@ class Result:
     baseline_rps: float
     dispatch_ms: list[float]
     baseline_rtt_ms: list[float]
+    cpu_ms_per_task: dict[str, float]
+
+
+class LoadClient:
+    """One keep-alive HTTP/1.1 connection with an API key: the load generator. It is
+    ``http.client`` rather than httpx because the clients share the 2 cores with the system under
+    test: httpx costs ~0.5 ms of processor time per request, this ~0.1 ms."""
+
+    def __init__(self, base: str, key: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port))
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> dict:
+        self.conn.request(method, path, body=body, headers=self.headers)
+        response = self.conn.getresponse()
+        payload = json.loads(response.read())
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload}")
+        return payload
+
+    def submit(self) -> str:
+        return self.call("POST", "/v1/videos/generations", SUBMIT)["data"][0]["task_id"]
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 @contextmanager
-def deployment(url: str, data: Path, workers: int) -> object:
+def deployment(url: str, data: Path, workers: int, processes: int) -> object:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
     env.update(
         VIDGATE_DATABASE_URL=url,
@@ -72,8 +133,8 @@ def deployment(url: str, data: Path, workers: int) -> object:
     serve = ["serve", "--port", str(port)] + (["--concurrency", str(workers)] if embedded else ["--no-workers"])
     procs.append(subprocess.Popen([sys.executable, "-m", "vidgate", *serve], env=env, stdout=log, stderr=log))
     if not embedded:
-        for _ in range(workers):
-            cmd = [sys.executable, "-m", "vidgate", "worker", "--concurrency", "1"]
+        for share in (workers // processes + (i < workers % processes) for i in range(processes)):
+            cmd = [sys.executable, "-m", "vidgate", "worker", "--concurrency", str(share)]
             procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
     try:
         base = f"http://127.0.0.1:{port}"
@@ -87,7 +148,7 @@ def deployment(url: str, data: Path, workers: int) -> object:
                     raise
                 time.sleep(0.1)
         time.sleep(1.0)  # let the workers connect and settle
-        yield base
+        yield base, {"api": [procs[0].pid], "workers": [p.pid for p in procs[1:]]}
     finally:
         for p in procs:
             p.terminate()
@@ -100,52 +161,48 @@ def completed(store: Store) -> int:
         return conn.execute(sa.select(sa.func.count()).where(tasks.c.status == "completed")).scalar_one()
 
 
-def run(url: str, data: Path, n: int, workers: int, clients: int, per_client_accounts: bool) -> Result:
+def run(url: str, data: Path, n: int, workers: int, processes: int, clients: int, per_client_accounts: bool) -> Result:
     store = Store.from_url(url)
     keys = []
     for i in range(clients if per_client_accounts else 1):
         account = store.accounts.create_account(f"bench-{i}", to_micros("1000000"))
         keys.append(store.accounts.create_key(account.id)[1])
-    with deployment(url, data, workers) as base:
-        pool = [
-            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys[i % len(keys)]}"}) for i in range(clients)
-        ]
-        probe = pool[0].post("/v1/videos/generations", json=BODY).json()["data"][0]["task_id"]
+    with deployment(url, data, workers, processes) as (base, pids):
+        pool = [LoadClient(base, keys[i % len(keys)]) for i in range(clients)]
+        probes = {c: c.submit() for c in pool}  # a task of each client's own account to read
 
         # baseline: the cheapest authenticated request, same clients, same concurrency
         per_client = max(50, n // clients)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(clients) as ex:
-            list(ex.map(lambda c: [c.get(f"/v1/tasks/{probe}") for _ in range(per_client)], pool))
+            list(ex.map(lambda c: [c.call("GET", f"/v1/tasks/{probes[c]}") for _ in range(per_client)], pool))
         baseline_rps = per_client * clients / (time.perf_counter() - t0)
         rtt = []
         for _ in range(50):
             t = time.perf_counter()
-            pool[0].get(f"/v1/tasks/{probe}")
+            pool[0].call("GET", f"/v1/tasks/{probes[pool[0]]}")
             rtt.append((time.perf_counter() - t) * 1000)
 
         # throughput: submit n tasks from all clients, wait for all to complete
-        while completed(store) < 1:
+        while completed(store) < len(pool):
             time.sleep(0.05)
         done_before = completed(store)
+        cpu_before = cpu_snapshot(pids)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(clients) as ex:
-            list(
-                ex.map(
-                    lambda c: [c.post("/v1/videos/generations", json=BODY).raise_for_status() for _ in range(n // clients)],
-                    pool,
-                )
-            )
+            list(ex.map(lambda c: [c.submit() for _ in range(n // clients)], pool))
         submitted_at = time.perf_counter()
         while completed(store) < done_before + (n // clients) * clients:
             time.sleep(0.05)
         tasks_per_s = (n // clients) * clients / (time.perf_counter() - t0)
+        cpu_after = cpu_snapshot(pids)
+        cpu_ms = {k: (cpu_after[k] - cpu_before[k]) * 1000 / ((n // clients) * clients) for k in cpu_before}
         submit_per_s = (n // clients) * clients / (submitted_at - t0)
 
         # dispatch latency on idle workers: one task at a time
         dispatch = []
         for _ in range(40):
-            task_id = pool[0].post("/v1/videos/generations", json=BODY).json()["data"][0]["task_id"]
+            task_id = pool[0].submit()
             while (task := store.tasks.get(task_id)).started_at is None:
                 time.sleep(0.005)
             dispatch.append((task.started_at - task.created_at) * 1000)
@@ -153,13 +210,16 @@ def run(url: str, data: Path, n: int, workers: int, clients: int, per_client_acc
         for c in pool:
             c.close()
     store.close()
-    return Result(tasks_per_s, submit_per_s, baseline_rps, dispatch, rtt)
+    return Result(tasks_per_s, submit_per_s, baseline_rps, dispatch, rtt, cpu_ms)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--worker-processes", type=int, default=1, help="PostgreSQL: `vidgate worker` processes sharing the workers"
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--only", choices=["SQLite", "PostgreSQL"], help="measure one backend")
     parser.add_argument(
@@ -172,12 +232,16 @@ def main() -> None:
             sqlite_dir = Path(tmp, "sqlite")
             sqlite_dir.mkdir()
             sqlite_url = f"sqlite:///{sqlite_dir}/vidgate.db"
-            results["SQLite"] = run(sqlite_url, sqlite_dir, args.tasks, args.workers, args.clients, not args.one_account)
+            results["SQLite"] = run(
+                sqlite_url, sqlite_dir, args.tasks, args.workers, 1, args.clients, not args.one_account
+            )
         if args.only in (None, "PostgreSQL"):
             pg_dir = Path(tmp, "pg")
             pg_dir.mkdir()
             with fresh_postgres() as url:
-                results["PostgreSQL"] = run(url, pg_dir, args.tasks, args.workers, args.clients, not args.one_account)
+                results["PostgreSQL"] = run(
+                    url, pg_dir, args.tasks, args.workers, args.worker_processes, args.clients, not args.one_account
+                )
 
     def q(values: list[float], p: float) -> float:
         return statistics.quantiles(values, n=100)[int(p) - 1]
@@ -195,6 +259,9 @@ def main() -> None:
         ("baseline GET round trip p50, ms", lambda r: f"{statistics.median(r.baseline_rtt_ms):.1f}"),
         ("  dispatch p50 / GET p50", lambda r: f"{statistics.median(r.dispatch_ms) / statistics.median(r.baseline_rtt_ms):.2f}"),
     ]
+    for part in ("api", "workers", "postgres", "bench clients"):
+        rows.append((f"cpu per task, {part}, ms", lambda r, part=part: f"{r.cpu_ms_per_task.get(part, 0):.2f}"))
+    rows.append(("cpu per task, all, ms", lambda r: f"{sum(r.cpu_ms_per_task.values()):.2f}"))
     for label, cell in rows:
         cells = [cell(r) if r else "-" for r in results.values()]
         print(f"{label:34}{cells[0]:>14}{cells[1]:>14}")

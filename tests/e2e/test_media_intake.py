@@ -115,7 +115,8 @@ def test_refused_input_fails_its_task_and_leaves_nothing(guarded: Running, media
     assert guarded.balance(account) == 10_000_000
     assert [e["kind"] for e in guarded.store.accounts.ledger_entries(account)] == ["topup", "hold", "release"]
     data = guarded.settings.data_dir
-    assert not (data / "results" / task_id).exists()
+    storage = LocalStorage(data)
+    assert not storage.path(storage.result_key(task_id)).exists()
     leftovers = list((data / "inputs" / task_id).glob("*")) if (data / "inputs" / task_id).exists() else []
     assert [p.name for p in leftovers if p.stat().st_size > 0 and "video" in p.name] == []
     assert all(p.name[:2].isdigit() and ".part" not in p.name for p in leftovers)  # only checked inputs stay
@@ -150,7 +151,8 @@ def test_a_name_that_resolves_to_a_refused_address_fails_the_task_without_connec
     assert task.status.value == "failed" and task.cost == 0  # type: ignore[union-attr]
     assert "127.0.0.1" in task.error_message and "loopback" in task.error_message  # type: ignore[union-attr,operator]
     assert store.accounts.get(account.id).balance == 1_000_000  # type: ignore[union-attr]
-    assert not (tmp_path / "results" / task_id).exists()
+    storage = LocalStorage(tmp_path)
+    assert not storage.path(storage.result_key(task_id)).exists()
     store.close()
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from ulid import ULID
 
 from tests.databases import fresh_database
@@ -378,3 +379,45 @@ def test_submits_and_settlements_of_one_key_never_deadlock(store: Store) -> None
     assert errors == []
     assert store.tasks.claim("late", 30) is None  # every task was settled
     acct.assert_ledger_adds_up()
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_declares(store: Store) -> None:
+    """Alembic's comparison of the migrated database with ``store.tables``: no table, column or
+    index (partial ones included, with their conditions) differs."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from vidgate.store.tables import metadata
+
+    with store.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    with store.db.read() as conn:
+        names = {index["name"] for index in sa.inspect(conn).get_indexes("tasks")}
+    assert {"ix_tasks_active", "ix_tasks_next_poll", "ix_tasks_account_id_created_at"} <= names
+    assert not names & {"ix_tasks_status_created_at", "ix_tasks_key_id_status", "ix_tasks_channel_id_status"}
+
+
+def test_several_entries_of_one_move_are_chained_in_order(store: Store) -> None:
+    """One balance update for several entries (a settlement: release then capture): the entries
+    keep the order given, each balance_after is the one before plus its amount, and the ledger
+    verifies; an uncovered hold writes nothing at all."""
+    from vidgate.store import ledger
+
+    acct = Account(store, balance=1_000)
+    moves = [("hold", -300, "a", None), ("release", 300, "b", None), ("capture", -120, "c", None),
+             ("adjustment", 20, None, None)]
+    with store.db.write() as conn:
+        assert ledger.post_many(conn, acct.id, moves) == 900
+        assert ledger.post(conn, acct.id, "hold", -901, require_funds=True) is None
+    entries = store.accounts.ledger_entries(acct.id)
+    assert [(e["kind"], e["amount"], e["balance_after"], e["note"]) for e in entries] == [
+        ("topup", 1_000, 1_000, "opening balance"),
+        ("hold", -300, 700, "a"),
+        ("release", 300, 1_000, "b"),
+        ("capture", -120, 880, "c"),
+        ("adjustment", 20, 900, None),
+    ]
+    assert acct.balance == 900
+    with store.db.read() as conn:
+        assert ledger.verify(conn) == []

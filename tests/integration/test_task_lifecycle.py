@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.server import Running, running_server
+from vidgate.media.storage import LocalStorage
 
 GOOD = {"model": "kling-v2-6", "prompt": "a cat"}  # holds 0.20
 
@@ -99,7 +100,8 @@ def test_janitor_deletes_expired_results_but_keeps_the_task(slow: Running) -> No
         task = wait_for(client, task_id, {"completed"}, timeout=10)
         url = task["result"]["videos"][0]["url"][0]
         assert httpx.get(url).status_code == 200
-        result = slow.settings.data_dir / "results" / task_id
+        storage = LocalStorage(slow.settings.data_dir)
+        result = storage.path(storage.result_key(task_id))
         assert result.exists()
         expire_now(slow, task_id)
         deadline = time.monotonic() + 5

@@ -39,7 +39,7 @@ class AppContext:
         return self.settings.public_url or str(request.base_url)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:  # async: no thread hop for an attribute
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 

@@ -1,7 +1,11 @@
 """Where results (and fetched inputs) live: a folder under the data dir.
 
-Keys are relative paths like ``results/<task_id>/video.mp4``; a key never contains ``..`` and
-always resolves inside the root, whatever a URL says.
+Keys are relative paths like ``results/7Q/<task_id>.mp4``; a key never contains ``..`` and
+always resolves inside the root, whatever a URL says. Results are spread over 1,024 folders by
+the last two (random) characters of the task id: a folder per task would cost a directory
+creation per task (measurably slow here), one folder for all would grow without bound. Keys
+are stored with their tasks, so results written under the earlier layout
+(``results/<task_id>/video.mp4``) are still served and deleted.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ class LocalStorage:
         self.root = root.resolve()
 
     def result_key(self, task_id: str) -> str:
-        return f"results/{task_id}/video.mp4"
+        return f"results/{task_id[-2:].lower()}/{task_id}.mp4"
 
     def input_dir(self, task_id: str) -> Path:
         path = self.root / "inputs" / task_id
@@ -42,5 +46,6 @@ class LocalStorage:
         return self.path(key).is_file()
 
     def delete_task(self, task_id: str) -> None:
-        for folder in ("results", "inputs"):
+        self.path(self.result_key(task_id)).unlink(missing_ok=True)
+        for folder in ("results", "inputs"):  # inputs; results of the earlier layout
             shutil.rmtree(self.root / folder / task_id, ignore_errors=True)

@@ -69,6 +69,22 @@ def account_not_found(account_id: str) -> NotFound:
     return NotFound(f"no account {account_id!r}", code="account_not_found")
 
 
+_AUTHENTICATE = (
+    sa.select(
+        api_keys.c.id,
+        api_keys.c.account_id,
+        api_keys.c.last_used_at,
+        api_keys.c.revoked_at,
+        accounts.c.status,
+        accounts.c.rate_limit_per_minute,
+        accounts.c.max_active_tasks,
+    )
+    .select_from(api_keys.join(accounts, api_keys.c.account_id == accounts.c.id))
+    .where(api_keys.c.secret_hash == sa.bindparam("secret_hash"))
+)
+_TOUCH = sa.update(api_keys).where(api_keys.c.id == sa.bindparam("key_id")).values(last_used_at=sa.bindparam("now"))
+
+
 class AccountStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -197,21 +213,8 @@ class AccountStore:
 
     def authenticate(self, secret: str) -> Principal:
         """The caller behind ``secret``, or AuthenticationFailed saying why not."""
-        j = api_keys.join(accounts, api_keys.c.account_id == accounts.c.id)
         with self.db.read() as conn:
-            row = conn.execute(
-                sa.select(
-                    api_keys.c.id,
-                    api_keys.c.account_id,
-                    api_keys.c.last_used_at,
-                    api_keys.c.revoked_at,
-                    accounts.c.status,
-                    accounts.c.rate_limit_per_minute,
-                    accounts.c.max_active_tasks,
-                )
-                .select_from(j)
-                .where(api_keys.c.secret_hash == hash_secret(secret))
-            ).first()
+            row = conn.execute(_AUTHENTICATE, {"secret_hash": hash_secret(secret)}).first()
         if row is None:
             raise AuthenticationFailed("invalid API key")
         if row.revoked_at is not None:
@@ -220,8 +223,8 @@ class AccountStore:
             raise AuthenticationFailed("the account of this API key is suspended")
         now = time.time()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION_S:
-            with self.db.write() as conn:
-                conn.execute(sa.update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
+            with self.db.write_one() as conn:
+                conn.execute(_TOUCH, {"key_id": row.id, "now": now})
         return Principal(row.account_id, row.id, row.rate_limit_per_minute, row.max_active_tasks)
 
     # --- helpers ---------------------------------------------------------------------------

@@ -1,13 +1,22 @@
-"""The database connection: one engine, picked from the URL, and two kinds of transaction.
+"""The database connection: one engine, picked from the URL, and three kinds of transaction.
 
 ``write()`` takes the database's write lock up front (SQLite ``BEGIN IMMEDIATE``), so two
-writers queue instead of one failing halfway with "database is locked"; ``read()`` is a plain
-transaction. SQLite runs in WAL mode so readers never wait for the writer.
+writers queue instead of one failing halfway with "database is locked"; ``write_one()`` is for
+a single statement, which is its own transaction; ``read()`` is for reading. SQLite runs in WAL
+mode so readers never wait for the writer.
+
+On PostgreSQL every round trip counts (the queue's throughput is bounded by them): reads and
+single-statement writes run in autocommit, so they cost one round trip instead of three
+(``BEGIN``, the statement, ``COMMIT``). Under ``READ COMMITTED`` each statement sees its own
+snapshot whether or not a transaction surrounds it, so this changes nothing a caller can see.
+A pooled connection is pinged before use only when it has been idle for a while
+(``PING_IDLE_S``), not on every checkout.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +28,10 @@ from sqlalchemy.engine import Connection, Engine
 from vidgate.store.notify import PgNotifier
 
 SQLITE_BUSY_TIMEOUT_S = 30
+#: a PostgreSQL connection back from the pool after this long idle is pinged first; a busy one
+#: is not (should the server have dropped it anyway, the statement fails and SQLAlchemy
+#: replaces every pooled connection, so that happens once)
+PING_IDLE_S = 10.0
 
 
 def normalise_url(url: str) -> str:
@@ -35,7 +48,9 @@ def libpq_dsn(url: str) -> str:
 def create_engine(url: str) -> Engine:
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = sa.create_engine(url, pool_size=10, max_overflow=20)
+        _ping_when_idle(engine)
+        return engine
 
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
@@ -60,12 +75,29 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since > PING_IDLE_S:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:  # the pool discards this connection and takes another
+                raise sa.exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.notifier = None if self.is_sqlite else PgNotifier(libpq_dsn(self.url))
+        # one statement per transaction needs no BEGIN/COMMIT round trips (PostgreSQL)
+        self._autocommit = None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -73,8 +105,19 @@ class Database:
             yield conn
 
     @contextmanager
+    def write_one(self) -> Iterator[Connection]:
+        """For exactly one writing statement, atomic by itself."""
+        if self._autocommit is None:
+            with self.write() as conn:
+                yield conn
+        else:
+            with self._autocommit.connect() as conn:
+                yield conn
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        """For reading only (each statement sees the data committed when it starts)."""
+        with (self._autocommit or self.engine).connect() as conn, conn.begin():
             yield conn
 
     def notify_pending(self) -> None:

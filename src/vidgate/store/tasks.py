@@ -3,6 +3,10 @@
 Every status change is one guarded ``UPDATE ... WHERE status = <expected>``: if another process
 got there first the update matches no row, and money moves only when the update wins, in the
 same transaction.
+
+The statements of the hot path (submit, claim, heartbeat, complete, read) are built once, with
+bind parameters, rather than per call: building and fingerprinting a statement costs SQLAlchemy
+more processor time than sending it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from vidgate.store.tables import api_keys, channels, tasks
 from vidgate.tasks.model import ENDED, Status, Task
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
+P = sa.bindparam
 
 #: Every transaction that touches these shared rows locks them in this order (and rows of one
 #: table in id order), so two transactions never wait for each other in a circle: a submit
@@ -72,37 +77,38 @@ def _task(row: Mapping[str, Any]) -> Task:
     )
 
 
-def complete_where(
-    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], *, cost: int, result_path: str, expires_at: int
-) -> bool:
-    """The matching processing task -> completed; release its hold and capture ``cost`` (never
-    more than held), in the caller's transaction. False if no task matched."""
-    row = mark_completed(conn, where, cost=cost, result_path=result_path, expires_at=expires_at)
-    if row is not None:
-        settle_completed(conn, [row])
-    return row is not None
-
-
-def mark_completed(
-    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], *, cost: int, result_path: str, expires_at: int
-) -> Row[Any] | None:
-    now = time.time()
-    return conn.execute(
+def completing(*where: sa.ColumnElement[bool]) -> sa.Update:
+    """The statement that completes the processing task matching ``where``. Bind parameters:
+    those of ``where``, and ``charge`` (never more than held), ``result``, ``expires``, ``now``."""
+    cost = P("charge", type_=sa.BigInteger)
+    return (
         sa.update(tasks)
         .where(*where)
         .values(
             status=Status.COMPLETED.value,
             progress=100,
             cost=sa.case((tasks.c.hold < cost, tasks.c.hold), else_=cost),
-            result_path=result_path,
-            expires_at=expires_at,
-            completed_at=now,
+            result_path=P("result", type_=sa.String),
+            expires_at=P("expires", type_=sa.BigInteger),
+            completed_at=P("now", type_=sa.Double),
             lease_expires_at=None,
             next_poll_at=None,
-            updated_at=now,
+            updated_at=P("now", type_=sa.Double),
         )
         .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
+    )
+
+
+def complete_with(conn: Connection, stmt: sa.Update, params: dict[str, Any], *, cost: int, result_path: str,
+                  expires_at: int) -> bool:
+    """Run a ``completing`` statement; if it matched, release the hold and capture the cost, in
+    the caller's transaction. False if no task matched."""
+    row = conn.execute(
+        stmt, {**params, "charge": cost, "result": result_path, "expires": expires_at, "now": time.time()}
     ).first()
+    if row is not None:
+        settle_completed(conn, [row])
+    return row is not None
 
 
 def settle_completed(conn: Connection, completed: Sequence[Row[Any]]) -> None:
@@ -120,13 +126,22 @@ def settle_completed(conn: Connection, completed: Sequence[Row[Any]]) -> None:
         ledger.post_many(conn, account_id, by_account[account_id])
 
 
+_COUNT_OUT = {
+    "key_id": sa.update(api_keys)
+    .where(api_keys.c.id == P("owner"))
+    .values(active_tasks=api_keys.c.active_tasks - P("n")),
+    "channel_id": sa.update(channels)
+    .where(channels.c.id == P("owner"))
+    .values(in_flight=channels.c.in_flight - P("n")),
+}
+
+
 def count_out(conn: Connection, ended: Sequence[Row[Any]]) -> None:
     """These tasks (rows with key_id and channel_id) have ended: fewer active for their keys,
     fewer in flight for their channels."""
-    counters = ((api_keys, "active_tasks", "key_id"), (channels, "in_flight", "channel_id"))
-    for table, column, field in counters:
+    for field in ("key_id", "channel_id"):
         for owner, n in sorted(Counter(getattr(r, field) for r in ended if getattr(r, field)).items()):
-            conn.execute(sa.update(table).where(table.c.id == owner).values({column: table.c[column] - n}))
+            conn.execute(_COUNT_OUT[field], {"owner": owner, "n": n})
 
 
 def end_where(
@@ -145,6 +160,46 @@ def end_where(
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
     return len(rows)
+
+
+OWNED = (tasks.c.id == P("task_id"), tasks.c.status == Status.PROCESSING.value, tasks.c.worker_id == P("worker"))
+_GET = sa.select(tasks).where(tasks.c.id == P("task_id"))
+_GET_OF_ACCOUNT = _GET.where(tasks.c.account_id == P("account_id"))
+_INSERT = sa.insert(tasks)
+_COUNT_IN = sa.update(api_keys).where(api_keys.c.id == P("key_id")).values(active_tasks=api_keys.c.active_tasks + 1)
+_COUNT_IN_LIMITED = _COUNT_IN.where(api_keys.c.active_tasks < P("limit"))
+_OLDEST_PENDING = (
+    sa.select(tasks.c.id)
+    .where(
+        tasks.c.status == Status.PENDING.value,
+        sa.or_(tasks.c.not_before.is_(None), tasks.c.not_before <= P("now", type_=sa.Double)),
+    )
+    .order_by(tasks.c.created_at, tasks.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM = (
+    sa.update(tasks)
+    .where(tasks.c.id == _OLDEST_PENDING, tasks.c.status == Status.PENDING.value)
+    .values(
+        status=Status.PROCESSING.value,
+        worker_id=P("worker", type_=sa.String),
+        lease_expires_at=P("lease_until", type_=sa.Double),
+        started_at=sa.func.coalesce(tasks.c.started_at, P("now", type_=sa.Double)),
+        attempts=tasks.c.attempts + 1,
+        updated_at=P("now", type_=sa.Double),
+    )
+    .returning(*tasks.c)
+)
+_HEARTBEAT = (
+    sa.update(tasks)
+    .where(*OWNED)
+    .values(lease_expires_at=P("lease_until", type_=sa.Double), updated_at=P("now", type_=sa.Double))
+    .returning(tasks.c.cancel_requested)
+)
+_HEARTBEAT_WITH_PROGRESS = _HEARTBEAT.values(progress=P("pct", type_=sa.Integer))
+_COMPLETE = completing(*OWNED)
 
 
 class TaskStore:
@@ -178,10 +233,10 @@ class TaskStore:
             estimated_time=estimated_time,
             created_at=now,
         )
+        values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
         with self.db.write() as conn:
             self._count_in(conn, key_id, max_active_per_key)
-            values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
-            conn.execute(sa.insert(tasks).values(**values, key_id=key_id, updated_at=now))
+            conn.execute(_INSERT, {**values, "key_id": key_id, "updated_at": now})
             balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
             if balance is None:  # raising rolls the insert back: no task, no money moved
                 raise InsufficientBalance(
@@ -191,11 +246,9 @@ class TaskStore:
         return task
 
     def get(self, task_id: str, account_id: str | None = None) -> Task | None:
-        stmt = sa.select(tasks).where(tasks.c.id == task_id)
-        if account_id is not None:
-            stmt = stmt.where(tasks.c.account_id == account_id)
+        stmt = _GET if account_id is None else _GET_OF_ACCOUNT
         with self.db.read() as conn:
-            row = conn.execute(stmt).mappings().first()
+            row = conn.execute(stmt, {"task_id": task_id, "account_id": account_id}).mappings().first()
         return _task(row) if row else None
 
     # --- the queue -------------------------------------------------------------------------
@@ -203,44 +256,17 @@ class TaskStore:
         """Take the oldest pending task, or None. Safe against any number of concurrent callers:
         SQLite serialises writers; PostgreSQL skips rows another claimer has locked."""
         now = time.time()
-        oldest = (
-            sa.select(tasks.c.id)
-            .where(
-                tasks.c.status == Status.PENDING.value,
-                sa.or_(tasks.c.not_before.is_(None), tasks.c.not_before <= now),
-            )
-            .order_by(tasks.c.created_at, tasks.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        stmt = (
-            sa.update(tasks)
-            .where(tasks.c.id == oldest, tasks.c.status == Status.PENDING.value)
-            .values(
-                status=Status.PROCESSING.value,
-                worker_id=worker_id,
-                lease_expires_at=now + lease_seconds,
-                started_at=sa.func.coalesce(tasks.c.started_at, now),
-                attempts=tasks.c.attempts + 1,
-                updated_at=now,
-            )
-            .returning(*tasks.c)
-        )
-        with self.db.write() as conn:
-            row = conn.execute(stmt).mappings().first()
+        with self.db.write_one() as conn:
+            row = conn.execute(_CLAIM, {"now": now, "worker": worker_id, "lease_until": now + lease_seconds}).mappings().first()
         return _task(row) if row else None
 
     def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float, progress: int | None = None) -> Lease:
         """Extend the lease (and record progress). Tells the worker whether to go on."""
         now = time.time()
-        values: dict[str, Any] = {"lease_expires_at": now + lease_seconds, "updated_at": now}
-        if progress is not None:
-            values["progress"] = progress
-        with self.db.write() as conn:
-            row = conn.execute(
-                sa.update(tasks).where(*self._owned(task_id, worker_id)).values(**values).returning(tasks.c.cancel_requested)
-            ).first()
+        params = {"task_id": task_id, "worker": worker_id, "lease_until": now + lease_seconds, "now": now}
+        stmt = _HEARTBEAT if progress is None else _HEARTBEAT_WITH_PROGRESS
+        with self.db.write_one() as conn:
+            row = conn.execute(stmt, {**params, "pct": progress}).first()
         if row is None:
             return Lease.LOST
         return Lease.CANCEL if row.cancel_requested else Lease.HELD
@@ -248,8 +274,8 @@ class TaskStore:
     def complete(self, task_id: str, worker_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         """processing -> completed; release the hold and capture ``cost`` (never more than held)."""
         with self.db.write() as conn:
-            return complete_where(conn, self._owned(task_id, worker_id), cost=cost, result_path=result_path,
-                                  expires_at=expires_at)
+            return complete_with(conn, _COMPLETE, {"task_id": task_id, "worker": worker_id}, cost=cost,
+                                 result_path=result_path, expires_at=expires_at)
 
     def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:
         """pending|processing -> failed, cost 0, hold released in full."""
@@ -296,7 +322,7 @@ class TaskStore:
         """A worker shutting down returns a task it could not finish: processing -> pending.
         The attempt is not counted against the task."""
         now = time.time()
-        with self.db.write() as conn:
+        with self.db.write_one() as conn:
             res = conn.execute(
                 sa.update(tasks)
                 .where(*self._owned(task_id, worker_id))
@@ -330,7 +356,9 @@ class TaskStore:
                 scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
                 result.timed_out += end_where(
                     conn,
-                    (tasks.c.status.in_(ACTIVE), scope, tasks.c.started_at < now - limit),
+                    # created_at <= started_at: the first bound lets the index of active tasks find them
+                    (tasks.c.status.in_(ACTIVE), tasks.c.created_at < now - limit, scope,
+                     tasks.c.started_at < now - limit),
                     Status.FAILED,
                     code="timeout",
                     message=f"the task did not finish within {limit:g} s; it was not charged",
@@ -353,7 +381,7 @@ class TaskStore:
 
     def mark_purged(self, task_ids: list[str]) -> None:
         if task_ids:
-            with self.db.write() as conn:
+            with self.db.write_one() as conn:
                 conn.execute(sa.update(tasks).where(tasks.c.id.in_(task_ids)).values(purged_at=time.time()))
 
     def wait_for_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
@@ -370,10 +398,8 @@ class TaskStore:
     def _count_in(conn: Connection, key_id: str, limit: int | None) -> None:
         """One more active task for the key, unless that breaks its limit (one guarded update,
         which also queues concurrent submits of the same key behind each other)."""
-        bump = sa.update(api_keys).where(api_keys.c.id == key_id)
-        if limit is not None:
-            bump = bump.where(api_keys.c.active_tasks < limit)
-        if conn.execute(bump.values(active_tasks=api_keys.c.active_tasks + 1)).rowcount == 0:
+        bump = _COUNT_IN if limit is None else _COUNT_IN_LIMITED
+        if conn.execute(bump, {"key_id": key_id, "limit": limit}).rowcount == 0:
             raise RateLimited(
                 f"this key already has {limit} active tasks, its limit; wait for one to finish",
                 retry_after=5,

@@ -17,11 +17,14 @@ import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
-from vidgate.store.tasks import complete_where, end_where
+from vidgate.store.tasks import complete_with, completing, end_where
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
 CHUNK = 500  # ids per IN (...) list
+P = sa.bindparam
+_OURS = (tasks.c.id == P("task_id"), tasks.c.upstream_id == P("upstream"), tasks.c.status == PROCESSING)
+_COMPLETE = completing(*_OURS)
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,8 @@ class UpstreamStore:
 
     def complete(self, task_id: str, upstream_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         with self.db.write() as conn:
-            return complete_where(conn, self._ours(task_id, upstream_id), cost=cost, result_path=result_path,
-                                  expires_at=expires_at)
+            return complete_with(conn, _COMPLETE, {"task_id": task_id, "upstream": upstream_id}, cost=cost,
+                                 result_path=result_path, expires_at=expires_at)
 
     def fail(self, task_id: str, upstream_id: str, *, code: str, message: str) -> bool:
         with self.db.write() as conn:
