@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from vidgate import __version__
+from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
 from vidgate.api import account, admin, admin_channels, errors, files, generations, tasks
 from vidgate.api.deps import AppContext
@@ -53,10 +54,12 @@ def create_app(settings: Settings) -> FastAPI:
         prices=prices,
         channels=ChannelService(store, box),
         limiter=build_limiter(settings),
+        keys=KeyCache(store, settings.auth_cache_seconds),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ctx.keys.start()
         if workers:
             workers.start()
         try:
@@ -64,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if workers:
                 workers.stop(settings.shutdown_grace_seconds)
+            ctx.keys.stop()
             ctx.limiter.close()
             store.close()
 

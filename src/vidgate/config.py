@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         default=None, description="share rate limits across API processes through this Redis (redis://...)"
     )
     redis_prefix: str = Field(default="vidgate:", description="prefix of every Redis key vidgate writes")
+    auth_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL: remember a key's check this long (revocations and suspensions still apply at once); "
+        "0 turns the cache off; SQLite never caches",
+    )
 
     # operators
     admin_token: SecretStr | None = Field(

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
 from vidgate.billing.pricebook import PriceBook
 from vidgate.config import Settings
@@ -34,6 +36,7 @@ class AppContext:
     prices: PriceBook
     limiter: Limiter
     channels: ChannelService
+    keys: KeyCache
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or str(request.base_url)
@@ -57,8 +60,19 @@ def bearer_token(request: Request, what: str, code: str) -> str:
     return token.strip()
 
 
-def get_principal(request: Request, ctx: Ctx) -> Principal:
-    principal = ctx.store.accounts.authenticate(bearer_token(request, "api key", "invalid_api_key"))
+async def get_principal(request: Request, ctx: Ctx) -> Principal:
+    """The caller, from the key cache without leaving the event loop when it can; the database
+    (and a Redis rate limiter) are asked from a worker thread."""
+    secret = bearer_token(request, "api key", "invalid_api_key")
+    principal = ctx.keys.cached(secret)
+    if principal is None or ctx.limiter.blocking:
+        return await run_in_threadpool(_authenticate_and_count, ctx, secret, principal)
+    ctx.limiter.check(principal.key_id, principal.rate_limit_per_minute)
+    return principal
+
+
+def _authenticate_and_count(ctx: AppContext, secret: str, principal: Principal | None) -> Principal:
+    principal = principal or ctx.keys.principal(secret)
     ctx.limiter.check(principal.key_id, principal.rate_limit_per_minute)
     return principal
 

@@ -19,6 +19,8 @@ __all__ = ["Limiter", "RateLimiter", "RedisRateLimiter", "build_limiter"]
 
 
 class Limiter(Protocol):
+    blocking: bool  # whether ``check`` waits for I/O (then it is called from a worker thread)
+
     def check(self, key: str, per_minute: int | None = None) -> None:
         """Count one request of ``key``, or raise RateLimited saying when to retry."""
 

@@ -11,6 +11,8 @@ from vidgate.limits.gcra import Rate
 class RateLimiter:
     """At most ``per_minute`` requests per key in any minute (or the per-call limit), bursts included."""
 
+    blocking = False  # a check never waits for I/O: safe on the event loop
+
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._tat: dict[str, float] = {}  # theoretical arrival time per key

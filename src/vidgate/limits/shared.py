@@ -38,6 +38,8 @@ WARN_EVERY_S = 60.0
 
 
 class RedisRateLimiter:
+    blocking = True  # a check is a Redis round trip: not on the event loop
+
     def __init__(self, client: redis.Redis, per_minute: int, *, prefix: str = "vidgate:") -> None:
         self.client = client
         self.per_minute = per_minute

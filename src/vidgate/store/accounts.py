@@ -1,15 +1,17 @@
 """Accounts, their API keys and the operator's money moves. Keys are stored as SHA-256 hashes,
 never in clear.
 
-Authentication reads the key and its account on every request, so revoking a key or
-suspending an account takes effect on the very next one.
+Revoking a key or suspending an account takes effect on the very next request: whoever caches
+authentications (``accounts.keycache``) hears of every such change (``watch_keys``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from vidgate.billing.money import to_decimal
 from vidgate.errors import AuthenticationFailed, Conflict, NotFound
 from vidgate.store import ledger
 from vidgate.store.db import Database
+from vidgate.store.notify import KEYS_CHANGED
 from vidgate.store.tables import accounts, api_keys
 
 KEY_PREFIX = "sk-vg-"
@@ -209,6 +212,7 @@ class AccountStore:
             row = conn.execute(sa.select(api_keys).where(*mine)).first()
         if row is None:
             raise NotFound(f"account {account_id!r} has no key {key_id!r}", code="key_not_found")
+        self.db.notify(KEYS_CHANGED)
         return _key(row)
 
     def authenticate(self, secret: str) -> Principal:
@@ -227,14 +231,32 @@ class AccountStore:
                 conn.execute(_TOUCH, {"key_id": row.id, "now": now})
         return Principal(row.account_id, row.id, row.rate_limit_per_minute, row.max_active_tasks)
 
+    @property
+    def changes_reach_other_processes(self) -> bool:
+        """Whether ``watch_keys`` hears of changes other processes make (PostgreSQL)."""
+        return self.db.tells_other_processes
+
+    def on_key_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` as soon as this process revokes a key or changes an account's status
+        or limits (after the commit)."""
+        self.db.on_notify(KEYS_CHANGED, callback)
+
+    def watch_keys(self, stop: threading.Event, changed: Callable[[], None], lost: Callable[[], None]) -> None:
+        """PostgreSQL: call ``changed`` when listening starts and whenever any process has
+        revoked a key or changed an account's status or limits; ``lost`` when listening breaks
+        off (it resumes by itself). Blocks until ``stop``; returns at once on SQLite."""
+        self.db.listen(KEYS_CHANGED, stop, changed, lost)
+
     # --- helpers ---------------------------------------------------------------------------
     def _update(self, account_id: str, **values: Any) -> Account:
+        """Change the account's status or limits: what authentication tells about its keys."""
         with self.db.write() as conn:
             row = conn.execute(
                 sa.update(accounts).where(accounts.c.id == account_id).values(**values).returning(*accounts.c)
             ).first()
         if row is None:
             raise account_not_found(account_id)
+        self.db.notify(KEYS_CHANGED)
         return _account(row)
 
     @staticmethod

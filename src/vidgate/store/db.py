@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from vidgate.store.notify import PgNotifier
+from vidgate.store.notify import TASK_PENDING, PgNotifier
 
 SQLITE_BUSY_TIMEOUT_S = 30
 #: a PostgreSQL connection back from the pool after this long idle is pinged first; a busy one
@@ -95,7 +95,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self.notifier = None if self.is_sqlite else PgNotifier(libpq_dsn(self.url))
+        self._notifiers: dict[str, PgNotifier] = {}
+        self._in_process: dict[str, list[Callable[[], None]]] = {}
+        self._notifiers_lock = threading.Lock()
         # one statement per transaction needs no BEGIN/COMMIT round trips (PostgreSQL)
         self._autocommit = None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -120,18 +122,49 @@ class Database:
         with (self._autocommit or self.engine).connect() as conn, conn.begin():
             yield conn
 
+    @property
+    def tells_other_processes(self) -> bool:
+        """Whether ``notify`` reaches other processes (PostgreSQL); on SQLite it does nothing."""
+        return not self.is_sqlite
+
+    def notify(self, channel: str) -> None:
+        """After a commit: tell this process at once (``on_notify``), and the processes
+        listening on ``channel`` (PostgreSQL) within moments."""
+        for callback in self._in_process.get(channel, ()):
+            callback()
+        if notifier := self._notifier(channel):
+            notifier.poke()
+
+    def on_notify(self, channel: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever this process notifies ``channel``."""
+        self._in_process.setdefault(channel, []).append(callback)
+
+    def listen(
+        self, channel: str, stop: threading.Event, wake: Callable[[], None], lost: Callable[[], None] = lambda: None
+    ) -> None:
+        """Call ``wake`` whenever another process notifies ``channel``, until ``stop`` (see
+        ``PgNotifier.listen``). Returns at once on SQLite."""
+        if notifier := self._notifier(channel):
+            notifier.listen(stop, wake, lost)
+
     def notify_pending(self) -> None:
         """After a commit that queued tasks: wake workers in other processes (PostgreSQL)."""
-        if self.notifier is not None:
-            self.notifier.poke()
+        self.notify(TASK_PENDING)
 
     def listen_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever another process queues a task, until ``stop``. Returns at once
         on SQLite, whose writers share the process (and its in-process wake-up) with workers."""
-        if self.notifier is not None:
-            self.notifier.listen(stop, wake)
+        self.listen(TASK_PENDING, stop, wake)
+
+    def _notifier(self, channel: str) -> PgNotifier | None:
+        if self.is_sqlite:
+            return None
+        with self._notifiers_lock:
+            if channel not in self._notifiers:
+                self._notifiers[channel] = PgNotifier(libpq_dsn(self.url), channel)
+            return self._notifiers[channel]
 
     def dispose(self) -> None:
-        if self.notifier is not None:
-            self.notifier.close()
+        for notifier in self._notifiers.values():
+            notifier.close()
         self.engine.dispose()

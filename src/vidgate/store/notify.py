@@ -1,10 +1,12 @@
-"""Wake workers in other processes when tasks are queued (PostgreSQL NOTIFY/LISTEN).
+"""Tell other processes that something changed (PostgreSQL NOTIFY/LISTEN), one channel each:
+tasks were queued (wake a worker), keys or accounts changed (drop cached authentications).
 
 NOTIFY inside a submitting transaction would serialise every commit on PostgreSQL's
-notification-queue lock. Instead a task is queued and committed first, then the notifier is
-*poked*; one background thread per process sends NOTIFY on its own autocommit connection, and
-pokes that arrive while a NOTIFY is in flight (or within ``MIN_GAP_S`` of the last one) are
-folded into the next one. That is enough: a woken worker keeps claiming until the queue is empty.
+notification-queue lock. Instead the change is committed first, then the notifier is *poked*;
+one background thread per channel and process sends NOTIFY on its own autocommit connection,
+and pokes that arrive while a NOTIFY is in flight (or within ``MIN_GAP_S`` of the last one) are
+folded into the next one. That is enough: a woken worker keeps claiming until the queue is
+empty, a cache dropped once is dropped.
 """
 
 from __future__ import annotations
@@ -17,24 +19,26 @@ import psycopg
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "vidgate_task_pending"
+TASK_PENDING = "vidgate_task_pending"
+KEYS_CHANGED = "vidgate_keys_changed"
 LISTEN_TICK_S = 1.0
 RETRY_S = 1.0
 #: at most one NOTIFY per this many seconds: an idle worker is woken at once, a burst costs
 #: a NOTIFY per interval rather than one per task
-MIN_GAP_S = 0.01
+MIN_GAP_S = 0.025
 
 
 class PgNotifier:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, channel: str) -> None:
         self.dsn = dsn
+        self.channel = channel
         self._poked = threading.Event()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def poke(self) -> None:
-        """A task was queued (and committed)."""
+        """Something changed (and is committed)."""
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -42,17 +46,20 @@ class PgNotifier:
                     self._thread.start()
         self._poked.set()
 
-    def listen(self, stop: threading.Event, wake: Callable[[], None]) -> None:
-        """Call ``wake`` on every notification until ``stop``, reconnecting after errors."""
+    def listen(self, stop: threading.Event, wake: Callable[[], None], lost: Callable[[], None] = lambda: None) -> None:
+        """Call ``wake`` on every notification until ``stop``, and once each time listening
+        starts (for what changed while nobody listened); ``lost`` when the connection breaks,
+        before reconnecting."""
         while not stop.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    wake()  # anything queued while we were not listening
+                    conn.execute(f"LISTEN {self.channel}")
+                    wake()
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=LISTEN_TICK_S):
                             wake()
             except psycopg.Error:
+                lost()
                 log.warning("lost the PostgreSQL notification connection; reconnecting", exc_info=True)
                 stop.wait(RETRY_S)
 
@@ -70,10 +77,11 @@ class PgNotifier:
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.dsn, autocommit=True)
-                conn.execute(f"NOTIFY {CHANNEL}")
+                conn.execute(f"NOTIFY {self.channel}")
                 self._closed.wait(MIN_GAP_S)
             except psycopg.Error:
-                log.warning("could not notify workers; they will find the task at their next poll", exc_info=True)
+                log.warning("could not send NOTIFY %s; listeners catch up at their next poll", self.channel,
+                            exc_info=True)
                 conn = None
                 self._closed.wait(RETRY_S)
         if conn is not None:

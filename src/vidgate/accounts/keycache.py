@@ -1,0 +1,89 @@
+"""Who is behind an API key, remembered for a short while.
+
+Authenticating costs a database query on every request, and clients poll: most requests are a
+``GET /v1/tasks/{id}`` from a key seen a moment ago. The cache keeps each key's ``Principal``
+for ``ttl`` seconds and is dropped whole whenever a key is revoked or an account suspended,
+reactivated or given new limits: at once when this process made the change, within moments
+(PostgreSQL NOTIFY) when another did. While that notification channel is down the cache is not
+used, and after it comes back it starts empty, so a change is never missed. On SQLite, where
+another process (``vidgate keys revoke``) could not tell this one, nothing is cached.
+
+Failed authentications are never cached: their error must name the reason every time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from vidgate.store import Principal, Store
+from vidgate.store.accounts import hash_secret
+
+MAX_ENTRIES = 100_000
+
+
+class KeyCache:
+    def __init__(self, store: Store, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.ttl = ttl if store.accounts.changes_reach_other_processes else 0.0
+        self.clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped by every change: a lookup that straddles one is not kept
+        self._listening = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        store.accounts.on_key_change(self.clear)
+
+    def start(self) -> None:
+        """Listen for changes (a thread); until it listens, nothing is served from the cache."""
+        if self.ttl > 0:
+            self._thread = threading.Thread(target=self._watch, name="vidgate-keycache", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def cached(self, secret: str) -> Principal | None:
+        """The principal of ``secret`` if it is known and fresh; no I/O."""
+        if not self._listening.is_set():
+            return None
+        entry = self._entries.get(hash_secret(secret))
+        if entry is None or entry[0] < self.clock():
+            return None
+        return entry[1]
+
+    def principal(self, secret: str) -> Principal:
+        """The principal of ``secret``, from the cache or the database (AuthenticationFailed
+        says why not)."""
+        if (hit := self.cached(secret)) is not None:
+            return hit
+        generation = self._generation
+        principal = self.store.accounts.authenticate(secret)
+        if self._listening.is_set():
+            with self._lock:
+                if generation == self._generation:
+                    if len(self._entries) >= MAX_ENTRIES:
+                        self._entries.clear()
+                    self._entries[hash_secret(secret)] = (self.clock() + self.ttl, principal)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+    def _watch(self) -> None:
+        def changed() -> None:  # also when listening (re)starts: whatever was missed is gone
+            self.clear()
+            self._listening.set()
+
+        def lost() -> None:
+            self._listening.clear()
+            self.clear()
+
+        self.store.accounts.watch_keys(self._stop, changed, lost)
+        self._listening.clear()
