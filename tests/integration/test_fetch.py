@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.media_fixtures import (
@@ -146,6 +147,26 @@ def test_https_connects_to_the_checked_address_and_verifies_the_real_name(
     assert server.sni_names == ["media.test", "impostor.test"]
     assert server.requests == [("/a.png", server.requests[0][1])]
     assert server.requests[0][1]["Host"] == f"media.test:{server.port}"
+
+
+def test_each_fetch_has_its_own_connection_but_the_ca_bundle_is_read_once(
+    tls_files: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default transport: a new one (and TLS handshake) per fetch, so no connection made for
+    one name serves another on the same address; the TLS settings, whose CA bundle costs ~30 ms
+    of processor time to read, made once per Fetcher."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files[0]))
+    made: list[ssl.SSLContext] = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    png = make_png(tmp_path / "a.png", 12, 8)
+    fetch = Fetcher(FetchPolicy(allow_hosts=("media.test",)), resolver=resolving({"media.test": ["127.0.0.1"]}))
+    with FixtureServer(tls=tls_files[1:]) as server:
+        server.serve_file("/a.png", png)
+        for n in range(3):
+            assert fetch.fetch(server.url("/a.png", "media.test"), "image", tmp_path / f"d{n}").path.stat().st_size
+    assert len(made) == 1
+    assert server.sni_names == ["media.test"] * 3
 
 
 def test_relative_redirects_are_followed(server: FixtureServer, tmp_path: Path) -> None:

@@ -119,9 +119,15 @@ class UpstreamEngine:
         asyncio.set_event_loop(self._loop)
         # Blocking work (the store, downloads) runs in threads: enough of them that a burst of
         # completions does not queue behind the poller's own queries.
-        with ThreadPoolExecutor(self.config.threads, thread_name_prefix="vidgate-upstream-io") as pool:
-            self._loop.set_default_executor(pool)
+        pool = ThreadPoolExecutor(self.config.threads, thread_name_prefix="vidgate-upstream-io")
+        self._loop.set_default_executor(pool)
+        try:
             self._loop.run_until_complete(self._main())
+        finally:
+            # Work still queued (downloads and settlements of completions not yet finished) is
+            # dropped, not waited for: those tasks come due again when their poll lease runs
+            # out, and whoever polls them then finishes them. Stopping stays prompt under load.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
