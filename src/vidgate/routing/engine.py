@@ -58,6 +58,7 @@ class EngineConfig:
     request_timeout: float = 30.0
     downloads: int = 16  # results re-hosted at once
     threads: int = 32  # for blocking calls: store, downloads
+    stop_wait: float = 10.0  # how long stopping waits for results being re-hosted and settled
 
 
 class UpstreamEngine:
@@ -148,7 +149,10 @@ class UpstreamEngine:
                     except TimeoutError:
                         pass
             if self._finishing:
-                await asyncio.wait(self._finishing, timeout=10)
+                await asyncio.wait(self._finishing, timeout=self.config.stop_wait)
+                for job in self._finishing:  # their tasks come due again when the poll lease ends
+                    job.cancel()
+                await asyncio.gather(*self._finishing, return_exceptions=True)
 
     # --- submitting ---------------------------------------------------------------------------
     async def _send(self, job: UpstreamJob, worker_id: str, quote: int) -> None:
