@@ -337,6 +337,42 @@ def test_each_channels_in_flight_count_follows_hand_overs_and_endings(store: Sto
     assert store.channels.delete(channel.id)
 
 
+def test_upstream_completions_settle_in_one_batch_each_exactly_once(store: Store) -> None:
+    """A batch of completions from two accounts: each task captured once at its own price (never
+    more than held), the counters and balances moved once per batch, tasks already ended or
+    settled left alone, and every ledger adds up."""
+    from vidgate.store.upstream import Finished
+
+    a, b = Account(store, balance=10_000_000), Account(store, balance=10_000_000)
+    channel = store.channels.upsert(
+        {"name": "c", "provider": "apimart", "base_url": "http://x", "credentials": "sealed", "models": ["kling-v3"]}
+    )
+    ids = [a.submit(), b.submit(), a.submit(), b.submit()]
+    for n, task_id in enumerate(ids):
+        assert store.tasks.claim("w", 30) is not None
+        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+    assert store.upstream.fail(ids[3], "u3", code="content_rejected", message="no")
+    batch = [Finished(task_id, f"u{n}", 50_000 * (n + 1), f"r{n}", 1) for n, task_id in enumerate(ids)]
+    batch.append(Finished(ids[0], "u-other", 1, "x", 1))  # not the upstream task it was sent as
+
+    assert store.upstream.complete_many(batch) == set(ids[:3])
+    assert store.upstream.complete_many(batch[:1]) == set()  # once only
+
+    assert [store.tasks.get(t).cost for t in ids] == [50_000, 100_000, 150_000, 0]  # type: ignore[union-attr]
+    assert a.balance == 10_000_000 - 50_000 - 150_000 and b.balance == 10_000_000 - 100_000
+    assert a.kinds() == ["topup", "hold", "hold", "release", "capture", "release", "capture"]
+    assert b.kinds() == ["topup", "hold", "hold", "release", "release", "capture"]
+    a.assert_ledger_adds_up()
+    b.assert_ledger_adds_up()
+    assert store.channels.in_flight() == {}
+    from vidgate.store import ledger
+    from vidgate.store.tables import api_keys
+
+    with store.db.read() as conn:
+        assert conn.execute(sa.select(api_keys.c.active_tasks)).scalars().all() == [0, 0]
+        assert ledger.verify(conn) == []
+
+
 def test_submits_and_settlements_of_one_key_never_deadlock(store: Store) -> None:
     """Submits lock the key then the account; settlements must take them in the same order."""
     acct = Account(store, balance=10**12)

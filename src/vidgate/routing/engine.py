@@ -31,7 +31,7 @@ from vidgate.providers.upstream.base import UpstreamError, UpstreamJob, Upstream
 from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, Channel, choose
 from vidgate.routing.registry import ChannelRegistry
 from vidgate.store import Store
-from vidgate.store.upstream import InFlight, NextPoll
+from vidgate.store.upstream import Finished, InFlight, NextPoll
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +59,7 @@ class EngineConfig:
     downloads: int = 16  # results re-hosted at once
     threads: int = 32  # for blocking calls: store, downloads
     stop_wait: float = 10.0  # how long stopping waits for results being re-hosted and settled
+    settle_batch: int = 200  # most completions settled in one transaction
 
 
 class UpstreamEngine:
@@ -87,6 +88,8 @@ class UpstreamEngine:
         self._slots: asyncio.Semaphore | None = None
         self._ready = threading.Event()
         self._round_start = 0.0
+        self._unsettled: list[tuple[Finished, asyncio.Future[None]]] = []
+        self._settler: asyncio.Task[None] | None = None
 
     # --- lifecycle (called from other threads) ------------------------------------------------
     def start(self) -> None:
@@ -299,10 +302,8 @@ class UpstreamEngine:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 await asyncio.to_thread(self.results.fetch, status.video_urls[0], "video", path)
             # If another poller settled it first, it wrote the same key: the file is left alone.
-            await asyncio.to_thread(
-                self.store.upstream.complete, task.id, task.upstream_id, cost=self._final_price(task, status),
-                result_path=key, expires_at=int(time.time()) + self.config.result_ttl_seconds,
-            )
+            expires_at = int(time.time()) + self.config.result_ttl_seconds
+            await self._settle(Finished(task.id, task.upstream_id, self._final_price(task, status), key, expires_at))
         except MediaError as exc:
             if exc.retryable:
                 await asyncio.to_thread(self.store.upstream.reschedule, [self._backoff(task)])
@@ -314,6 +315,32 @@ class UpstreamEngine:
         except Exception:
             log.exception("task %s: finishing failed; it will be polled again", task.id)
             await asyncio.to_thread(self.store.upstream.reschedule, [self._backoff(task)])
+
+    async def _settle(self, finished: Finished) -> None:
+        """Complete and settle a task, batched with the others finishing now: one settler per
+        process runs a transaction for whatever has gathered while the last one ran, so a burst
+        of completions updates the account's and key's rows once per batch instead of queueing
+        on them once per task (in any other process too)."""
+        done = asyncio.get_running_loop().create_future()
+        self._unsettled.append((finished, done))
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.ensure_future(self._settle_batches())
+        await done
+
+    async def _settle_batches(self) -> None:
+        while self._unsettled:
+            batch = self._unsettled[: self.config.settle_batch]
+            del self._unsettled[: self.config.settle_batch]
+            try:
+                await asyncio.to_thread(self.store.upstream.complete_many, [f for f, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     def _final_price(self, task: InFlight, status: UpstreamStatus) -> int:
         """Per-second models are settled from what the upstream reports, where it reports it."""

@@ -121,7 +121,9 @@ class ChannelStore:
             )
 
     def record_success(self, channel_id: str) -> None:
-        with self.db.write() as conn:
+        """The channel answered: its run of failures (if any) is over. Usually a no-op, so one
+        autocommit statement, not a transaction."""
+        with self.db.write_one() as conn:
             conn.execute(
                 sa.update(channels).where(channels.c.id == channel_id, channels.c.failures != 0).values(failures=0)
             )

@@ -49,6 +49,9 @@ def post_many(conn: Connection, account_id: str, moves: list[Move]) -> int:
 
 
 P = sa.bindparam
+#: up to this many entries, PostgreSQL moves money in one statement (a submit has one entry, a
+#: settlement two); a batch of settlements uses two statements rather than one compiled anew
+ONE_STATEMENT_MOVES = 4
 _CHANGE = sa.update(accounts).where(accounts.c.id == P("account")).values(balance=accounts.c.balance + P("total"))
 _CHANGE_IF_COVERED = _CHANGE.where(accounts.c.balance + P("total") >= 0)
 _INSERT = sa.insert(ledger)
@@ -59,7 +62,7 @@ def _move(conn: Connection, account_id: str, moves: list[Move], *, require_funds
     zero: then None, nothing written) and append each move as an entry with the balance after it."""
     assert all(kind in KINDS for kind, *_ in moves), moves
     now, total = time.time(), sum(m[1] for m in moves)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(moves) <= ONE_STATEMENT_MOVES:
         stmt = _in_one_statement(len(moves), require_funds)
         params: dict[str, object] = {"account": account_id, "total": total, "now": now}
         running = 0
@@ -83,7 +86,7 @@ def _move(conn: Connection, account_id: str, moves: list[Move], *, require_funds
     return balance
 
 
-@functools.lru_cache(maxsize=32)
+@functools.cache
 def _in_one_statement(n: int, require_funds: bool) -> sa.Insert:
     """PostgreSQL: the balance change as a CTE feeding the insert of ``n`` entries, one round
     trip instead of two on every submit and every settlement. The entries are selected in move

@@ -99,13 +99,20 @@ def completing(*where: sa.ColumnElement[bool]) -> sa.Update:
     )
 
 
+def mark_with(conn: Connection, stmt: sa.Update, params: dict[str, Any], *, cost: int, result_path: str,
+              expires_at: int) -> Row[Any] | None:
+    """Run a ``completing`` statement; the completed task's row (for ``settle_completed``), or
+    None if no task matched."""
+    return conn.execute(
+        stmt, {**params, "charge": cost, "result": result_path, "expires": expires_at, "now": time.time()}
+    ).first()
+
+
 def complete_with(conn: Connection, stmt: sa.Update, params: dict[str, Any], *, cost: int, result_path: str,
                   expires_at: int) -> bool:
     """Run a ``completing`` statement; if it matched, release the hold and capture the cost, in
     the caller's transaction. False if no task matched."""
-    row = conn.execute(
-        stmt, {**params, "charge": cost, "result": result_path, "expires": expires_at, "now": time.time()}
-    ).first()
+    row = mark_with(conn, stmt, params, cost=cost, result_path=result_path, expires_at=expires_at)
     if row is not None:
         settle_completed(conn, [row])
     return row is not None

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
-from vidgate.store.tasks import complete_with, completing, end_where
+from vidgate.store.tasks import completing, end_where, mark_with, settle_completed
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
@@ -40,6 +40,17 @@ class InFlight:
     cancel_requested: bool
     quote: int | None
     started_at: float | None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A task the upstream finished, its video re-hosted: what settling it takes."""
+
+    task_id: str
+    upstream_id: str
+    cost: int
+    result_path: str
+    expires_at: int
 
 
 @dataclass(frozen=True)
@@ -146,9 +157,24 @@ class UpstreamStore:
                     )
 
     def complete(self, task_id: str, upstream_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
+        return bool(self.complete_many([Finished(task_id, upstream_id, cost, result_path, expires_at)]))
+
+    def complete_many(self, finished: list[Finished]) -> set[str]:
+        """Complete and settle these tasks in one transaction: their key, channel and account
+        rows are each updated once for the whole batch, not once per task, so a burst of
+        completions does not queue on those rows. Returns the ids completed here (the others had
+        ended or were settled by another poller)."""
+        rows = []
         with self.db.write() as conn:
-            return complete_with(conn, _COMPLETE, {"task_id": task_id, "upstream": upstream_id}, cost=cost,
-                                 result_path=result_path, expires_at=expires_at)
+            for f in sorted(finished, key=lambda f: f.task_id):  # the tasks' rows in id order
+                params = {"task_id": f.task_id, "upstream": f.upstream_id}
+                row = mark_with(conn, _COMPLETE, params, cost=f.cost, result_path=f.result_path,
+                                expires_at=f.expires_at)
+                if row is not None:
+                    rows.append(row)
+            if rows:
+                settle_completed(conn, rows)
+        return {row.id for row in rows}
 
     def fail(self, task_id: str, upstream_id: str, *, code: str, message: str) -> bool:
         with self.db.write() as conn:
