@@ -337,6 +337,27 @@ def test_each_channels_in_flight_count_follows_hand_overs_and_endings(store: Sto
     assert store.channels.delete(channel.id)
 
 
+def test_a_claimed_poll_is_due_again_at_the_time_the_poller_gave(store: Store) -> None:
+    """claim_due sets each task's next poll itself (one write per task and round when nothing
+    changes): claimed tasks are not due again before that time, and are due again after it,
+    to this poller or any other."""
+    acct = Account(store)
+    channel = store.channels.upsert(
+        {"name": "c", "provider": "apimart", "base_url": "http://x", "credentials": "sealed", "models": ["kling-v3"]}
+    )
+    ids = [acct.submit() for _ in range(3)]
+    for n, task_id in enumerate(ids):
+        assert store.tasks.claim("w", 30) is not None
+        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+    now = time.time()
+    first = store.upstream.claim_due(limit=2, next_poll_at=now + 60)
+    assert len(first) == 2 and all(t.progress == 0 and t.poll_errors == 0 for t in first)
+    rest = store.upstream.claim_due(limit=10, next_poll_at=now - 1)  # due again at once
+    assert [t.id for t in rest] == sorted(set(ids) - {t.id for t in first})
+    assert [t.id for t in store.upstream.claim_due(limit=10, next_poll_at=now + 60)] == [rest[0].id]
+    assert store.upstream.claim_due(limit=10, next_poll_at=now + 60) == []
+
+
 def test_upstream_completions_settle_in_one_batch_each_exactly_once(store: Store) -> None:
     """A batch of completions from two accounts: each task captured once at its own price (never
     more than held), the counters and balances moved once per batch, tasks already ended or

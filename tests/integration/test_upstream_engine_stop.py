@@ -42,7 +42,10 @@ def test_stop_drops_queued_blocking_work_and_returns_promptly(tmp_path: Path) ->
     time.sleep(0.2)
     started = time.monotonic()
     engine.stop(timeout=10)
-    assert time.monotonic() - started < 3  # stop_wait, then what was running finishes
-    time.sleep(0.6)
-    assert len(ran) <= 3 * config.threads  # nothing queued started after that
+    assert time.monotonic() - started < 5  # stop_wait, then what was running; 12.5 s if it waited for all
+    with lock:
+        at_stop = len(ran)
+    time.sleep(1.2)  # anything still running finishes; nothing queued may start
+    assert len(ran) - at_stop <= config.threads
+    assert len(ran) < 100
     store.close()

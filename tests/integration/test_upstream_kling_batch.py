@@ -115,6 +115,19 @@ def test_thousands_of_tasks_are_read_in_a_few_listing_requests(fake: tuple[str, 
     )
 
 
+def test_the_pages_many_tasks_fill_are_asked_for_at_once(fake: tuple[str, FakeState]) -> None:
+    """With 1,400 tasks to read (three pages) and every request taking 0.4 s, a round costs about
+    one request's latency, not three."""
+    url, state = fake
+    ids = put_tasks(state, "text2video", 1400)
+    state.config.latency_s = 0.4
+    started = time.monotonic()
+    results, sent = poll_many(url, ids)
+    elapsed = time.monotonic() - started
+    assert len(results) == 1400 and sent == 3
+    assert elapsed < 1.0, f"three pages took {elapsed:.2f} s"
+
+
 def test_a_listed_task_reads_as_its_single_query_does(fake: tuple[str, FakeState]) -> None:
     url, state = fake
     bodies = [seed(name, prompt=prompt) for name in SEEDS.values() for prompt in ("a dog", "a SLOW dog", "FAIL_LATER")]

@@ -40,6 +40,7 @@ class InFlight:
     cancel_requested: bool
     quote: int | None
     started_at: float | None
+    progress: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,29 +110,38 @@ class UpstreamStore:
             )
         return res.rowcount == 1
 
-    def claim_due(self, *, limit: int, lease_seconds: float) -> list[InFlight]:
-        """Up to ``limit`` tasks whose poll is due, oldest due first, leased for ``lease_seconds``."""
+    def claim_due(self, *, limit: int, next_poll_at: float) -> list[InFlight]:
+        """Up to ``limit`` tasks whose poll is due, oldest due first, each due again at
+        ``next_poll_at``: the poller's next look, set here so that a task whose poll changes
+        nothing (most of them, most of the time) is written once per round, not twice. Should
+        the poller die or dawdle, another takes the task then; a task polled twice is harmless
+        (every ending is guarded by the upstream id)."""
         now = time.time()
+        # A CTE, evaluated once: PostgreSQL may run an IN (subquery ... LIMIT) more than once
+        # and so claim more than ``limit`` rows.
         due = (
             sa.select(tasks.c.id)
             .where(tasks.c.status == PROCESSING, tasks.c.next_poll_at <= now)
             .order_by(tasks.c.next_poll_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .cte("due")
+            .prefix_with("MATERIALIZED")
         )
-        with self.db.write() as conn:
+        with self.db.write_one() as conn:
             rows = conn.execute(
                 sa.update(tasks)
-                .where(tasks.c.id.in_(due.scalar_subquery()), tasks.c.status == PROCESSING)
-                .values(next_poll_at=now + lease_seconds)
+                .where(tasks.c.id == due.c.id, tasks.c.status == PROCESSING)
+                .values(next_poll_at=next_poll_at)
                 .returning(
                     tasks.c.id, tasks.c.model, tasks.c.request, tasks.c.channel_id, tasks.c.upstream_id,
                     tasks.c.poll_errors, tasks.c.cancel_requested, tasks.c.quote, tasks.c.started_at,
+                    tasks.c.progress,
                 )
             ).all()
         return [
             InFlight(r.id, r.model, r.request, r.channel_id, r.upstream_id, int(r.poll_errors),
-                     bool(r.cancel_requested), r.quote, r.started_at)
+                     bool(r.cancel_requested), r.quote, r.started_at, int(r.progress))
             for r in rows
         ]
 

@@ -124,23 +124,38 @@ class KlingProvider:
     ) -> dict[str, PollResult]:
         """Results of the ``wanted`` tasks (Kling task id -> upstream id) the endpoint's listing shows.
 
-        Stops when all were seen, at a short page, or after the pages they could fill plus
-        :data:`EXTRA_PAGES`. If a page cannot be read, every wanted task not yet seen gets that
+        The pages they could fill are asked for at once (a round costs one page's latency, not
+        one per page), then up to :data:`EXTRA_PAGES` more one by one; reading stops when all
+        were seen or at a short page. If a page cannot be read, every wanted task not yet seen gets that
         error, unless the error is ``fail_task``: then the listing is unusable as we ask for it,
         says nothing about the tasks, and they are left to their single queries.
         """
         found: dict[str, PollResult] = {}
-        for page in range(1, page_limit(len(wanted)) + 1):
-            try:
-                items = await self._list_page(client, creds, endpoint, page)
-            except UpstreamError as exc:
-                if exc.kind == "fail_task":
+        last = page_limit(len(wanted))
+        filled = min(last, max(1, math.ceil(len(wanted) / PAGE_SIZE)))  # pages they fill: asked at once
+        batch = await asyncio.gather(*(self._page_or_error(client, creds, endpoint, p) for p in range(1, filled + 1)))
+        next_page = filled + 1
+        while True:
+            for items in batch:
+                if isinstance(items, UpstreamError):
+                    if items.kind == "fail_task":
+                        return found
+                    return found | {upstream_id: items for upstream_id in wanted.values() if upstream_id not in found}
+                found.update(listed_results(items, wanted))
+                if len(found) == len(wanted) or len(items) < PAGE_SIZE:
                     return found
-                return found | {upstream_id: exc for upstream_id in wanted.values() if upstream_id not in found}
-            found.update(listed_results(items, wanted))
-            if len(found) == len(wanted) or len(items) < PAGE_SIZE:
-                break
-        return found
+            if next_page > last:
+                return found
+            batch = [await self._page_or_error(client, creds, endpoint, next_page)]
+            next_page += 1
+
+    async def _page_or_error(
+        self, client: httpx.AsyncClient, creds: Credentials, endpoint: str, page: int
+    ) -> list[Any] | UpstreamError:
+        try:
+            return await self._list_page(client, creds, endpoint, page)
+        except UpstreamError as exc:
+            return exc
 
     async def _list_page(self, client: httpx.AsyncClient, creds: Credentials, endpoint: str, page: int) -> list[Any]:
         query = urlencode({"pageNum": page, "pageSize": PAGE_SIZE})
