@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +18,12 @@ import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
-from vidgate.store.tasks import completing, end_where, mark_with, settle_completed
+from vidgate.store.tasks import end_where, settle_completed
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
 CHUNK = 500  # ids per IN (...) list
 P = sa.bindparam
-_OURS = (tasks.c.id == P("task_id"), tasks.c.upstream_id == P("upstream"), tasks.c.status == PROCESSING)
-_COMPLETE = completing(*_OURS)
 
 
 @dataclass(frozen=True)
@@ -174,16 +173,39 @@ class UpstreamStore:
         rows are each updated once for the whole batch, not once per task, so a burst of
         completions does not queue on those rows. Returns the ids completed here (the others had
         ended or were settled by another poller)."""
-        rows = []
+        if not finished:
+            return set()
+        ours = sa.tuple_(tasks.c.id, tasks.c.upstream_id).in_([(f.task_id, f.upstream_id) for f in finished])
+
+        def each(value: Callable[[Finished], object], kind: Any) -> sa.Case[Any]:  # the row's own entry's value
+            return sa.case(*[
+                (sa.and_(tasks.c.id == f.task_id, tasks.c.upstream_id == f.upstream_id), sa.literal(value(f), kind))
+                for f in finished
+            ])
+
+        charge = each(lambda f: f.cost, sa.BigInteger)
+        now = time.time()
         with self.db.write() as conn:
-            for f in sorted(finished, key=lambda f: f.task_id):  # the tasks' rows in id order
-                params = {"task_id": f.task_id, "upstream": f.upstream_id}
-                row = mark_with(conn, _COMPLETE, params, cost=f.cost, result_path=f.result_path,
-                                expires_at=f.expires_at)
-                if row is not None:
-                    rows.append(row)
+            # rows locked in id order first (LOCK_ORDER), then one update for the whole batch
+            conn.execute(sa.select(tasks.c.id).where(ours).order_by(tasks.c.id).with_for_update()).all()
+            rows = conn.execute(
+                sa.update(tasks)
+                .where(ours, tasks.c.status == PROCESSING)
+                .values(
+                    status=Status.COMPLETED.value,
+                    progress=100,
+                    cost=sa.case((tasks.c.hold < charge, tasks.c.hold), else_=charge),
+                    result_path=each(lambda f: f.result_path, sa.String),
+                    expires_at=each(lambda f: f.expires_at, sa.BigInteger),
+                    completed_at=now,
+                    lease_expires_at=None,
+                    next_poll_at=None,
+                    updated_at=now,
+                )
+                .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
+            ).all()
             if rows:
-                settle_completed(conn, rows)
+                settle_completed(conn, sorted(rows, key=lambda r: r.id))
         return {row.id for row in rows}
 
     def fail(self, task_id: str, upstream_id: str, *, code: str, message: str) -> bool:
