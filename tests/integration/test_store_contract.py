@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -64,6 +65,17 @@ class Account:
 
     def assert_ledger_adds_up(self) -> None:
         assert self.store.accounts.ledger_sum(self.id) == self.balance
+
+
+def sent_upstream(store: Store, ids: list[str]) -> Any:
+    """Claim these (just submitted) tasks and hand them over to a new channel as u0, u1, ..."""
+    channel = store.channels.upsert(
+        {"name": "c", "provider": "apimart", "base_url": "http://x", "credentials": "sealed", "models": ["kling-v3"]}
+    )
+    for n, task_id in enumerate(ids):
+        assert store.tasks.claim("w", 30) is not None
+        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+    return channel
 
 
 def test_submit_holds_the_price_or_writes_nothing(store: Store) -> None:
@@ -319,13 +331,8 @@ def test_each_keys_active_count_follows_every_way_a_task_ends(store: Store) -> N
 
 def test_each_channels_in_flight_count_follows_hand_overs_and_endings(store: Store) -> None:
     acct = Account(store, balance=100_000_000)
-    channel = store.channels.upsert(
-        {"name": "c", "provider": "apimart", "base_url": "http://x", "credentials": "sealed", "models": ["kling-v3"]}
-    )
     ids = [acct.submit() for _ in range(4)]
-    for n, task_id in enumerate(ids):
-        assert store.tasks.claim("w", 30) is not None
-        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+    channel = sent_upstream(store, ids)
     assert store.channels.in_flight() == {channel.id: 4}
     assert store.upstream.complete(ids[0], "u0", cost=1, result_path="r", expires_at=1)
     assert store.upstream.fail(ids[1], "u1", code="content_rejected", message="no")
@@ -342,13 +349,8 @@ def test_a_claimed_poll_is_due_again_at_the_time_the_poller_gave(store: Store) -
     changes): claimed tasks are not due again before that time, and are due again after it,
     to this poller or any other."""
     acct = Account(store)
-    channel = store.channels.upsert(
-        {"name": "c", "provider": "apimart", "base_url": "http://x", "credentials": "sealed", "models": ["kling-v3"]}
-    )
     ids = [acct.submit() for _ in range(3)]
-    for n, task_id in enumerate(ids):
-        assert store.tasks.claim("w", 30) is not None
-        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+    sent_upstream(store, ids)
     now = time.time()
     first = store.upstream.claim_due(limit=2, next_poll_at=now + 60)
     assert len(first) == 2 and all(t.progress == 0 and t.poll_errors == 0 for t in first)
@@ -365,13 +367,8 @@ def test_upstream_completions_settle_in_one_batch_each_exactly_once(store: Store
     from vidgate.store.upstream import Finished
 
     a, b = Account(store, balance=10_000_000), Account(store, balance=10_000_000)
-    channel = store.channels.upsert(
-        {"name": "c", "provider": "apimart", "base_url": "http://x", "credentials": "sealed", "models": ["kling-v3"]}
-    )
     ids = [a.submit(), b.submit(), a.submit(), b.submit()]
-    for n, task_id in enumerate(ids):
-        assert store.tasks.claim("w", 30) is not None
-        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+    sent_upstream(store, ids)
     assert store.upstream.fail(ids[3], "u3", code="content_rejected", message="no")
     batch = [Finished(task_id, f"u{n}", 50_000 * (n + 1), f"r{n}", 1) for n, task_id in enumerate(ids)]
     batch.append(Finished(ids[0], "u-other", 1, "x", 1))  # not the upstream task it was sent as
