@@ -3,7 +3,7 @@
 One asyncio loop per process, on its own thread. Workers hand it a task to *send*: it picks a
 channel (failing over to the next on a retriable error), submits, and hands the task over to
 the upstream queue, so the worker's slot is free at once. The *poller* claims the tasks whose
-poll is due (in any process: the claim is a lease), polls them in batches per channel, and
+poll is due (in any process: the claim sets the next poll time), polls them in batches per channel, and
 re-hosts finished videos in vidgate's storage before settling the money. Transient errors back
 off exponentially; a poll that fails is not a failed task: the model's timeout decides that.
 """
@@ -133,7 +133,7 @@ class UpstreamEngine:
             self._loop.run_until_complete(self._main())
         finally:
             # Work still queued (downloads and settlements of completions not yet finished) is
-            # dropped, not waited for: those tasks come due again when their poll lease runs
+            # dropped, not waited for: those tasks come due again when their finish_lease runs
             # out, and whoever polls them then finishes them. Stopping stays prompt under load.
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -159,7 +159,7 @@ class UpstreamEngine:
                         pass
             if self._finishing:
                 await asyncio.wait(self._finishing, timeout=self.config.stop_wait)
-                for job in self._finishing:  # their tasks come due again when the poll lease ends
+                for job in self._finishing:  # their tasks come due again when finish_lease ends
                     job.cancel()
                 await asyncio.gather(*self._finishing, return_exceptions=True)
 

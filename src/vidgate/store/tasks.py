@@ -77,45 +77,23 @@ def _task(row: Mapping[str, Any]) -> Task:
     )
 
 
-def completing(*where: sa.ColumnElement[bool]) -> sa.Update:
-    """The statement that completes the processing task matching ``where``. Bind parameters:
-    those of ``where``, and ``charge`` (never more than held), ``result``, ``expires``, ``now``."""
-    cost = P("charge", type_=sa.BigInteger)
-    return (
-        sa.update(tasks)
-        .where(*where)
-        .values(
-            status=Status.COMPLETED.value,
-            progress=100,
-            cost=sa.case((tasks.c.hold < cost, tasks.c.hold), else_=cost),
-            result_path=P("result", type_=sa.String),
-            expires_at=P("expires", type_=sa.BigInteger),
-            completed_at=P("now", type_=sa.Double),
-            lease_expires_at=None,
-            next_poll_at=None,
-            updated_at=P("now", type_=sa.Double),
-        )
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
+def completion(*, charge: Any, result: Any, expires: Any, now: Any) -> dict[str, Any]:
+    """What completing a task sets (expressions or values): the charge is never more than held."""
+    return dict(
+        status=Status.COMPLETED.value,
+        progress=100,
+        cost=sa.case((tasks.c.hold < charge, tasks.c.hold), else_=charge),
+        result_path=result,
+        expires_at=expires,
+        completed_at=now,
+        lease_expires_at=None,
+        next_poll_at=None,
+        updated_at=now,
     )
 
 
-def mark_with(conn: Connection, stmt: sa.Update, params: dict[str, Any], *, cost: int, result_path: str,
-              expires_at: int) -> Row[Any] | None:
-    """Run a ``completing`` statement; the completed task's row (for ``settle_completed``), or
-    None if no task matched."""
-    return conn.execute(
-        stmt, {**params, "charge": cost, "result": result_path, "expires": expires_at, "now": time.time()}
-    ).first()
-
-
-def complete_with(conn: Connection, stmt: sa.Update, params: dict[str, Any], *, cost: int, result_path: str,
-                  expires_at: int) -> bool:
-    """Run a ``completing`` statement; if it matched, release the hold and capture the cost, in
-    the caller's transaction. False if no task matched."""
-    row = mark_with(conn, stmt, params, cost=cost, result_path=result_path, expires_at=expires_at)
-    if row is not None:
-        settle_completed(conn, [row])
-    return row is not None
+#: what ``settle_completed`` needs of each task just completed (RETURNING)
+SETTLED = (tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
 
 
 def settle_completed(conn: Connection, completed: Sequence[Row[Any]]) -> None:
@@ -206,7 +184,13 @@ _HEARTBEAT = (
     .returning(tasks.c.cancel_requested)
 )
 _HEARTBEAT_WITH_PROGRESS = _HEARTBEAT.values(progress=P("pct", type_=sa.Integer))
-_COMPLETE = completing(*OWNED)
+_COMPLETE = (
+    sa.update(tasks)
+    .where(*OWNED)
+    .values(**completion(charge=P("charge", type_=sa.BigInteger), result=P("result", type_=sa.String),
+                         expires=P("expires", type_=sa.BigInteger), now=P("now", type_=sa.Double)))
+    .returning(*SETTLED)
+)
 
 
 class TaskStore:
@@ -280,9 +264,13 @@ class TaskStore:
 
     def complete(self, task_id: str, worker_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         """processing -> completed; release the hold and capture ``cost`` (never more than held)."""
+        params = {"task_id": task_id, "worker": worker_id, "charge": cost, "result": result_path,
+                  "expires": expires_at, "now": time.time()}
         with self.db.write() as conn:
-            return complete_with(conn, _COMPLETE, {"task_id": task_id, "worker": worker_id}, cost=cost,
-                                 result_path=result_path, expires_at=expires_at)
+            row = conn.execute(_COMPLETE, params).first()
+            if row is not None:
+                settle_completed(conn, [row])
+        return row is not None
 
     def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:
         """pending|processing -> failed, cost 0, hold released in full."""

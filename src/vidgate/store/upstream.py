@@ -18,12 +18,11 @@ import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
-from vidgate.store.tasks import end_where, settle_completed
+from vidgate.store.tasks import SETTLED, completion, end_where, settle_completed
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
 CHUNK = 500  # ids per IN (...) list
-P = sa.bindparam
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,6 @@ class UpstreamStore:
                 for f in finished
             ])
 
-        charge = each(lambda f: f.cost, sa.BigInteger)
         now = time.time()
         with self.db.write() as conn:
             # rows locked in id order first (LOCK_ORDER), then one update for the whole batch
@@ -191,18 +189,10 @@ class UpstreamStore:
             rows = conn.execute(
                 sa.update(tasks)
                 .where(ours, tasks.c.status == PROCESSING)
-                .values(
-                    status=Status.COMPLETED.value,
-                    progress=100,
-                    cost=sa.case((tasks.c.hold < charge, tasks.c.hold), else_=charge),
-                    result_path=each(lambda f: f.result_path, sa.String),
-                    expires_at=each(lambda f: f.expires_at, sa.BigInteger),
-                    completed_at=now,
-                    lease_expires_at=None,
-                    next_poll_at=None,
-                    updated_at=now,
-                )
-                .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
+                .values(**completion(charge=each(lambda f: f.cost, sa.BigInteger),
+                                     result=each(lambda f: f.result_path, sa.String),
+                                     expires=each(lambda f: f.expires_at, sa.BigInteger), now=now))
+                .returning(*SETTLED)
             ).all()
             if rows:
                 settle_completed(conn, sorted(rows, key=lambda r: r.id))
