@@ -435,6 +435,42 @@ def test_submits_and_settlements_of_one_key_never_deadlock(store: Store) -> None
     acct.assert_ledger_adds_up()
 
 
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite has no row locks
+@pytest.mark.parametrize("update", ["reschedule", "complete_many", "fail by the sweeper"])
+def test_updates_of_many_tasks_lock_them_in_id_order_and_never_deadlock(store: Store, update: str) -> None:
+    """PostgreSQL locks the rows of an UPDATE in the order it scans them. Here task ``b`` lies
+    before ``a`` in every order but their ids' (on disk, by creation, by due poll); another
+    transaction holds ``a``, then takes ``b``. An update of both that
+    locked ``b`` first would wait for ``a`` while holding ``b``: a deadlock, one side aborted
+    after a second. In id order, it waits for ``a`` holding nothing, and both go through."""
+    from vidgate.store.tables import tasks
+    from vidgate.store.upstream import Finished, NextPoll
+
+    acct = Account(store)
+    a, b = acct.submit(), acct.submit()
+    sent_upstream(store, [a, b])
+    with store.db.write() as conn:  # b first by creation and due poll; a's new row version last on disk
+        conn.execute(sa.update(tasks).where(tasks.c.id == b).values(created_at=1.0, next_poll_at=1.0))
+        conn.execute(sa.update(tasks).where(tasks.c.id == a).values(started_at=1.0, next_poll_at=2.0))
+    run = {
+        "reschedule": lambda: store.upstream.reschedule([NextPoll(a, "u0", 5.0, 7, 0), NextPoll(b, "u1", 5.0, 7, 0)]),
+        "complete_many": lambda: store.upstream.complete_many([Finished(a, "u0", 1, "r", 1), Finished(b, "u1", 1, "r", 1)]),
+        "fail by the sweeper": lambda: store.tasks.sweep(max_attempts=3, timeouts={"kling-v3": 0}, default_timeout=0),
+    }[update]
+    with store.db.engine.connect() as other, other.begin():
+        other.execute(sa.select(tasks.c.id).where(tasks.c.id == a).with_for_update()).all()
+        with ThreadPoolExecutor(1) as ex:
+            updating = ex.submit(run)
+            time.sleep(0.5)  # the update is now waiting for a
+            assert not updating.done()
+            other.execute(sa.select(tasks.c.id).where(tasks.c.id == b).with_for_update(nowait=True)).all()
+            other.commit()
+            updating.result(timeout=10)
+    ended = update != "reschedule"
+    assert {store.tasks.get(t).status.ended for t in (a, b)} == {ended}  # type: ignore[union-attr]
+    acct.assert_ledger_adds_up()
+
+
 def test_the_migrations_build_exactly_the_schema_the_code_declares(store: Store) -> None:
     """Alembic's comparison of the migrated database with ``store.tables``: no table, column or
     index (partial ones included, with their conditions) differs."""

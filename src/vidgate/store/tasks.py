@@ -15,7 +15,7 @@ import dataclasses
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -35,7 +35,27 @@ P = sa.bindparam
 #: Every transaction that touches these shared rows locks them in this order (and rows of one
 #: table in id order), so two transactions never wait for each other in a circle: a submit
 #: locks its key, then its account; a settlement its tasks, their keys, channels, then accounts.
+#: An UPDATE of several task rows locks them in whatever order PostgreSQL scans them, so every
+#: such update takes its rows with ``lock_tasks`` first.
 LOCK_ORDER = ("tasks", "api_keys", "channels", "accounts")
+CHUNK = 500  # ids per IN (...) list
+
+
+def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``ids`` in slices of at most :data:`CHUNK`, for ``IN (...)`` lists."""
+    return (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK))
+
+
+def lock_tasks(conn: Connection, *where: sa.ColumnElement[bool], ids: Sequence[str] | None = None) -> list[str]:
+    """Lock the task rows that match ``where`` (and are among ``ids``, if given) in id order;
+    returns their ids, ascending. Rows that another transaction holds are waited for."""
+    select = sa.select(tasks.c.id).where(*where).order_by(tasks.c.id).with_for_update()
+    if ids is None:
+        return list(conn.execute(select).scalars())
+    return [
+        task_id for chunk in chunks(sorted(set(ids)))
+        for task_id in conn.execute(select.where(tasks.c.id.in_(chunk))).scalars()
+    ]
 
 
 class Lease(Enum):
@@ -134,13 +154,14 @@ def end_where(
 ) -> int:
     """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
     now = time.time()
-    rows = conn.execute(
+    ids = lock_tasks(conn, *where)
+    end = (
         sa.update(tasks)
-        .where(*where)
         .values(status=status.value, progress=100, cost=0, error_code=code, error_message=message,
                 completed_at=now, lease_expires_at=None, next_poll_at=None, updated_at=now)
         .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
-    ).all()
+    )
+    rows = [row for chunk in chunks(ids) for row in conn.execute(end.where(tasks.c.id.in_(chunk), *where)).all()]
     count_out(conn, rows)
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
@@ -342,11 +363,15 @@ class TaskStore:
                 conn, (*expired, tasks.c.attempts >= max_attempts), Status.FAILED, code="task_failed",
                 message=f"the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
             )
-            result.requeued = conn.execute(
-                sa.update(tasks)
-                .where(*expired, tasks.c.attempts < max_attempts)
-                .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0, updated_at=now)
-            ).rowcount
+            requeue = (*expired, tasks.c.attempts < max_attempts)
+            ids = lock_tasks(conn, *requeue)
+            for chunk in chunks(ids):
+                result.requeued += conn.execute(
+                    sa.update(tasks)
+                    .where(tasks.c.id.in_(chunk), *requeue)
+                    .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
+                            updated_at=now)
+                ).rowcount
             for model, limit in [*timeouts.items(), (None, default_timeout)]:
                 scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
                 result.timed_out += end_where(
@@ -376,8 +401,9 @@ class TaskStore:
 
     def mark_purged(self, task_ids: list[str]) -> None:
         if task_ids:
-            with self.db.write_one() as conn:
-                conn.execute(sa.update(tasks).where(tasks.c.id.in_(task_ids)).values(purged_at=time.time()))
+            with self.db.write() as conn:
+                ids = lock_tasks(conn, ids=task_ids)
+                conn.execute(sa.update(tasks).where(tasks.c.id.in_(ids)).values(purged_at=time.time()))
 
     def wait_for_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever another process queues a task (PostgreSQL NOTIFY), until

@@ -18,11 +18,10 @@ import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
-from vidgate.store.tasks import SETTLED, completion, end_where, settle_completed
+from vidgate.store.tasks import SETTLED, chunks, completion, end_where, lock_tasks, settle_completed
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
-CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -151,8 +150,9 @@ class UpstreamStore:
             groups[(round(p.at, 2), p.progress, p.poll_errors)].append(p.task_id)
         now = time.time()
         with self.db.write() as conn:
+            lock_tasks(conn, ids=[p.task_id for p in polls])
             for (at, progress, errors), ids in groups.items():
-                for chunk in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)):
+                for chunk in chunks(ids):
                     conn.execute(
                         sa.update(tasks)
                         .where(tasks.c.id.in_(chunk), tasks.c.status == PROCESSING, tasks.c.upstream_id.is_not(None))
@@ -184,8 +184,7 @@ class UpstreamStore:
 
         now = time.time()
         with self.db.write() as conn:
-            # rows locked in id order first (LOCK_ORDER), then one update for the whole batch
-            conn.execute(sa.select(tasks.c.id).where(ours).order_by(tasks.c.id).with_for_update()).all()
+            lock_tasks(conn, ours)  # then one update for the whole batch
             rows = conn.execute(
                 sa.update(tasks)
                 .where(ours, tasks.c.status == PROCESSING)
