@@ -18,6 +18,7 @@ from __future__ import annotations
 # ruff: noqa: E402, I001
 
 import _paths  # noqa: F401  (first: puts the project on the path, see _paths.py)
+from bench._cpu import cpu_snapshot
 
 import argparse
 import os
@@ -133,6 +134,8 @@ def main() -> None:
                 httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
                 for _ in range(args.clients)
             ]
+            groups = {"fake": [procs[0].pid], "api": [procs[1].pid], "workers": [p.pid for p in procs[2:]]}
+            cpu_before = cpu_snapshot(groups)
             t0 = time.time()
             per = args.tasks // args.clients
             with ThreadPoolExecutor(args.clients) as ex:
@@ -146,6 +149,8 @@ def main() -> None:
                 if left == 0:
                     break
                 time.sleep(0.5)
+            cpu = {k: v - cpu_before[k] for k, v in cpu_snapshot(groups).items()}
+            elapsed = time.time() - t0
             with store.db.read() as conn:
                 rows = conn.execute(sa.select(tasks.c.upstream_id, tasks.c.completed_at, tasks.c.status)).all()
             ended = completion_times(fake_url, keys.access_key, keys.secret_key)
@@ -175,6 +180,10 @@ def main() -> None:
         print(f"  {label:50}{value:>10.2f}")
     print(f"  {'baseline: poll interval':50}{args.interval:>10.2f}")
     print(f"  {'p99 / interval':50}{percentile(delays, 99) / args.interval:>10.2f}")
+    print(f"\n{'processor time over the run (' + format(elapsed, '.0f') + ' s)':52}{'seconds':>10}")
+    for name, seconds in cpu.items():
+        if name != "workers" or args.database == "postgresql":
+            print(f"  {name:50}{seconds:>10.1f}")
 
 
 if __name__ == "__main__":
