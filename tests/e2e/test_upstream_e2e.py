@@ -199,3 +199,32 @@ def test_an_upstream_that_is_down_is_retried_until_the_models_timeout_then_refun
             task, _ = wait_until_ended(client, task_id, timeout=30)
     assert task["status"] == "failed" and task["error"]["reason"] == "timeout", task
     assert task["cost"] == 0 and running.balance(account) == to_micros("10")
+
+
+@pytest.mark.parametrize(("prompt", "status"), [("a dog", "completed"), ("a dog UNSAFE_OUTPUT", "failed")])
+def test_a_task_the_listing_shows_ended_ends_before_its_own_next_poll(prompt: str, status: str, tmp_path: Path) -> None:
+    """Kling's listing shows every task of the account: polling one task reads the others too.
+    With a 30 s poll interval, task A (done upstream 1 s after submit) would wait 30 s for its
+    second poll; task B's first poll, a second later, reads the listing and ends A then."""
+    with ExitStack() as stack:
+        fake = start_fake(stack, "kling", delay_s=(1.0, 1.0))
+        (tmp_path / "channels.toml").write_text(channel_toml("kling", fake, ["kling-v3"]))
+        settings = make_settings(
+            tmp_path, channels_file=tmp_path / "channels.toml", upstream_poll_interval=30.0, upstream_first_poll=0.1
+        )
+        running = stack.enter_context(running_server(settings))
+        _, key = running.new_account("10")
+        with running.client(key) as client:
+            body = {"model": "kling-v3", "prompt": prompt, "duration": 3}
+            first = client.post("/v1/videos/generations", json=body).json()["data"][0]["task_id"]
+            deadline = time.monotonic() + 10
+            while upstream_of(running, first)[1] is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(2.0)  # A's first poll (pending) is behind it, and A has ended upstream
+            assert client.get(f"/v1/tasks/{first}").json()["data"]["status"] == "processing"
+            started = time.monotonic()
+            second = client.post("/v1/videos/generations", json=body).json()["data"][0]["task_id"]
+            task, _ = wait_until_ended(client, first, timeout=10)
+            assert time.monotonic() - started < 5
+            assert task["status"] == status, task
+            assert client.get(f"/v1/tasks/{second}").json()["data"]["status"] == "processing"  # its next poll: 30 s

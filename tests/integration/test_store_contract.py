@@ -344,13 +344,29 @@ def test_each_channels_in_flight_count_follows_hand_overs_and_endings(store: Sto
     assert store.channels.delete(channel.id)
 
 
+def test_a_channel_that_takes_a_task_ends_its_run_of_failures(store: Store) -> None:
+    """Failures in a row bench a channel; a task handed over to it ends the run."""
+    acct = Account(store)
+    first, second = acct.submit(), acct.submit()
+    channel = sent_upstream(store, [first])
+    for _ in range(2):
+        store.channels.record_failure(channel.id, threshold=3, cool_down=60, reason="503")
+    assert store.channels.get(channel.id).failures == 2  # type: ignore[union-attr]
+    assert store.tasks.claim("w", 30) is not None
+    assert store.upstream.hand_over(second, "w", channel_id=channel.id, upstream_id="u1", first_poll_at=0, quote=1)
+    assert store.channels.get(channel.id).failures == 0  # type: ignore[union-attr]
+    assert store.channels.in_flight() == {channel.id: 2}
+
+
 def test_a_claimed_poll_is_due_again_at_the_time_the_poller_gave(store: Store) -> None:
     """claim_due sets each task's next poll itself (one write per task and round when nothing
     changes): claimed tasks are not due again before that time, and are due again after it,
     to this poller or any other."""
     acct = Account(store)
     ids = [acct.submit() for _ in range(3)]
+    assert store.upstream.next_due() is None
     sent_upstream(store, ids)
+    assert store.upstream.next_due() == 0  # the first poll time the hand-over gave
     now = time.time()
     first = store.upstream.claim_due(limit=2, next_poll_at=now + 60)
     assert len(first) == 2 and all(t.progress == 0 and t.poll_errors == 0 for t in first)
@@ -358,6 +374,29 @@ def test_a_claimed_poll_is_due_again_at_the_time_the_poller_gave(store: Store) -
     assert [t.id for t in rest] == sorted(set(ids) - {t.id for t in first})
     assert [t.id for t in store.upstream.claim_due(limit=10, next_poll_at=now + 60)] == [rest[0].id]
     assert store.upstream.claim_due(limit=10, next_poll_at=now + 60) == []
+    assert store.upstream.next_due() == pytest.approx(now + 60)
+
+
+def test_tasks_reported_ended_are_taken_by_one_poller_only_when_in_their_normal_polling(store: Store) -> None:
+    """claim_ended takes the channel's tasks with those upstream ids that are due by the
+    horizon (not being finished by another poller, not backing off), leases them and resets
+    their errors; a second claim finds none of them."""
+    from vidgate.store.upstream import NextPoll
+
+    acct = Account(store)
+    ids = [acct.submit() for _ in range(4)]
+    channel = sent_upstream(store, ids)  # u0..u3, all due at 0
+    store.upstream.reschedule([NextPoll(ids[2], "u2", 500.0, None, 3)])  # backing off after errors
+    assert store.upstream.fail(ids[3], "u3", code="upstream_error", message="gone")  # already ended
+    ended = ["u0", "u1", "u2", "u3", "u-not-ours"]
+    taken = store.upstream.claim_ended(channel.id, ended, lease_until=1000.0, horizon=100.0)
+    assert sorted(t.id for t in taken) == sorted(ids[:2])
+    assert all(t.upstream_id in ("u0", "u1") and t.poll_errors == 0 for t in taken)
+    assert store.upstream.claim_ended(channel.id, ended, lease_until=1000.0, horizon=100.0) == []
+    assert store.upstream.claim_ended("another-channel", ["u2"], lease_until=1000.0, horizon=1000.0) == []
+    assert [t.id for t in store.upstream.claim_ended(channel.id, ended, lease_until=2000.0, horizon=1000.0)] == [
+        *sorted(ids[:3])
+    ]  # by a later horizon: the leases (1000) and the backoff (500) are due
 
 
 def test_upstream_completions_settle_in_one_batch_each_exactly_once(store: Store) -> None:

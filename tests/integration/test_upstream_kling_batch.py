@@ -128,6 +128,36 @@ def test_the_pages_many_tasks_fill_are_asked_for_at_once(fake: tuple[str, FakeSt
     assert elapsed < 1.0, f"three pages took {elapsed:.2f} s"
 
 
+def test_tasks_the_listing_shows_ended_are_reported_once_besides_those_asked_about(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    done = put_tasks(state, "text2video", 3)
+    failed = put_tasks(state, "text2video", 1, prompt="a dog UNSAFE_OUTPUT")
+    running = put_tasks(state, "text2video", 2)
+    for model_ids, delay in ((done + failed, 0), (running, 3600)):  # ended at once; running for an hour
+        for _, uid in model_ids:
+            state.tasks[uid.split(":", 1)[1]].delay = delay
+    kling = provider()
+
+    def poll(model_ids: ModelIds) -> tuple[dict[str, PollResult], dict[str, UpstreamStatus]]:
+        async def go() -> tuple[dict[str, PollResult], dict[str, UpstreamStatus]]:
+            also: dict[str, UpstreamStatus] = {}
+            async with httpx.AsyncClient() as client:
+                return await kling.poll_many(client, creds(url), model_ids, also), also
+
+        return asyncio.run(go())
+
+    ours = {uid for _, uid in done + failed + running}  # the shared fake also lists earlier tests' tasks
+    results, also = poll([done[0], running[0]])
+    assert set(results) == {done[0][1], running[0][1]}
+    assert {uid: s.state for uid, s in also.items() if uid in ours} == {
+        done[1][1]: "completed", done[2][1]: "completed", failed[0][1]: "failed"
+    }
+    assert also[done[1][1]].video_urls and also[failed[0][1]].error_code == "content_rejected"
+    assert not set(poll([running[1]])[1]) & ours  # each is reported once
+    state.tasks[running[0][1].split(":", 1)[1]].delay = 0
+    assert set(poll([running[1]])[1]) & ours == {running[0][1]}  # until another one ends
+
+
 def test_a_listed_task_reads_as_its_single_query_does(fake: tuple[str, FakeState]) -> None:
     url, state = fake
     bodies = [seed(name, prompt=prompt) for name in SEEDS.values() for prompt in ("a dog", "a SLOW dog", "FAIL_LATER")]

@@ -11,11 +11,13 @@ off exponentially; a poll that fails is not a failed task: the model's timeout d
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: upstream states that end a task
+ENDED = ("completed", "failed")
+
+
 class NoChannel(Exception):
     """No channel could take the task now; try again after ``retry_after`` seconds."""
 
@@ -50,7 +56,8 @@ class EngineConfig:
     result_ttl_seconds: int
     poll_interval: float = 1.0  # between two polls of one task
     first_poll_after: float = 1.0
-    tick: float = 0.2  # how often the poller looks for due polls when there were none
+    tick: float = 0.2  # longest the poller sleeps without looking for due polls
+    round_gap: float = 0.1  # shortest time between two rounds' starts: polls due close together share one
     batch: int = 2000  # most polls claimed at once
     finish_lease: float = 30.0  # a completion being re-hosted is not polled again before this
     max_backoff: float = 60.0
@@ -93,6 +100,9 @@ class UpstreamEngine:
         self._ready = threading.Event()
         self._round_start = 0.0
         self._unsettled: list[tuple[Finished, asyncio.Future[None]]] = []
+        # the poller's own queries (claim, reschedule, next due poll) have a thread of their
+        # own: they never queue behind a burst of downloads and settlements
+        self._poller_io = ThreadPoolExecutor(1, thread_name_prefix="vidgate-upstream-poller")
         self._settler: asyncio.Task[None] | None = None
 
     # --- lifecycle (called from other threads) ------------------------------------------------
@@ -114,8 +124,33 @@ class UpstreamEngine:
     def send(self, job: UpstreamJob, worker_id: str, quote: int) -> None:
         """Submit upstream and hand the task over; blocks the calling worker thread until then.
         Raises UpstreamError (fail_task) for a request no channel will ever accept, NoChannel
-        when none can take it now."""
-        self._call(self._send(job, worker_id, quote))
+        when none can take it now. Routing and the store run in this thread; only the
+        upstream's HTTP calls run on the engine's loop."""
+        model, tried, last = job.request.model, set[str](), None
+        while True:
+            in_flight = self.store.channels.in_flight()
+            channel = choose(self.registry.channels(), model, in_flight, now=time.time(), exclude=frozenset(tried))
+            if channel is None:
+                break
+            tried.add(channel.id)
+            try:
+                upstream_id = self._call(self._submit(channel, job))
+            except UpstreamError as exc:
+                if exc.kind == "fail_task":
+                    raise
+                last = exc
+                self._note_failure(channel, exc)
+                continue
+            first_poll_at = time.time() + self.config.first_poll_after
+            if not self.store.upstream.hand_over(
+                job.task_id, worker_id, channel_id=channel.id, upstream_id=upstream_id,
+                first_poll_at=first_poll_at, quote=quote,
+            ):
+                log.warning("task %s was taken from its worker while being submitted upstream", job.task_id)
+            return
+        wait = max(self.config.retry_submit_after, last.retry_after or 0) if last else self.config.retry_submit_after
+        why = f"the last one said: {last.message}" if last else "none is healthy and free"
+        raise NoChannel(f"no upstream channel for {model} could take the task now ({why})", retry_after=wait)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         if not self._ready.wait(timeout=30):
@@ -136,6 +171,7 @@ class UpstreamEngine:
             # dropped, not waited for: those tasks come due again when their finish_lease runs
             # out, and whoever polls them then finishes them. Stopping stays prompt under load.
             pool.shutdown(wait=False, cancel_futures=True)
+            self._poller_io.shutdown(wait=False, cancel_futures=True)
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
@@ -148,13 +184,14 @@ class UpstreamEngine:
             self._ready.set()
             while not self._stop.is_set():
                 try:
-                    worked = await self._poll_round()
+                    await self._poll_round()
+                    idle = await self._until_next_poll()
                 except Exception:
                     log.exception("upstream poll round failed; retrying")
-                    worked = False
-                if not worked:
+                    idle = self.config.tick
+                if idle > 0:
                     try:
-                        await asyncio.wait_for(self._stop.wait(), self.config.tick)
+                        await asyncio.wait_for(self._stop.wait(), idle)
                     except TimeoutError:
                         pass
             if self._finishing:
@@ -164,39 +201,9 @@ class UpstreamEngine:
                 await asyncio.gather(*self._finishing, return_exceptions=True)
 
     # --- submitting ---------------------------------------------------------------------------
-    async def _send(self, job: UpstreamJob, worker_id: str, quote: int) -> None:
+    async def _submit(self, channel: Channel, job: UpstreamJob) -> str:
         assert self._client is not None
-        model, tried, last = job.request.model, set[str](), None
-        while True:
-            in_flight = await asyncio.to_thread(self.store.channels.in_flight)
-            channel = choose(self.registry.channels(), model, in_flight, now=time.time(), exclude=frozenset(tried))
-            if channel is None:
-                break
-            tried.add(channel.id)
-            try:
-                upstream_id = await self._provider(channel).submit(self._client, channel.credentials, job)
-            except UpstreamError as exc:
-                if exc.kind == "fail_task":
-                    raise
-                last = exc
-                await asyncio.to_thread(self._note_failure, channel, exc)
-                continue
-            await asyncio.to_thread(self.store.channels.record_success, channel.id)
-            handed = await asyncio.to_thread(
-                self.store.upstream.hand_over,
-                job.task_id,
-                worker_id,
-                channel_id=channel.id,
-                upstream_id=upstream_id,
-                first_poll_at=time.time() + self.config.first_poll_after,
-                quote=quote,
-            )
-            if not handed:
-                log.warning("task %s was taken from its worker while being submitted upstream", job.task_id)
-            return
-        wait = max(self.config.retry_submit_after, last.retry_after or 0) if last else self.config.retry_submit_after
-        why = f"the last one said: {last.message}" if last else "none is healthy and free"
-        raise NoChannel(f"no upstream channel for {model} could take the task now ({why})", retry_after=wait)
+        return await self._provider(channel).submit(self._client, channel.credentials, job)
 
     def _note_failure(self, channel: Channel, exc: UpstreamError) -> None:
         if exc.kind == "bench_channel":
@@ -216,20 +223,33 @@ class UpstreamEngine:
         return self.providers[channel.provider]
 
     # --- polling ------------------------------------------------------------------------------
-    async def _poll_round(self) -> bool:
+    async def _poll_round(self) -> None:
         self._round_start = time.time()  # one next-poll time for the whole round
-        due = await asyncio.to_thread(
+        due = await self._poller(
             self.store.upstream.claim_due, limit=self.config.batch,
             next_poll_at=self._round_start + self.config.poll_interval,
         )
         if not due:
-            return False
+            return
         by_channel: dict[str, list[InFlight]] = defaultdict(list)
         for task in due:
             by_channel[task.channel_id].append(task)
         results = await asyncio.gather(*(self._poll_channel(cid, tasks) for cid, tasks in by_channel.items()))
-        await asyncio.to_thread(self.store.upstream.reschedule, [p for polls in results for p in polls])
-        return True
+        await self._poller(self.store.upstream.reschedule, [p for polls in results for p in polls])
+
+    async def _until_next_poll(self) -> float:
+        """How long to sleep before the next round: until the earliest poll comes due, so it is
+        polled on time, but no longer than ``tick`` (a task another process hands over is first
+        due ``first_poll_after`` from then, later than that), and so that rounds start at least
+        ``round_gap`` apart."""
+        due = await self._poller(self.store.upstream.next_due)
+        now = time.time()
+        wake = min(now + self.config.tick, due if due is not None else math.inf)
+        return max(wake, self._round_start + self.config.round_gap) - now
+
+    def _poller(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Run a store call of the poller's on its own thread."""
+        return self._loop.run_in_executor(self._poller_io, functools.partial(fn, *args, **kwargs))
 
     async def _poll_channel(self, channel_id: str, due: list[InFlight]) -> list[NextPoll]:
         """Poll one channel's due tasks in one batch; returns the polls to schedule."""
@@ -249,33 +269,48 @@ class UpstreamEngine:
                 live.append(task)
         if not live or channel is None:
             return later
+        also_ended: dict[str, UpstreamStatus] = {}
         answers = await self._provider(channel).poll_many(
-            self._client, channel.credentials, [(t.model, t.upstream_id) for t in live]
+            self._client, channel.credentials, [(t.model, t.upstream_id) for t in live], also_ended
         )
+        ended = also_ended
         for task in live:
             answer = answers.get(task.upstream_id)
-            if isinstance(answer, UpstreamStatus):
-                later += await self._on_status(task, answer)
-            else:
+            if not isinstance(answer, UpstreamStatus):
                 later += await self._on_error(channel, task, answer)
+            elif answer.state in ENDED:
+                ended[task.upstream_id] = answer
+            elif task.poll_errors or (answer.progress is not None and answer.progress != task.progress):
+                later.append(NextPoll(task.id, task.upstream_id, self._round_start + self.config.poll_interval,
+                                      answer.progress, 0))
+            # else nothing new: the claim already set its next poll
+        if ended:
+            await self._end(channel, ended)
         return later
 
-    async def _on_status(self, task: InFlight, status: UpstreamStatus) -> list[NextPoll]:
-        if status.state == "completed":
-            self._spawn(self._finish(task, status))
-            # not polled again while it is re-hosted and settled; _finish reschedules if it must
-            return [NextPoll(task.id, task.upstream_id, time.time() + self.config.finish_lease, None, 0)]
-        if status.state == "failed":
-            reason = status.error_code or "upstream_error"
-            detail = status.message or "the upstream failed the task"
-            await asyncio.to_thread(
-                self.store.upstream.fail, task.id, task.upstream_id, code=reason,
-                message=f"upstream: {detail} ({reason}); it was not charged",
-            )
-            return []
-        if task.poll_errors or (status.progress is not None and status.progress != task.progress):
-            return [NextPoll(task.id, task.upstream_id, self._round_start + self.config.poll_interval, status.progress, 0)]
-        return []  # nothing new: the claim already set its next poll
+    async def _end(self, channel: Channel, ended: dict[str, UpstreamStatus]) -> None:
+        """End the tasks the upstream reports ended: this round's, and those of the channel's
+        other tasks its listing showed ended (finished now, not at their own next poll). Each
+        is taken by one poller only; a completed one is then re-hosted and settled, and not
+        polled meanwhile (``finish_lease``; ``_finish`` reschedules it if it must)."""
+        taken = await self._poller(
+            self.store.upstream.claim_ended, channel.id, list(ended),
+            lease_until=time.time() + self.config.finish_lease,
+            horizon=self._round_start + self.config.poll_interval,
+        )
+        for task in taken:
+            status = ended[task.upstream_id]
+            if task.cancel_requested:
+                await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id)
+            elif status.state == "completed":
+                self._spawn(self._finish(task, status))
+            else:
+                reason = status.error_code or "upstream_error"
+                detail = status.message or "the upstream failed the task"
+                await asyncio.to_thread(
+                    self.store.upstream.fail, task.id, task.upstream_id, code=reason,
+                    message=f"upstream: {detail} ({reason}); it was not charged",
+                )
 
     async def _on_error(self, channel: Channel, task: InFlight, exc: UpstreamError | None) -> list[NextPoll]:
         if exc is None:

@@ -14,6 +14,8 @@ from ulid import ULID
 from vidgate.store.db import Database
 from vidgate.store.tables import channels
 
+_IN_FLIGHT = sa.select(channels.c.id, channels.c.in_flight).where(channels.c.in_flight > 0)
+
 EDITABLE = ("name", "provider", "base_url", "credentials", "models", "priority", "weight", "max_concurrent", "enabled")
 
 
@@ -120,16 +122,8 @@ class ChannelStore:
                 )
             )
 
-    def record_success(self, channel_id: str) -> None:
-        """The channel answered: its run of failures (if any) is over. Usually a no-op, so one
-        autocommit statement, not a transaction."""
-        with self.db.write_one() as conn:
-            conn.execute(
-                sa.update(channels).where(channels.c.id == channel_id, channels.c.failures != 0).values(failures=0)
-            )
-
     def in_flight(self) -> dict[str, int]:
         """Tasks each channel is working on now (a counter kept with every hand-over and end)."""
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(channels.c.id, channels.c.in_flight).where(channels.c.in_flight > 0)).all()
+            rows = conn.execute(_IN_FLIGHT).all()
         return {channel_id: int(n) for channel_id, n in rows}

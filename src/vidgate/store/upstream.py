@@ -22,6 +22,26 @@ from vidgate.store.tasks import SETTLED, chunks, completion, end_where, lock_tas
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
+_NEXT_DUE = sa.select(sa.func.min(tasks.c.next_poll_at)).where(
+    tasks.c.status == PROCESSING, tasks.c.next_poll_at.is_not(None)
+)
+
+P = sa.bindparam
+_HAND_OVER = (
+    sa.update(tasks)
+    .where(tasks.c.id == P("task_id"), tasks.c.status == PROCESSING, tasks.c.worker_id == P("worker"))
+    .values(
+        channel_id=P("channel", type_=sa.String),
+        upstream_id=P("upstream", type_=sa.String),
+        next_poll_at=P("first_poll", type_=sa.Double),
+        poll_errors=0,
+        quote=P("quoted", type_=sa.BigInteger),
+        worker_id=None,
+        lease_expires_at=None,
+        updated_at=P("now", type_=sa.Double),
+    )
+)
+_TOOK_ONE = sa.update(channels).where(channels.c.id == P("channel")).values(in_flight=channels.c.in_flight + 1, failures=0)
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,17 @@ class InFlight:
     quote: int | None
     started_at: float | None
     progress: int = 0
+
+
+_IN_FLIGHT = (
+    tasks.c.id, tasks.c.model, tasks.c.request, tasks.c.channel_id, tasks.c.upstream_id, tasks.c.poll_errors,
+    tasks.c.cancel_requested, tasks.c.quote, tasks.c.started_at, tasks.c.progress,
+)
+
+
+def _in_flight(r: Any) -> InFlight:
+    return InFlight(r.id, r.model, r.request, r.channel_id, r.upstream_id, int(r.poll_errors),
+                    bool(r.cancel_requested), r.quote, r.started_at, int(r.progress))
 
 
 @dataclass(frozen=True)
@@ -67,27 +98,15 @@ class UpstreamStore:
     def hand_over(
         self, task_id: str, worker_id: str, *, channel_id: str, upstream_id: str, first_poll_at: float, quote: int
     ) -> bool:
-        """The worker submitted the task upstream and gives its slot back."""
+        """The worker submitted the task upstream and gives its slot back. The channel counts
+        one more task in flight, and its run of failures (if any) is over: it just took a task."""
+        params = {"task_id": task_id, "worker": worker_id, "channel": channel_id, "upstream": upstream_id,
+                  "first_poll": first_poll_at, "quoted": quote, "now": time.time()}
         with self.db.write() as conn:
-            res = conn.execute(
-                sa.update(tasks)
-                .where(tasks.c.id == task_id, tasks.c.status == PROCESSING, tasks.c.worker_id == worker_id)
-                .values(
-                    channel_id=channel_id,
-                    upstream_id=upstream_id,
-                    next_poll_at=first_poll_at,
-                    poll_errors=0,
-                    quote=quote,
-                    worker_id=None,
-                    lease_expires_at=None,
-                    updated_at=time.time(),
-                )
-            )
-            if res.rowcount:
-                conn.execute(
-                    sa.update(channels).where(channels.c.id == channel_id).values(in_flight=channels.c.in_flight + 1)
-                )
-        return res.rowcount == 1
+            handed = conn.execute(_HAND_OVER, params).rowcount == 1
+            if handed:
+                conn.execute(_TOOK_ONE, params)
+        return handed
 
     def defer(self, task_id: str, worker_id: str, until: float) -> bool:
         """No channel could take the task now: back to the queue, not before ``until``. The
@@ -130,17 +149,47 @@ class UpstreamStore:
                 sa.update(tasks)
                 .where(tasks.c.id == due.c.id, tasks.c.status == PROCESSING)
                 .values(next_poll_at=next_poll_at)
-                .returning(
-                    tasks.c.id, tasks.c.model, tasks.c.request, tasks.c.channel_id, tasks.c.upstream_id,
-                    tasks.c.poll_errors, tasks.c.cancel_requested, tasks.c.quote, tasks.c.started_at,
-                    tasks.c.progress,
-                )
+                .returning(*_IN_FLIGHT)
             ).all()
-        return [
-            InFlight(r.id, r.model, r.request, r.channel_id, r.upstream_id, int(r.poll_errors),
-                     bool(r.cancel_requested), r.quote, r.started_at, int(r.progress))
-            for r in rows
-        ]
+        return [_in_flight(r) for r in rows]
+
+    def claim_ended(
+        self, channel_id: str, upstream_ids: list[str], *, lease_until: float, horizon: float
+    ) -> list[InFlight]:
+        """Take these tasks of the channel, which the upstream says have ended, for settling:
+        each is not due again before ``lease_until`` (finishing it takes that long at most) and
+        is taken by one poller only. Taken are tasks in their normal polling, due by ``horizon``
+        (the claim's own next poll time): not those another poller is finishing, nor those
+        backing off after errors, nor rows another transaction holds now."""
+        taken: list[InFlight] = []
+        for chunk in chunks(sorted(set(upstream_ids))):
+            ended = (
+                sa.select(tasks.c.id)
+                .where(
+                    tasks.c.status == PROCESSING,
+                    tasks.c.next_poll_at <= horizon,
+                    tasks.c.channel_id == channel_id,
+                    tasks.c.upstream_id.in_(chunk),
+                )
+                .order_by(tasks.c.id)
+                .with_for_update(skip_locked=True)
+                .cte("ended")
+                .prefix_with("MATERIALIZED")
+            )
+            with self.db.write_one() as conn:
+                rows = conn.execute(
+                    sa.update(tasks)
+                    .where(tasks.c.id == ended.c.id, tasks.c.status == PROCESSING)
+                    .values(next_poll_at=lease_until, poll_errors=0)
+                    .returning(*_IN_FLIGHT)
+                ).all()
+            taken += map(_in_flight, rows)
+        return taken
+
+    def next_due(self) -> float | None:
+        """When the earliest poll of a task running upstream is due (None: no task is)."""
+        with self.db.read() as conn:
+            return conn.execute(_NEXT_DUE).scalar()
 
     def reschedule(self, polls: list[NextPoll]) -> None:
         """Record progress and when to look again, for many tasks in one transaction. Polls

@@ -18,6 +18,7 @@ import httpx
 from vidgate.catalog import MODELS
 from vidgate.providers.upstream.base import (
     Credentials,
+    PollResult,
     State,
     UpstreamError,
     UpstreamJob,
@@ -86,8 +87,15 @@ class ApimartProvider:
             raise UpstreamError("the upstream task answer has no data object", kind="retry", reason="upstream_error")
         return task_status(data)
 
-    #: ``poll_many(client, creds, model_ids)``: one concurrent ``poll`` per task (``self`` is the provider)
-    poll_many = poll_each
+    async def poll_many(
+        self,
+        client: httpx.AsyncClient,
+        creds: Credentials,
+        model_ids: list[tuple[str, str]],
+        also_ended: dict[str, UpstreamStatus] | None = None,
+    ) -> dict[str, PollResult]:
+        """One concurrent ``poll`` per task: the apimart API has no listing, so nothing ``also_ended``."""
+        return await poll_each(self, client, creds, model_ids)
 
     def body(self, job: UpstreamJob) -> dict[str, Any]:
         """The request as the client gave it, with fetched images inlined and reference videos by URL."""

@@ -122,7 +122,11 @@ class UpstreamProvider(Protocol):
         ...
 
     async def poll_many(
-        self, client: httpx.AsyncClient, creds: Credentials, model_ids: list[tuple[str, str]]
+        self,
+        client: httpx.AsyncClient,
+        creds: Credentials,
+        model_ids: list[tuple[str, str]],
+        also_ended: dict[str, UpstreamStatus] | None = None,
     ) -> dict[str, PollResult]:
         """Read many upstream tasks, given as ``(model, upstream id)`` pairs; the result is keyed by upstream id.
 
@@ -130,6 +134,10 @@ class UpstreamProvider(Protocol):
         task's failure never raises. A failure of a whole upstream call (credentials, rate limit)
         is the result of every id that call concerned. This default polls each task
         (:func:`poll_each`); an adapter whose upstream lists many tasks per request overrides it.
+
+        An adapter that reads listings sees tasks it was not asked about: into ``also_ended`` (if
+        given) it may put those it saw completed or failed, keyed by upstream id, each once. The
+        engine ends those of its tasks at once instead of at their own next poll.
         """
         return await poll_each(self, client, creds, model_ids)
 

@@ -6,7 +6,8 @@ Kling's query path depends on the endpoint: ``GET /v1/videos/{endpoint}/{task_id
 
 Poll many: Kling lists an endpoint's tasks, newest first, up to 500 a page
 (``GET /v1/videos/{endpoint}?pageNum=&pageSize=``), so many tasks cost a few requests. Tasks the
-listing does not show within a few pages are queried one by one.
+listing does not show within a few pages are queried one by one. The pages also show tasks that
+were not asked about: those seen ended for the first time are reported ``also_ended``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -43,6 +45,9 @@ MAX_PAGE_NUM = 1000
 EXTRA_PAGES = 2
 #: single queries in flight at once for tasks the listing did not show
 FALLBACK_CONCURRENCY = 8
+#: ended tasks remembered per listing (account and endpoint) so that each is reported once
+REPORTED_MEMORY = 20_000
+ENDED_WORDS = frozenset(word for word, state in kling_codes.STATES.items() if state in ("completed", "failed"))
 
 
 class KlingProvider:
@@ -60,6 +65,8 @@ class KlingProvider:
         self.element_poll_s = element_poll_s
         self.element_timeout_s = element_timeout_s
         self.clock = clock
+        # (base URL, access key, endpoint) -> Kling task ids already reported ended, oldest first
+        self._reported: dict[tuple[str, str, str], OrderedDict[str, None]] = {}
 
     def serves(self, model: str) -> bool:
         return model in kling_body.MODEL_NAMES
@@ -76,7 +83,11 @@ class KlingProvider:
         return task_status(data)
 
     async def poll_many(
-        self, client: httpx.AsyncClient, creds: Credentials, model_ids: list[tuple[str, str]]
+        self,
+        client: httpx.AsyncClient,
+        creds: Credentials,
+        model_ids: list[tuple[str, str]],
+        also_ended: dict[str, UpstreamStatus] | None = None,
     ) -> dict[str, PollResult]:
         """List each endpoint's tasks page by page; query one by one the tasks the listing did not show."""
         results: dict[str, PollResult] = {}
@@ -88,11 +99,36 @@ class KlingProvider:
                 results[upstream_id] = exc
                 continue
             wanted.setdefault(endpoint, {})[task_id] = upstream_id
-        for listed in await asyncio.gather(*(self._list(client, creds, e, ids) for e, ids in wanted.items())):
+        listings = await asyncio.gather(*(self._list(client, creds, e, ids) for e, ids in wanted.items()))
+        for endpoint, (listed, items) in zip(wanted, listings, strict=True):
             results.update(listed)
+            if also_ended is not None:
+                also_ended.update(self._newly_ended(creds, endpoint, items, wanted[endpoint]))
         unseen = [(model, upstream_id) for model, upstream_id in model_ids if upstream_id not in results]
         results.update(await poll_each(self, client, creds, unseen, FALLBACK_CONCURRENCY))
         return results
+
+    def _newly_ended(
+        self, creds: Credentials, endpoint: str, items: list[Any], wanted: dict[str, str]
+    ) -> dict[str, UpstreamStatus]:
+        """The listed tasks not asked about that ended (succeeded or failed) and were not reported
+        before; the ended tasks that were asked about are remembered too, so never reported."""
+        reported = self._reported.setdefault((creds.base_url, creds.access_key or "", endpoint), OrderedDict())
+        news: dict[str, UpstreamStatus] = {}
+        for item in items:
+            if not isinstance(item, dict) or item.get("task_status") not in ENDED_WORDS:
+                continue
+            task_id = str(item.get("task_id"))
+            if task_id in reported:
+                continue
+            reported[task_id] = None
+            if task_id not in wanted:
+                result = task_result(item)
+                if isinstance(result, UpstreamStatus):
+                    news[f"{endpoint}:{task_id}"] = result
+        while len(reported) > REPORTED_MEMORY:
+            reported.popitem(last=False)
+        return news
 
     # --- elements --------------------------------------------------------------------------
 
@@ -121,8 +157,9 @@ class KlingProvider:
 
     async def _list(
         self, client: httpx.AsyncClient, creds: Credentials, endpoint: str, wanted: dict[str, str]
-    ) -> dict[str, PollResult]:
-        """Results of the ``wanted`` tasks (Kling task id -> upstream id) the endpoint's listing shows.
+    ) -> tuple[dict[str, PollResult], list[Any]]:
+        """Results of the ``wanted`` tasks (Kling task id -> upstream id) the endpoint's listing
+        shows, and every item of the pages read.
 
         The pages they could fill are asked for at once (a round costs one page's latency, not
         one per page), then up to :data:`EXTRA_PAGES` more one by one; reading stops when all
@@ -131,6 +168,7 @@ class KlingProvider:
         says nothing about the tasks, and they are left to their single queries.
         """
         found: dict[str, PollResult] = {}
+        seen: list[Any] = []
         last = page_limit(len(wanted))
         filled = min(last, max(1, math.ceil(len(wanted) / PAGE_SIZE)))  # pages they fill: asked at once
         batch = await asyncio.gather(*(self._page_or_error(client, creds, endpoint, p) for p in range(1, filled + 1)))
@@ -139,13 +177,14 @@ class KlingProvider:
             for items in batch:
                 if isinstance(items, UpstreamError):
                     if items.kind == "fail_task":
-                        return found
-                    return found | {upstream_id: items for upstream_id in wanted.values() if upstream_id not in found}
+                        return found, seen
+                    return found | {uid: items for uid in wanted.values() if uid not in found}, seen
+                seen += items
                 found.update(listed_results(items, wanted))
                 if len(found) == len(wanted) or len(items) < PAGE_SIZE:
-                    return found
+                    return found, seen
             if next_page > last:
-                return found
+                return found, seen
             batch = [await self._page_or_error(client, creds, endpoint, next_page)]
             next_page += 1
 
