@@ -176,6 +176,22 @@ def test_a_listed_task_reads_as_its_single_query_does(fake: tuple[str, FakeState
 # --- tasks the listing does not show -----------------------------------------------------------
 
 
+def test_a_few_tasks_spread_over_many_pages_are_read_from_the_listing(fake: tuple[str, FakeState]) -> None:
+    """Six tasks, one in every 450 of 2,700 (others' tasks between them), down to page six:
+    page one, then two pages at a time while a batch still shows some of them (2-3, 4-5, 6-7),
+    and no single query."""
+    url, state = fake
+    wanted = []
+    for _ in range(6):
+        wanted += put_tasks(state, "image2video", 1)
+        put_tasks(state, "image2video", 449)
+    state.advance(1)
+    listed, polled = state.counters["listed"], state.counters["polled"]
+    results, sent = poll_many(url, wanted)
+    assert [status(results[uid]).state for _, uid in wanted] == ["completed"] * 6
+    assert state.counters["polled"] == polled and sent == state.counters["listed"] - listed == 7
+
+
 def test_tasks_beyond_the_listed_pages_or_gone_are_queried_one_by_one(fake: tuple[str, FakeState]) -> None:
     url, state = fake
     old = put_tasks(state, "text2video", 4)

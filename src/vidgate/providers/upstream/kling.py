@@ -41,7 +41,7 @@ ENDPOINTS = ("text2video", "image2video", "motion-control")
 #: Kling's largest page of a task listing, and its last page number
 PAGE_SIZE = 500
 MAX_PAGE_NUM = 1000
-#: pages listed beyond those the wanted tasks would fill, for tasks started since by others
+#: pages listed at once beyond those the wanted tasks would fill (tasks started since, by others)
 EXTRA_PAGES = 2
 #: single queries in flight at once for tasks the listing did not show
 FALLBACK_CONCURRENCY = 8
@@ -162,18 +162,20 @@ class KlingProvider:
         shows, and every item of the pages read.
 
         The pages they could fill are asked for at once (a round costs one page's latency, not
-        one per page), then up to :data:`EXTRA_PAGES` more one by one; reading stops when all
-        were seen or at a short page. If a page cannot be read, every wanted task not yet seen gets that
-        error, unless the error is ``fail_task``: then the listing is unusable as we ask for it,
-        says nothing about the tasks, and they are left to their single queries.
+        one per page). If some were not on them (the listing also holds ended tasks and tasks
+        polled by others), the next :data:`EXTRA_PAGES` pages, again at once, and so on while
+        such a batch still shows some of them. Reading stops when all were seen, at a short
+        page, or after a batch that showed none: the rest are older, or gone. If a page cannot
+        be read, every wanted task not yet seen gets that error, unless the error is
+        ``fail_task``: then the listing is unusable as we ask for it, says nothing about the
+        tasks, and they are left to their single queries.
         """
         found: dict[str, PollResult] = {}
         seen: list[Any] = []
-        last = page_limit(len(wanted))
-        filled = min(last, max(1, math.ceil(len(wanted) / PAGE_SIZE)))  # pages they fill: asked at once
-        batch = await asyncio.gather(*(self._page_or_error(client, creds, endpoint, p) for p in range(1, filled + 1)))
-        next_page = filled + 1
+        pages = range(1, min(MAX_PAGE_NUM, max(1, math.ceil(len(wanted) / PAGE_SIZE))) + 1)
         while True:
+            batch = await asyncio.gather(*(self._page_or_error(client, creds, endpoint, p) for p in pages))
+            before = len(found)
             for items in batch:
                 if isinstance(items, UpstreamError):
                     if items.kind == "fail_task":
@@ -183,10 +185,9 @@ class KlingProvider:
                 found.update(listed_results(items, wanted))
                 if len(found) == len(wanted) or len(items) < PAGE_SIZE:
                     return found, seen
-            if next_page > last:
+            if (pages.start > 1 and len(found) == before) or pages.stop > MAX_PAGE_NUM:
                 return found, seen
-            batch = [await self._page_or_error(client, creds, endpoint, next_page)]
-            next_page += 1
+            pages = range(pages.stop, min(MAX_PAGE_NUM + 1, pages.stop + EXTRA_PAGES))
 
     async def _page_or_error(
         self, client: httpx.AsyncClient, creds: Credentials, endpoint: str, page: int
@@ -233,11 +234,6 @@ def parse_upstream_id(upstream_id: str) -> tuple[str, str]:
             reason="upstream_error",
         )
     return endpoint, task_id
-
-
-def page_limit(wanted: int) -> int:
-    """How many listing pages to read for ``wanted`` tasks before querying the rest one by one."""
-    return min(MAX_PAGE_NUM, math.ceil(wanted / PAGE_SIZE) + EXTRA_PAGES)
 
 
 def listed_results(items: list[Any], wanted: dict[str, str]) -> dict[str, PollResult]:
