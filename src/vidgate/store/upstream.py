@@ -132,26 +132,13 @@ class UpstreamStore:
         nothing (most of them, most of the time) is written once per round, not twice. Should
         the poller die or dawdle, another takes the task then; a task polled twice is harmless
         (every ending is guarded by the upstream id)."""
-        now = time.time()
-        # A CTE, evaluated once: PostgreSQL may run an IN (subquery ... LIMIT) more than once
-        # and so claim more than ``limit`` rows.
-        due = (
+        return self._take(
             sa.select(tasks.c.id)
-            .where(tasks.c.status == PROCESSING, tasks.c.next_poll_at <= now)
+            .where(tasks.c.status == PROCESSING, tasks.c.next_poll_at <= time.time())
             .order_by(tasks.c.next_poll_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-            .prefix_with("MATERIALIZED")
+            .limit(limit),
+            next_poll_at=next_poll_at,
         )
-        with self.db.write_one() as conn:
-            rows = conn.execute(
-                sa.update(tasks)
-                .where(tasks.c.id == due.c.id, tasks.c.status == PROCESSING)
-                .values(next_poll_at=next_poll_at)
-                .returning(*_IN_FLIGHT)
-            ).all()
-        return [_in_flight(r) for r in rows]
 
     def claim_ended(
         self, channel_id: str, upstream_ids: list[str], *, lease_until: float, horizon: float
@@ -161,30 +148,35 @@ class UpstreamStore:
         is taken by one poller only. Taken are tasks in their normal polling, due by ``horizon``
         (the claim's own next poll time): not those another poller is finishing, nor those
         backing off after errors, nor rows another transaction holds now."""
-        taken: list[InFlight] = []
-        for chunk in chunks(sorted(set(upstream_ids))):
-            ended = (
-                sa.select(tasks.c.id)
-                .where(
+        return [
+            task
+            for chunk in chunks(sorted(set(upstream_ids)))
+            for task in self._take(
+                sa.select(tasks.c.id).where(
                     tasks.c.status == PROCESSING,
                     tasks.c.next_poll_at <= horizon,
                     tasks.c.channel_id == channel_id,
                     tasks.c.upstream_id.in_(chunk),
-                )
-                .order_by(tasks.c.id)
-                .with_for_update(skip_locked=True)
-                .cte("ended")
-                .prefix_with("MATERIALIZED")
+                ),
+                next_poll_at=lease_until,
+                poll_errors=0,
             )
-            with self.db.write_one() as conn:
-                rows = conn.execute(
-                    sa.update(tasks)
-                    .where(tasks.c.id == ended.c.id, tasks.c.status == PROCESSING)
-                    .values(next_poll_at=lease_until, poll_errors=0)
-                    .returning(*_IN_FLIGHT)
-                ).all()
-            taken += map(_in_flight, rows)
-        return taken
+        ]
+
+    def _take(self, picked: sa.Select[Any], **values: Any) -> list[InFlight]:
+        """Set ``values`` on the processing tasks ``picked`` selects (skipping rows another
+        transaction holds) in one statement; returns them. The pick is a materialized CTE,
+        evaluated once: PostgreSQL may run an ``IN (subquery ... LIMIT)`` more than once and so
+        take more than the limit."""
+        pick = picked.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        with self.db.write_one() as conn:
+            rows = conn.execute(
+                sa.update(tasks)
+                .where(tasks.c.id == pick.c.id, tasks.c.status == PROCESSING)
+                .values(**values)
+                .returning(*_IN_FLIGHT)
+            ).all()
+        return [_in_flight(r) for r in rows]
 
     def next_due(self) -> float | None:
         """When the earliest poll of a task running upstream is due (None: no task is)."""

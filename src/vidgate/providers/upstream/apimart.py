@@ -18,15 +18,14 @@ import httpx
 from vidgate.catalog import MODELS
 from vidgate.providers.upstream.base import (
     Credentials,
-    PollResult,
     State,
     UpstreamError,
     UpstreamJob,
+    UpstreamProvider,
     UpstreamStatus,
     error_body,
     failure_reason,
     json_object,
-    poll_each,
     retry_after,
     send,
 )
@@ -54,7 +53,9 @@ DEFAULT_RATE_LIMIT_WAIT_S = 5.0
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-class ApimartProvider:
+class ApimartProvider(UpstreamProvider):
+    """Its ``poll_many`` is the protocol's own: one concurrent ``poll`` per task."""
+
     name = "apimart"
 
     def __init__(self, models: frozenset[str] | None = None, *, inline_images: bool = True) -> None:
@@ -86,16 +87,6 @@ class ApimartProvider:
         if not isinstance(data, dict):
             raise UpstreamError("the upstream task answer has no data object", kind="retry", reason="upstream_error")
         return task_status(data)
-
-    async def poll_many(
-        self,
-        client: httpx.AsyncClient,
-        creds: Credentials,
-        model_ids: list[tuple[str, str]],
-        also_ended: dict[str, UpstreamStatus] | None = None,
-    ) -> dict[str, PollResult]:
-        """One concurrent ``poll`` per task: the apimart API has no listing, so nothing ``also_ended``."""
-        return await poll_each(self, client, creds, model_ids)
 
     def body(self, job: UpstreamJob) -> dict[str, Any]:
         """The request as the client gave it, with fetched images inlined and reference videos by URL."""
