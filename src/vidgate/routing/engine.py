@@ -1,11 +1,13 @@
 """The upstream engine: submits tasks to upstream channels and polls what is in flight.
 
-One asyncio loop per process, on its own thread. Workers hand it a task to *send*: it picks a
-channel (failing over to the next on a retriable error), submits, and hands the task over to
-the upstream queue, so the worker's slot is free at once. The *poller* claims the tasks whose
-poll is due (in any process: the claim sets the next poll time), polls them in batches per channel, and
-re-hosts finished videos in vidgate's storage before settling the money. Transient errors back
-off exponentially; a poll that fails is not a failed task: the model's timeout decides that.
+One asyncio loop per process, on its own thread. A worker *sends* a task from its own thread:
+it picks a channel (failing over to the next on a retriable error), submits over the loop, and
+hands the task over to the upstream queue, so the worker's slot is free at once. The *poller*
+claims the tasks whose poll is due (in any process: the claim sets the next poll time), polls
+them in batches per channel, and re-hosts finished videos in vidgate's storage before settling
+the money. A listing also shows tasks that were not due: those it shows ended are ended at once
+(each taken by one poller). Transient errors back off exponentially; a poll that fails is not a
+failed task: the model's timeout decides that.
 """
 
 from __future__ import annotations
