@@ -90,7 +90,7 @@ def serve_until_ready(cwd: Path, port: int) -> list[str]:
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)
-        if "Uvicorn running" in line or "Application startup complete" in line:
+        if "Uvicorn running" in line:  # logged once the socket is bound ("startup complete" comes before)
             return lines
         if not line and proc.poll() is not None:
             break
