@@ -1,7 +1,8 @@
 """The database connection: one engine, picked from the URL, and three kinds of transaction.
 
 ``write()`` takes the database's write lock up front (SQLite ``BEGIN IMMEDIATE``), so two
-writers queue instead of one failing halfway with "database is locked"; ``write_one()`` is for
+writers queue instead of one failing halfway with "database is locked"; on SQLite the writers
+of one process first line up for it in turn (``FairLock``); ``write_one()`` is for
 a single statement, which is its own transaction; ``read()`` is for reading. SQLite runs in WAL
 mode so readers never wait for the writer.
 
@@ -18,13 +19,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from vidgate.store.fairlock import FairLock
 from vidgate.store.notify import TASK_PENDING, PgNotifier
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -95,6 +97,8 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite: the process's writers queue here, in turn, before asking for its lock
+        self._writers: AbstractContextManager[None] = FairLock() if self.is_sqlite else nullcontext()
         self._notifiers: dict[str, PgNotifier] = {}
         self._in_process: dict[str, list[Callable[[], None]]] = {}
         self._notifiers_lock = threading.Lock()
@@ -103,7 +107,7 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(vidgate_write=True) as conn, conn.begin():
+        with self._writers, self.engine.connect().execution_options(vidgate_write=True) as conn, conn.begin():
             yield conn
 
     @contextmanager
