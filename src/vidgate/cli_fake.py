@@ -39,6 +39,10 @@ FACTORIES = {"kling": create_fake_kling_app, "apimart": create_fake_apimart_app}
     help="Each task completes after a random delay in this range (seconds).",
 )
 @click.option("--delete-after", type=float, default=None, help="Delete results this many seconds after completion.")
+@click.option(
+    "--max-running", type=click.IntRange(min=1), default=None,
+    help="The account's concurrency limit: submits beyond this many unfinished tasks are refused (429).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random delays and faults.")
 def fake_upstream(
     kind: str,
@@ -49,6 +53,7 @@ def fake_upstream(
     server_error_rate: float,
     delay: tuple[float, float],
     delete_after: float | None,
+    max_running: int | None,
     seed: int,
 ) -> None:
     """Run a fake KIND upstream (Kling's API or apimart's) on HOST:PORT.
@@ -65,6 +70,7 @@ def fake_upstream(
         server_error_rate=server_error_rate,
         delay_s=delay,
         delete_after_completion_s=delete_after,
+        max_running=max_running,
         seed=seed,
     )
     click.echo(f"fake {kind} upstream on http://{host}:{port}")

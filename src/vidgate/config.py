@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     upstream_poll_interval: float = Field(default=1.0, gt=0, description="seconds between polls of one task")
     upstream_first_poll: float = Field(default=1.0, ge=0)
     upstream_poll_batch: int = Field(default=2000, ge=1)
+    upstream_retry_submit: float = Field(
+        default=5.0, gt=0, description="seconds a task waits in the queue when no channel can take it now"
+    )
     max_result_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024, description="largest upstream result re-hosted")
 
     # providers

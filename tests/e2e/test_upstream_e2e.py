@@ -46,7 +46,7 @@ def start_fake(stack: ExitStack, kind: str, **config: Any) -> Fake:
     return Fake(kind, stack.enter_context(serving(app)), app)
 
 
-def channel_toml(name: str, fake: Fake, models: list[str], priority: int = 0) -> str:
+def channel_toml(name: str, fake: Fake, models: list[str], priority: int = 0, max_concurrent: int = 100) -> str:
     cfg = fake.state.config
     creds = (
         f'access_key = "{cfg.access_key}"\nsecret_key = "{cfg.secret_key}"'
@@ -56,7 +56,7 @@ def channel_toml(name: str, fake: Fake, models: list[str], priority: int = 0) ->
     listed = ", ".join(f'"{m}"' for m in models)
     return (
         f'[[channels]]\nname = "{name}"\nprovider = "{fake.kind}"\nbase_url = "{fake.url}"\n'
-        f"models = [{listed}]\npriority = {priority}\nmax_concurrent = 100\n{creds}\n\n"
+        f"models = [{listed}]\npriority = {priority}\nmax_concurrent = {max_concurrent}\n{creds}\n\n"
     )
 
 
@@ -136,6 +136,31 @@ def test_a_failing_channel_fails_over_to_the_next(fault: str, tmp_path: Path) ->
     assert chosen is not None and chosen.name == "backup"
     assert len(backup.state.tasks) == 1 and len(primary.state.tasks) == 0
     assert running.balance(account) == to_micros("10") - to_micros("0.12")
+
+
+@pytest.mark.parametrize("kind", ["kling", "apimart"])
+def test_a_channel_never_has_more_tasks_running_than_its_max_concurrent(kind: str, tmp_path: Path) -> None:
+    """Eight workers send six tasks at once to a channel that takes two (the upstream account's
+    own limit, which refuses a third): never more than two run upstream, none is refused, and
+    the others wait their turn and complete."""
+    with ExitStack() as stack:
+        fake = start_fake(stack, kind, delay_s=(0.3, 0.5), max_running=2)
+        (tmp_path / "channels.toml").write_text(channel_toml("small", fake, ["kling-v3"], max_concurrent=2))
+        settings = make_settings(
+            tmp_path, channels_file=tmp_path / "channels.toml", worker_concurrency=8,
+            upstream_poll_interval=0.2, upstream_first_poll=0.1, upstream_retry_submit=0.2,
+        )
+        running = stack.enter_context(running_server(settings))
+        _, key = running.new_account("10")
+        with running.client(key) as client:
+            body = {"model": "kling-v3", "prompt": "one of six", "duration": 3}
+            ids = [client.post("/v1/videos/generations", json=body).json()["data"][0]["task_id"] for _ in range(6)]
+            ended = [wait_until_ended(client, task_id, timeout=60)[0] for task_id in ids]
+        in_flight = running.store.channels.in_flight()
+    assert [t["status"] for t in ended] == ["completed"] * 6, ended
+    assert fake.state.counters["fault_concurrency"] == 0  # never sent a third
+    assert fake.state.counters["most_running"] == 2 and len(fake.state.tasks) == 6
+    assert in_flight == {}
 
 
 @pytest.mark.parametrize("kind", ["kling", "apimart"])

@@ -86,6 +86,7 @@ def test_a_channel_with_tasks_in_flight_cannot_be_deleted(tmp_path: Path) -> Non
             r = user.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "x", "duration": 3})
             task_id = r.json()["data"][0]["task_id"]
             assert server.store.tasks.claim("w", 30) is not None  # as a worker submitting it upstream
+            assert server.store.upstream.reserve(task_id, "w", channel["id"])
             assert server.store.upstream.hand_over(
                 task_id, "w", channel_id=channel["id"], upstream_id="text2video:1", first_poll_at=time.time() + 3600, quote=1
             )

@@ -74,6 +74,7 @@ def sent_upstream(store: Store, ids: list[str]) -> Any:
     )
     for n, task_id in enumerate(ids):
         assert store.tasks.claim("w", 30) is not None
+        assert store.upstream.reserve(task_id, "w", channel.id)
         assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
     return channel
 
@@ -344,6 +345,67 @@ def test_each_channels_in_flight_count_follows_hand_overs_and_endings(store: Sto
     assert store.channels.delete(channel.id)
 
 
+def test_concurrent_workers_never_reserve_more_places_than_a_channels_max_concurrent(store: Store) -> None:
+    """Ten workers (threads, each with its own connection) reserve at once on a channel that
+    takes three: three get a place; a place given back goes to the next who asks."""
+    acct = Account(store)
+    ids = [acct.submit() for _ in range(10)]
+    claimed = {store.tasks.claim(f"w{n}", 30).id: f"w{n}" for n in range(10)}  # type: ignore[union-attr]
+    channel = store.channels.upsert({"name": "c", "provider": "apimart", "base_url": "http://x",
+                                     "credentials": "sealed", "models": ["kling-v3"], "max_concurrent": 3})
+    barrier = threading.Barrier(10)
+
+    def reserve(task_id: str) -> bool:
+        barrier.wait()
+        return store.upstream.reserve(task_id, claimed[task_id], channel.id)
+
+    with ThreadPoolExecutor(10) as pool:
+        got = dict(zip(ids, pool.map(reserve, ids)))
+    winners = [t for t in ids if got[t]]
+    assert len(winners) == 3 and store.channels.in_flight() == {channel.id: 3}
+    store.upstream.release(winners[0], claimed[winners[0]])  # the channel did not take it
+    assert store.channels.in_flight() == {channel.id: 2}
+    loser = next(t for t in ids if not got[t])
+    assert store.upstream.reserve(loser, claimed[loser], channel.id)
+    assert not store.upstream.reserve(winners[0], claimed[winners[0]], channel.id)  # full again
+    assert store.channels.in_flight() == {channel.id: 3}
+
+
+def test_a_reserved_place_is_freed_by_every_way_a_task_leaves_its_worker_unsent(store: Store) -> None:
+    """Reserved and then not taken upstream (released), no channel now (deferred), handed back
+    at shutdown, its worker dead (swept back to the queue), or failed: the channel's count is
+    back to 0 each time. A task is handed over only to the channel it reserved."""
+    acct = Account(store)
+    task_id = acct.submit()
+    channel = store.channels.upsert({"name": "c", "provider": "apimart", "base_url": "http://x",
+                                     "credentials": "sealed", "models": ["kling-v3"], "max_concurrent": 1})
+
+    def reserved(worker: str) -> None:
+        assert store.tasks.claim(worker, 30).id == task_id  # type: ignore[union-attr]
+        assert store.upstream.reserve(task_id, worker, channel.id)
+        assert store.channels.in_flight() == {channel.id: 1}
+
+    reserved("w1")
+    store.upstream.release(task_id, "w1")
+    assert store.channels.in_flight() == {}
+    assert store.upstream.reserve(task_id, "w1", channel.id)
+    assert store.upstream.defer(task_id, "w1", until=0)
+    assert store.channels.in_flight() == {}
+    reserved("w2")
+    assert store.tasks.hand_back(task_id, "w2")
+    assert store.channels.in_flight() == {}
+    assert store.tasks.claim("w3", -1) is not None and store.upstream.reserve(task_id, "w3", channel.id)  # lease out
+    assert store.tasks.sweep(max_attempts=10, timeouts={}, default_timeout=3600).requeued == 1
+    assert store.channels.in_flight() == {}
+    reserved("w4")
+    other = store.channels.upsert({"name": "d", "provider": "apimart", "base_url": "http://y",
+                                   "credentials": "sealed", "models": ["kling-v3"]})
+    assert not store.upstream.hand_over(task_id, "w4", channel_id=other.id, upstream_id="u", first_poll_at=0, quote=1)
+    assert store.tasks.fail(task_id, code="content_rejected", message="no", worker_id="w4")
+    assert store.channels.in_flight() == {}
+    acct.assert_ledger_adds_up()
+
+
 def test_a_channel_that_takes_a_task_ends_its_run_of_failures(store: Store) -> None:
     """Failures in a row bench a channel; a task handed over to it ends the run."""
     acct = Account(store)
@@ -353,6 +415,7 @@ def test_a_channel_that_takes_a_task_ends_its_run_of_failures(store: Store) -> N
         store.channels.record_failure(channel.id, threshold=3, cool_down=60, reason="503")
     assert store.channels.get(channel.id).failures == 2  # type: ignore[union-attr]
     assert store.tasks.claim("w", 30) is not None
+    assert store.upstream.reserve(second, "w", channel.id)
     assert store.upstream.hand_over(second, "w", channel_id=channel.id, upstream_id="u1", first_poll_at=0, quote=1)
     assert store.channels.get(channel.id).failures == 0  # type: ignore[union-attr]
     assert store.channels.in_flight() == {channel.id: 2}

@@ -126,8 +126,10 @@ class UpstreamEngine:
     def send(self, job: UpstreamJob, worker_id: str, quote: int) -> None:
         """Submit upstream and hand the task over; blocks the calling worker thread until then.
         Raises UpstreamError (fail_task) for a request no channel will ever accept, NoChannel
-        when none can take it now. Routing and the store run in this thread; only the
-        upstream's HTTP calls run on the engine's loop."""
+        when none can take it now. A channel's place is reserved before submitting to it (so
+        ``max_concurrent`` holds across workers and processes) and freed if it does not take
+        the task. Routing and the store run in this thread; only the upstream's HTTP calls run
+        on the engine's loop."""
         model, tried, last = job.request.model, set[str](), None
         while True:
             in_flight = self.store.channels.in_flight()
@@ -135,10 +137,13 @@ class UpstreamEngine:
             if channel is None:
                 break
             tried.add(channel.id)
+            if not self.store.upstream.reserve(job.task_id, worker_id, channel.id):
+                continue  # filled up by other workers since we looked
             try:
                 upstream_id = self._call(self._submit(channel, job))
-            except UpstreamError as exc:
-                if exc.kind == "fail_task":
+            except BaseException as exc:
+                self.store.upstream.release(job.task_id, worker_id)
+                if not isinstance(exc, UpstreamError) or exc.kind == "fail_task":
                     raise
                 last = exc
                 self._note_failure(channel, exc)

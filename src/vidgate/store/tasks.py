@@ -149,6 +149,18 @@ def count_out(conn: Connection, ended: Sequence[Row[Any]]) -> None:
             conn.execute(_COUNT_OUT[field], {"owner": owner, "n": n})
 
 
+def give_back_reservations(conn: Connection, where: tuple[sa.ColumnElement[bool], ...]) -> None:
+    """The matching tasks go back to the queue from their worker (requeued, handed back,
+    deferred, or not taken by the channel they were being sent to): the places they reserved in
+    their channels' tasks in flight are free again. Call before changing the tasks."""
+    reserved = (*where, tasks.c.channel_id.is_not(None), tasks.c.upstream_id.is_(None))
+    rows = conn.execute(sa.select(tasks.c.id, tasks.c.channel_id).where(*reserved).with_for_update()).all()
+    if rows:
+        conn.execute(sa.update(tasks).where(tasks.c.id.in_([r.id for r in rows])).values(channel_id=None))
+        for owner, n in sorted(Counter(r.channel_id for r in rows).items()):
+            conn.execute(_COUNT_OUT["channel_id"], {"owner": owner, "n": n})
+
+
 def end_where(
     conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
 ) -> int:
@@ -338,7 +350,8 @@ class TaskStore:
         """A worker shutting down returns a task it could not finish: processing -> pending.
         The attempt is not counted against the task."""
         now = time.time()
-        with self.db.write_one() as conn:
+        with self.db.write() as conn:
+            give_back_reservations(conn, self._owned(task_id, worker_id))
             res = conn.execute(
                 sa.update(tasks)
                 .where(*self._owned(task_id, worker_id))
@@ -365,6 +378,7 @@ class TaskStore:
             )
             requeue = (*expired, tasks.c.attempts < max_attempts)
             ids = lock_tasks(conn, *requeue)
+            give_back_reservations(conn, requeue)
             for chunk in chunks(ids):
                 result.requeued += conn.execute(
                     sa.update(tasks)

@@ -18,7 +18,9 @@ import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
-from vidgate.store.tasks import SETTLED, chunks, completion, end_where, lock_tasks, settle_completed
+from vidgate.store.tasks import (
+    SETTLED, chunks, completion, end_where, give_back_reservations, lock_tasks, settle_completed,
+)
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
@@ -29,9 +31,9 @@ _NEXT_DUE = sa.select(sa.func.min(tasks.c.next_poll_at)).where(
 P = sa.bindparam
 _HAND_OVER = (
     sa.update(tasks)
-    .where(tasks.c.id == P("task_id"), tasks.c.status == PROCESSING, tasks.c.worker_id == P("worker"))
+    .where(tasks.c.id == P("task_id"), tasks.c.status == PROCESSING, tasks.c.worker_id == P("worker"),
+           tasks.c.channel_id == P("channel", type_=sa.String))  # reserved there
     .values(
-        channel_id=P("channel", type_=sa.String),
         upstream_id=P("upstream", type_=sa.String),
         next_poll_at=P("first_poll", type_=sa.Double),
         poll_errors=0,
@@ -41,7 +43,15 @@ _HAND_OVER = (
         updated_at=P("now", type_=sa.Double),
     )
 )
-_TOOK_ONE = sa.update(channels).where(channels.c.id == P("channel")).values(in_flight=channels.c.in_flight + 1, failures=0)
+_HEALTHY = sa.update(channels).where(channels.c.id == P("channel"), channels.c.failures != 0).values(failures=0)
+_OWNED = (tasks.c.id == P("task_id"), tasks.c.status == PROCESSING, tasks.c.worker_id == P("worker"))
+_LOCK_OWNED = sa.select(tasks.c.channel_id).where(*_OWNED).with_for_update()
+_TAKE_ROOM = (
+    sa.update(channels)
+    .where(channels.c.id == P("channel"), channels.c.in_flight < channels.c.max_concurrent)
+    .values(in_flight=channels.c.in_flight + 1)
+)
+_RESERVE = sa.update(tasks).where(*_OWNED).values(channel_id=P("channel", type_=sa.String))
 
 
 @dataclass(frozen=True)
@@ -95,26 +105,49 @@ class UpstreamStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def reserve(self, task_id: str, worker_id: str, channel_id: str) -> bool:
+        """Count the worker's task in the channel's tasks in flight before submitting it there,
+        if the channel has room (below its ``max_concurrent``, checked and counted in one
+        statement, so concurrent workers in any process never overrun it). False: no room (or
+        the task is no longer this worker's). The task keeps the reservation until it ends, or
+        ``release`` gives it back, as does every way a worker's task returns to the queue."""
+        params = {"task_id": task_id, "worker": worker_id, "channel": channel_id}
+        with self.db.write() as conn:
+            held = conn.execute(_LOCK_OWNED, params).first()
+            if held is None or held.channel_id is not None:
+                return held is not None and held.channel_id == channel_id
+            if conn.execute(_TAKE_ROOM, params).rowcount == 0:
+                return False
+            conn.execute(_RESERVE, params)
+        return True
+
+    def release(self, task_id: str, worker_id: str) -> None:
+        """The channel did not take the task: its place in the channel's tasks in flight is free."""
+        with self.db.write() as conn:
+            give_back_reservations(conn, self._owned_by(task_id, worker_id))
+
     def hand_over(
         self, task_id: str, worker_id: str, *, channel_id: str, upstream_id: str, first_poll_at: float, quote: int
     ) -> bool:
-        """The worker submitted the task upstream and gives its slot back. The channel counts
-        one more task in flight, and its run of failures (if any) is over: it just took a task."""
+        """The worker submitted the task upstream (to the channel it reserved) and gives its slot
+        back. The channel's run of failures (if any) is over: it just took a task."""
         params = {"task_id": task_id, "worker": worker_id, "channel": channel_id, "upstream": upstream_id,
                   "first_poll": first_poll_at, "quoted": quote, "now": time.time()}
         with self.db.write() as conn:
             handed = conn.execute(_HAND_OVER, params).rowcount == 1
             if handed:
-                conn.execute(_TOOK_ONE, params)
+                conn.execute(_HEALTHY, params)
         return handed
 
     def defer(self, task_id: str, worker_id: str, until: float) -> bool:
         """No channel could take the task now: back to the queue, not before ``until``. The
         attempt is not counted; the model's timeout still runs."""
+        owned = self._owned_by(task_id, worker_id)
         with self.db.write() as conn:
+            give_back_reservations(conn, owned)
             res = conn.execute(
                 sa.update(tasks)
-                .where(tasks.c.id == task_id, tasks.c.status == PROCESSING, tasks.c.worker_id == worker_id)
+                .where(*owned)
                 .values(
                     status=Status.PENDING.value,
                     not_before=until,
@@ -248,6 +281,10 @@ class UpstreamStore:
                 end_where(conn, self._ours(task_id, upstream_id), Status.CANCELLED, code="cancelled",
                           message="the task was cancelled by the client while it was processing upstream")
             )
+
+    @staticmethod
+    def _owned_by(task_id: str, worker_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+        return (tasks.c.id == task_id, tasks.c.status == PROCESSING, tasks.c.worker_id == worker_id)
 
     @staticmethod
     def _ours(task_id: str, upstream_id: str) -> tuple[sa.ColumnElement[bool], ...]:

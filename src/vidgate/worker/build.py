@@ -30,6 +30,7 @@ def build_engine(
         poll_interval=settings.upstream_poll_interval,
         first_poll_after=settings.upstream_first_poll,
         batch=settings.upstream_poll_batch,
+        retry_submit_after=settings.upstream_retry_submit,
     )
     providers = {"kling": KlingProvider(), "apimart": ApimartProvider()}
     return UpstreamEngine(store, storage, results, prices, providers, ChannelRegistry(store, box), config)  # type: ignore[arg-type]

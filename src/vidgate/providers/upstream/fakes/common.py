@@ -56,6 +56,9 @@ class FakeConfig:
     #: a prompt containing this takes ``slow_delay_s`` to complete
     slow_keyword: str = "SLOW"
     slow_delay_s: float = 3600.0
+    #: the account's concurrency limit: a submit while this many tasks are unfinished is refused
+    #: (Kling 1303, apimart 429); None: no limit. ``counters["most_running"]`` keeps the peak.
+    max_running: int | None = None
     #: results disappear (404) this long after completion; None keeps them
     delete_after_completion_s: float | None = None
     #: what the fake Kling reports as the length of a motion-control result
@@ -146,6 +149,20 @@ class FakeState:
             return "server_error"
         return None
 
+    def at_capacity(self) -> bool:
+        """Whether a submit now would break the account's concurrency limit (counted as a
+        ``fault_concurrency``). Counts unfinished tasks only when a limit is set."""
+        if self.config.max_running is None:
+            return False
+        if self.running() < self.config.max_running:
+            return False
+        self.counters["fault_concurrency"] += 1
+        return True
+
+    def running(self) -> int:
+        now = self.now()
+        return sum(1 for task in self.tasks.values() if task.phase(now) in ("pending", "processing"))
+
     def rejects(self, prompt: str) -> bool:
         return self._has(prompt, self.config.reject_keyword)
 
@@ -161,6 +178,8 @@ class FakeState:
         )
         self.tasks[task_id] = task
         self.counters["submitted"] += 1
+        if self.config.max_running is not None:
+            self.counters["most_running"] = max(self.counters["most_running"], self.running())
         return task
 
     def delay_for(self, task_id: str, prompt: str) -> float:

@@ -65,6 +65,8 @@ class FakeKling:
         if self.state.rejects(prompt):
             self.state.counters["rejected"] += 1
             return error(400, 1301, "the content does not comply with the content security policy")
+        if self.state.at_capacity():
+            return error(*FAULTS["concurrency"])
         task = self.state.add(str(next(self.ids)), endpoint, body, prompt, self._seconds(endpoint, body))
         return ok({"task_id": task.id, "task_status": "submitted", "task_info": {}, **self._times(task)})
 
