@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,3 +29,14 @@ def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[
     account = store.accounts.create_account(name, to_micros(balance))
     _, secret = store.accounts.create_key(account.id, name="default")
     return account.id, secret
+
+
+@contextmanager
+def channels_file_errors() -> Iterator[None]:
+    """A mistake in the channels file ends the command with its message, not a traceback."""
+    from vidgate.routing.spec import ChannelsFileError
+
+    try:
+        yield
+    except ChannelsFileError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,9 +1,12 @@
-"""Upstream channels through the admin API: credentials go in, are stored encrypted, and never
-come out again, in answers or in logs."""
+"""Upstream channels through the admin API and the channels file: credentials go in, are stored
+encrypted, and never come out again, in answers, logs or error messages."""
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -14,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import make_settings
-from tests.server import Running, running_server
+from tests.server import Running, free_port, running_server
 from vidgate.providers.upstream.fakes.common import FakeConfig
 from vidgate.providers.upstream.fakes.kling import create_fake_kling_app
 from vidgate.providers.upstream.fakes.server import serving
@@ -122,3 +125,55 @@ def test_refused_credentials_bench_the_channel_and_stay_out_of_the_logs(
     assert task["status"] in ("pending", "processing")  # waits for a working channel, not failed
     assert SECRET not in caplog.text
     assert all(SECRET not in repr(r.args) for r in caplog.records)
+
+
+APIMART_SECRET = "apimart-key-that-must-never-leak-7"
+
+
+def test_channels_from_the_file_are_stored_encrypted_and_kling_defaults_to_its_global_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_KLING_SK", SECRET)
+    (tmp_path / "channels.toml").write_text(
+        '[[channels]]\nname = "kling"\nprovider = "kling"\nmodels = ["kling-v3"]\n'
+        'access_key = "ak"\nsecret_key = "${TEST_KLING_SK}"\n\n'
+        f'[[channels]]\nname = "mart"\nprovider = "apimart"\nbase_url = "https://api.apimart.ai/"\n'
+        f'models = ["Omni-Flash-Ext"]\napi_key = "{APIMART_SECRET}"\n'
+    )
+    settings = make_settings(tmp_path, admin_token=ADMIN, workers=False, channels_file=tmp_path / "channels.toml")
+    with running_server(settings) as server, admin(server) as client:
+        listed = client.get("/admin/v1/channels").json()["data"]
+        with server.store.db.read() as conn:
+            stored = " ".join(conn.execute(sa.select(channels.c.credentials)).scalars())
+    by_name = {c["name"]: c for c in listed}
+    assert by_name["kling"]["base_url"] == "https://api-singapore.klingai.com"
+    assert by_name["mart"]["base_url"] == "https://api.apimart.ai"
+    assert {c["credentials"] for c in listed} == {"set"}
+    for secret in (SECRET, APIMART_SECRET):
+        assert secret not in str(listed) and secret not in stored
+
+
+@pytest.mark.parametrize(
+    ("channel", "problem"),
+    [
+        ('provider = "kling"\nmodels = ["kling-v3", "Omni-Flash-Ext"]\naccess_key = "ak"\nsecret_key = "${TEST_SK}"',
+         "provider 'kling' does not serve Omni-Flash-Ext"),
+        ('provider = "apimart"\nmodels = ["kling-v3"]\napi_key = "${TEST_SK}"', "an apimart channel needs base_url"),
+        ('provider = "kling"\nbase_url = "ftp://x"\nmodels = ["kling-v3"]\naccess_key = "ak"\nsecret_key = "${TEST_SK}"',
+         "base_url"),
+    ],
+)
+def test_a_mistake_in_the_channels_file_stops_the_server_with_a_message_that_quotes_no_credential(
+    channel: str, problem: str, tmp_path: Path
+) -> None:
+    (tmp_path / "channels.toml").write_text(f'[[channels]]\nname = "bad"\n{channel}\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
+    env.update(TEST_SK=SECRET, VIDGATE_DATA_DIR=str(tmp_path / "data"), VIDGATE_CHANNELS_FILE=str(tmp_path / "channels.toml"))
+    done = subprocess.run(
+        [sys.executable, "-m", "vidgate", "serve", "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "channel 1 ('bad')" in done.stderr and problem in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert SECRET not in done.stderr + done.stdout

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vidgate.catalog import MODELS
 from vidgate.config import Settings
+from vidgate.providers.upstream.kling import DEFAULT_BASE_URL as KLING_BASE_URL
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
 
@@ -22,12 +23,16 @@ PROVIDER_MODELS = {
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+class ChannelsFileError(ValueError):
+    """The channels file cannot be used; the message says where and what, quoting no value."""
+
+
 class ChannelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     provider: Literal["kling", "apimart"]
-    base_url: str = Field(pattern=r"^https?://")
+    base_url: str = Field(default="", pattern=r"^(https?://.*)?$", description="kling: defaults to Kling's global API")
     models: list[str] = Field(min_length=1)
     priority: int = 0
     weight: int = Field(default=1, ge=1, le=1000)
@@ -47,6 +52,10 @@ class ChannelSpec(BaseModel):
         unknown = sorted(set(self.models) - PROVIDER_MODELS[self.provider])
         if unknown:
             raise ValueError(f"provider {self.provider!r} does not serve {', '.join(unknown)}")
+        if not self.base_url:
+            if self.provider != "kling":
+                raise ValueError("an apimart channel needs base_url (the endpoint's address)")
+            self.base_url = KLING_BASE_URL
         if self.provider == "kling" and not (self.access_key and self.secret_key):
             raise ValueError("a kling channel needs access_key and secret_key")
         if self.provider == "apimart" and not self.api_key:
@@ -77,13 +86,26 @@ def sync_channels(store: Store, box: SecretBox, specs: list[ChannelSpec]) -> Non
 
 def load_channels_file(path: Path) -> list[ChannelSpec]:
     """``[[channels]]`` tables; ``${VAR}`` in any string is taken from the environment, so
-    secrets need not be written in the file."""
+    secrets need not be written in the file. A mistake is reported by where it is and what is
+    wrong, never with the values written there (they may be credentials)."""
     try:
         data = tomllib.loads(Path(path).read_text())
-        raw = [_expand(entry) for entry in data.get("channels", [])]
-        return [ChannelSpec.model_validate(entry) for entry in raw]
-    except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
-        raise ValueError(f"{path} is not a valid channels file: {exc}") from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ChannelsFileError(f"{path} is not a valid channels file: {exc}") from None
+    specs = []
+    for n, entry in enumerate(data.get("channels", [])):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"{path}: channel {n + 1}" + (f" ({name!r})" if isinstance(name, str) else "")
+        try:
+            specs.append(ChannelSpec.model_validate(_expand(entry)))
+        except ValidationError as exc:  # its own text would quote the input, credentials too
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'channel'}: {e['msg']}" for e in exc.errors(include_input=False)
+            )
+            raise ChannelsFileError(f"{where}: {problems}") from None
+        except ValueError as exc:
+            raise ChannelsFileError(f"{where}: {exc}") from None
+    return specs
 
 
 def _env(name: str) -> str:

@@ -41,7 +41,7 @@ class Credentials:
 
     base_url: str
     api_key: str | None = field(default=None, repr=False)  # secrets never show in logs or reprs
-    access_key: str | None = None
+    access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
 
 
