@@ -22,6 +22,8 @@ from vidgate.providers.upstream import ApimartProvider, Credentials, UpstreamErr
 from vidgate.providers.upstream.apimart import task_status
 from vidgate.providers.upstream.base import PollResult, poll_each
 from vidgate.providers.upstream.fakes import FakeConfig, FakeState, create_fake_apimart_app, serving
+from vidgate.tasks.model import Status, Task
+from vidgate.tasks.view import task_object
 
 FAST = (0.01, 0.05)
 
@@ -206,6 +208,19 @@ def test_content_moderation_failure_is_content_rejected(fake: tuple[str, FakeSta
     url, _ = fake
     _, status = asyncio.run(run_to_end(url, seed("omni-text", prompt="REJECT me")))
     assert (status.state, status.error_code) == ("failed", "content_rejected")
+
+
+@pytest.mark.parametrize(
+    ("reason", "ours"),
+    [("content_rejected", "content_rejected"), ("invalid_parameters", "invalid_parameters"),
+     ("upstream_timeout", "upstream_timeout"), ("timeout", "upstream_timeout"), ("internal_error", "upstream_error")],
+)
+def test_the_reason_another_vidgate_gives_for_a_failure_is_kept(reason: str, ours: str) -> None:
+    """Another vidgate answers as API.md says (`code: task_failed`) and adds the stable reason."""
+    failed = Task(id="task_1", account_id="a", model="kling-v3", status=Status.FAILED, progress=100, request={},
+                  hold=1, cost=0, estimated_time=1, created_at=0.0, error_code=reason, error_message="it failed")
+    status = task_status(task_object(failed, lambda *_: ""))
+    assert (status.state, status.error_code) == ("failed", ours)
 
 
 def test_task_objects_are_read_tolerantly() -> None:

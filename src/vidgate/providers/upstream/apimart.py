@@ -49,6 +49,8 @@ STATES: dict[str, State] = {
 OUR_CODES = frozenset(
     {"content_rejected", "invalid_parameters", "quota_exhausted", "upstream_error", "upstream_timeout"}
 )
+#: another vidgate's failure reasons that mean one of ours (its own model timeout ran out)
+SAME_AS_OURS = {"timeout": "upstream_timeout"}
 DEFAULT_RATE_LIMIT_WAIT_S = 5.0
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -139,8 +141,9 @@ def _failed(raw: str, error: Any) -> UpstreamStatus:
         )
     error = error if isinstance(error, dict) else {}
     message = str(error.get("message") or "the upstream task failed without a reason")
-    code = error.get("code")
-    reason = code if code in OUR_CODES else failure_reason(message)
+    # another vidgate keeps `code: task_failed` (API.md) and says which failure in `reason`
+    said = [SAME_AS_OURS.get(c, c) for c in (error.get("reason"), error.get("code")) if isinstance(c, str)]
+    reason = next((c for c in said if c in OUR_CODES), None) or failure_reason(message)
     return UpstreamStatus(state="failed", progress=100, error_code=reason, message=message)
 
 
