@@ -29,6 +29,27 @@ FACTORIES = {"kling": create_fake_kling_app, "apimart": create_fake_apimart_app}
     help="Share of requests answered with a server error (5xx).",
 )
 @click.option(
+    "--reject-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of submitted tasks refused as unsafe, as if their prompt held REJECT.",
+)
+@click.option(
+    "--slow-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of tasks that take --slow-delay to complete, as if their prompt held SLOW.",
+)
+@click.option(
+    "--slow-delay",
+    type=click.FloatRange(0, min_open=True),
+    default=3600.0,
+    show_default=True,
+    help="Seconds a slow task (--slow-rate or SLOW in the prompt) takes to complete.",
+)
+@click.option(
     "--delay",
     "delay",
     nargs=2,
@@ -51,6 +72,9 @@ def fake_upstream(
     latency: float,
     rate_limit_rate: float,
     server_error_rate: float,
+    reject_rate: float,
+    slow_rate: float,
+    slow_delay: float,
     delay: tuple[float, float],
     delete_after: float | None,
     max_running: int | None,
@@ -58,8 +82,13 @@ def fake_upstream(
 ) -> None:
     """Run a fake KIND upstream (Kling's API or apimart's) on HOST:PORT.
 
-    Prompts containing REJECT are refused as unsafe, UNSAFE_OUTPUT fail moderation when done,
-    FAIL_LATER fail with a generic error, SLOW take an hour."""
+    Faults can be injected by rate: --rate-limit-rate and --server-error-rate answer a share of
+    all requests with 429 or 5xx; --reject-rate refuses a share of submits as unsafe (Kling: 400
+    code 1301 at submit; apimart: the task fails moderation); --slow-rate makes a share of tasks
+    take --slow-delay seconds; --latency slows every request.
+
+    Or by prompt: REJECT is refused as unsafe, UNSAFE_OUTPUT fails moderation when done,
+    FAIL_LATER fails with a generic error, SLOW takes --slow-delay (an hour by default)."""
     import uvicorn
 
     if delay[0] > delay[1]:
@@ -68,6 +97,9 @@ def fake_upstream(
         latency_s=latency,
         rate_limit_rate=rate_limit_rate,
         server_error_rate=server_error_rate,
+        reject_rate=reject_rate,
+        slow_rate=slow_rate,
+        slow_delay_s=slow_delay,
         delay_s=delay,
         delete_after_completion_s=delete_after,
         max_running=max_running,

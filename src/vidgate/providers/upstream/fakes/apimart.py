@@ -3,9 +3,9 @@
 ``POST /v1/videos/generations`` validates the body with vidgate's own catalog (so its 400s are
 apimart's) and answers ``{"code": 200, "data": [{"status": "submitted", "task_id": ...}]}``;
 ``GET /v1/tasks/{task_id}`` answers the task object of API.md section 4, with the status words
-of ``config.status_words`` where set. Content the fake refuses (``config.reject_keyword``) is
-accepted and then fails moderation, as apimart reports it. Results are served by the fake at
-``/files/{task_id}.mp4``.
+of ``config.status_words`` where set. Content the fake refuses (``config.reject_keyword``, or a
+``config.reject_rate`` share of tasks) is accepted and then fails moderation, as apimart
+reports it. Results are served by the fake at ``/files/{task_id}.mp4``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ sleep per task. Tests steer the fake through ``app.state.fake`` (a :class:`FakeS
 ``config`` at run time, script faults with :meth:`FakeState.inject`, move the clock with
 :meth:`FakeState.advance`, delete a result with :meth:`FakeState.delete_result`, forget a
 task with :meth:`FakeState.evict`, read ``counters`` and the bodies received in ``posts``.
+
+Content rejection and slow completion come from keywords in the prompt, or at random for a
+share of tasks (``reject_rate``, ``slow_rate``), so a demo needs no special prompts.
 """
 
 from __future__ import annotations
@@ -49,12 +52,17 @@ class FakeConfig:
     server_error_rate: float = 0.0
     #: a prompt containing this is refused as unsafe (Kling: at submit, 1301; apimart: task fails)
     reject_keyword: str = "REJECT"
+    #: share of submits refused as unsafe as if their prompt held the reject keyword (drawn from the seed)
+    reject_rate: float = 0.0
     #: a prompt containing this is accepted, then the task fails moderation when it completes
     reject_output_keyword: str = "UNSAFE_OUTPUT"
     #: a prompt containing this is accepted, then the task fails with a generic error
     fail_keyword: str = "FAIL_LATER"
     #: a prompt containing this takes ``slow_delay_s`` to complete
     slow_keyword: str = "SLOW"
+    #: share of tasks that take ``slow_delay_s`` as if their prompt held the slow keyword
+    #: (deterministic per task id and seed)
+    slow_rate: float = 0.0
     slow_delay_s: float = 3600.0
     #: the account's concurrency limit: a submit while this many tasks are unfinished is refused
     #: (Kling 1303, apimart 429); None: no limit. ``counters["most_running"]`` keeps the peak.
@@ -110,6 +118,8 @@ class FakeState:
         self.faults: deque[Fault] = deque()
         self.offset = 0.0
         self._rng = random.Random(config.seed)
+        #: draws of ``reject_rate``, apart from ``_rng`` so they leave the fault sequence alone
+        self._reject_rng = random.Random(f"{config.seed}:reject")
 
     # --- admin hooks ---------------------------------------------------------------------------
 
@@ -163,8 +173,13 @@ class FakeState:
         now = self.now()
         return sum(1 for task in self.tasks.values() if task.phase(now) in ("pending", "processing"))
 
-    def rejects(self, prompt: str) -> bool:
-        return self._has(prompt, self.config.reject_keyword)
+    def rejects(self, prompt: str, *, at_random: bool = True) -> bool:
+        """Whether submitted content is refused as unsafe: its prompt holds the reject keyword,
+        or (``at_random``: a task, not an element) it falls in ``reject_rate``."""
+        if self._has(prompt, self.config.reject_keyword):
+            return True
+        rate = self.config.reject_rate
+        return at_random and rate > 0 and self._reject_rng.random() < rate
 
     def add(self, task_id: str, kind: str, body: dict[str, Any], prompt: str, seconds: float) -> FakeTask:
         task = FakeTask(
@@ -183,10 +198,16 @@ class FakeState:
         return task
 
     def delay_for(self, task_id: str, prompt: str) -> float:
-        if self._has(prompt, self.config.slow_keyword):
+        """How long the task takes: ``slow_delay_s`` if its prompt holds the slow keyword or it falls
+        in ``slow_rate``, else a delay drawn from ``delay_s``; both fixed by the seed and task id."""
+        if self._has(prompt, self.config.slow_keyword) or self.falls_in_slow_rate(task_id):
             return self.config.slow_delay_s
         low, high = self.config.delay_s
         return random.Random(f"{self.config.seed}:{task_id}").uniform(low, high)
+
+    def falls_in_slow_rate(self, task_id: str) -> bool:
+        rate = self.config.slow_rate
+        return rate > 0 and random.Random(f"{self.config.seed}:{task_id}:slow").random() < rate
 
     def failure_for(self, prompt: str) -> str | None:
         if self._has(prompt, self.config.reject_output_keyword):

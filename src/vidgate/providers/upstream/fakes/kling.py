@@ -8,7 +8,8 @@ with Kling's envelope ``{code, message, request_id, data}``, its task statuses (
 processing, succeed, failed) and its business codes. Every call needs a JWT signed with the
 configured secret key (HS256; ``iss``, ``exp``, ``nbf`` checked). Results are served by the fake
 itself at ``/files/{task_id}.mp4``. Elements are ready as soon as they are created (or refused, if
-the description holds the reject keyword).
+the description holds the reject keyword). A submit is refused as unsafe (1301) if its prompt holds
+the reject keyword or it falls in ``config.reject_rate``.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class FakeKling:
         if problem is not None:
             return error(400, *problem)
         element_id, task_id = next(self.ids), str(next(self.ids))
-        if self.state.rejects(body["element_description"]):
+        if self.state.rejects(body["element_description"], at_random=False):
             self.element_tasks[task_id] = {
                 "task_id": task_id,
                 "task_status": "failed",
