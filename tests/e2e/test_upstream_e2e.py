@@ -60,13 +60,14 @@ def channel_toml(name: str, fake: Fake, models: list[str], priority: int = 0, ma
     )
 
 
-def vidgate_with(stack: ExitStack, folder: Path, channels: str) -> Running:
+def vidgate_with(stack: ExitStack, folder: Path, channels: str, **overrides: Any) -> Running:
     (folder / "channels.toml").write_text(channels)
     settings = make_settings(
         folder,
         channels_file=folder / "channels.toml",
         upstream_poll_interval=0.2,
         upstream_first_poll=0.1,
+        **overrides,
     )
     return stack.enter_context(running_server(settings))
 
@@ -102,6 +103,8 @@ def test_every_seed_example_completes_through_the_upstream(kind: str, media: Fix
         url = task["result"]["videos"][0]["url"][0]
         assert url.startswith(running.url + "/files/"), url  # served by vidgate, not the upstream
         assert "upstream" not in str(task)  # the upstream's task id is private
+        upstream_id = upstream_of(running, task["id"])[1]
+        assert upstream_id and upstream_id.split(":")[-1] not in str(task)
         assert task["cost"] > 0, name
     assert submitted  # the fake counted its requests
 
@@ -125,7 +128,8 @@ def test_a_failing_channel_fails_over_to_the_next(fault: str, tmp_path: Path) ->
         channels = channel_toml("primary", primary, ALL_MODELS, priority=10) + channel_toml(
             "backup", backup, ALL_MODELS, priority=1
         )
-        running = vidgate_with(stack, tmp_path, channels)
+        # a task no channel took waits a minute in the queue: only trying the next at once is in time
+        running = vidgate_with(stack, tmp_path, channels, upstream_retry_submit=60.0)
         account, key = running.new_account("10")
         with running.client(key) as client:
             r = client.post("/v1/videos/generations", json={"model": "Omni-Flash-Ext", "prompt": "failover", "duration": 4})
@@ -161,6 +165,39 @@ def test_a_channel_never_has_more_tasks_running_than_its_max_concurrent(kind: st
     assert fake.state.counters["fault_concurrency"] == 0  # never sent a third
     assert fake.state.counters["most_running"] == 2 and len(fake.state.tasks) == 6
     assert in_flight == {}
+
+
+def test_a_channel_whose_polls_keep_failing_is_benched_and_keeps_its_tasks(tmp_path: Path) -> None:
+    """Polls of the primary's task fail round after round: the primary is benched (new tasks go
+    to the backup), yet its task stays with it and completes once it answers again."""
+    with ExitStack() as stack:
+        primary = start_fake(stack, "kling", delay_s=(1.0, 1.0))
+        backup = start_fake(stack, "apimart")
+        channels = channel_toml("primary", primary, ["kling-v3"], priority=10) + channel_toml(
+            "backup", backup, ["kling-v3"], priority=1
+        )
+        running = vidgate_with(stack, tmp_path, channels)
+        _, key = running.new_account("10")
+        body = {"model": "kling-v3", "prompt": "stays", "duration": 3}
+        with running.client(key) as client:
+            first = client.post("/v1/videos/generations", json=body).json()["data"][0]["task_id"]
+            deadline = time.monotonic() + 10
+            while upstream_of(running, first)[1] is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            primary.state.inject(*["server_error"] * 10_000)  # every poll from now on fails
+            [chosen] = [c for c in running.store.channels.list() if c.name == "primary"]
+            deadline = time.monotonic() + 20
+            while (bench := running.store.channels.get(chosen.id)).benched_until is None:  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the primary was never benched"
+                time.sleep(0.1)
+            second = client.post("/v1/videos/generations", json=body).json()["data"][0]["task_id"]
+            second_task, _ = wait_until_ended(client, second, timeout=30)
+            assert client.get(f"/v1/tasks/{first}").json()["data"]["status"] == "processing"
+            primary.state.faults.clear()  # the primary answers again
+            first_task, _ = wait_until_ended(client, first, timeout=30)
+        assert bench.bench_reason and "500" in bench.bench_reason  # type: ignore[union-attr]
+        assert upstream_of(running, first)[0] == chosen.id and upstream_of(running, second)[0] != chosen.id
+    assert first_task["status"] == second_task["status"] == "completed"
 
 
 @pytest.mark.parametrize("kind", ["kling", "apimart"])
@@ -222,7 +259,8 @@ def test_an_upstream_that_is_down_is_retried_until_the_models_timeout_then_refun
                 time.sleep(0.05)
             fake.state.inject(*["unavailable"] * 1000)  # every poll from now on fails
             task, _ = wait_until_ended(client, task_id, timeout=30)
-    assert task["status"] == "failed" and task["error"]["reason"] == "timeout", task
+    assert task["status"] == "failed" and task["error"]["reason"] == "upstream_timeout", task
+    assert "upstream did not finish within 3 s" in task["error"]["message"]
     assert task["cost"] == 0 and running.balance(account) == to_micros("10")
 
 

@@ -45,6 +45,12 @@ T = TypeVar("T")
 ENDED = ("completed", "failed")
 
 
+def backoff(errors: int, interval: float, cap: float, at_least: float | None = None) -> float:
+    """Seconds before polling a task again after its ``errors``-th failed poll in a row: the
+    interval doubled per error, at most ``cap``, and no sooner than the upstream asked."""
+    return max(min(cap, interval * 2.0 ** min(errors, 64)), at_least or 0.0)
+
+
 class NoChannel(Exception):
     """No channel could take the task now; try again after ``retry_after`` seconds."""
 
@@ -281,10 +287,13 @@ class UpstreamEngine:
             self._client, channel.credentials, [(t.model, t.upstream_id) for t in live], also_ended
         )
         ended = also_ended
+        errors: list[UpstreamError] = []
         for task in live:
             answer = answers.get(task.upstream_id)
             if not isinstance(answer, UpstreamStatus):
-                later += await self._on_error(channel, task, answer)
+                errors.append(answer or UpstreamError("the upstream did not report this task", kind="retry",
+                                                      reason="upstream_error"))
+                later += await self._on_error(task, errors[-1])
             elif answer.state in ENDED:
                 ended[task.upstream_id] = answer
             elif task.poll_errors or (answer.progress is not None and answer.progress != task.progress):
@@ -293,7 +302,22 @@ class UpstreamEngine:
             # else nothing new: the claim already set its next poll
         if ended:
             await self._end(channel, ended)
+        await self._judge(channel, errors, answered=len(live) - len(errors))
         return later
+
+    async def _judge(self, channel: Channel, errors: list[UpstreamError], answered: int) -> None:
+        """A channel that answers none of a round's polls has failed once (polls fail in a row
+        as submits do: in time it is benched, and gets no new tasks while its own go on being
+        polled); one that answers any has ended its run of failures."""
+        if errors and not answered:
+            worst = next((e for e in errors if e.kind == "bench_channel"), None) or next(
+                (e for e in errors if e.kind == "retry"), None
+            )
+            if worst is not None:
+                await asyncio.to_thread(self._note_failure, channel, worst)
+        elif answered and channel.failures:
+            await asyncio.to_thread(self.store.channels.clear_failures, channel.id)
+            self.registry.invalidate()
 
     async def _end(self, channel: Channel, ended: dict[str, UpstreamStatus]) -> None:
         """End the tasks the upstream reports ended: this round's, and those of the channel's
@@ -319,23 +343,19 @@ class UpstreamEngine:
                     message=f"upstream: {detail} ({reason}); it was not charged",
                 )
 
-    async def _on_error(self, channel: Channel, task: InFlight, exc: UpstreamError | None) -> list[NextPoll]:
-        if exc is None:
-            exc = UpstreamError("the upstream did not report this task", kind="retry", reason="upstream_error")
+    async def _on_error(self, task: InFlight, exc: UpstreamError) -> list[NextPoll]:
         if exc.kind == "fail_task":
             await asyncio.to_thread(
                 self.store.upstream.fail, task.id, task.upstream_id, code=exc.reason,
                 message=f"upstream: {exc.message}; it was not charged",
             )
             return []
-        if exc.kind == "bench_channel":  # no new tasks for it; the ones it has stay with it
-            await asyncio.to_thread(self._note_failure, channel, exc)
         return [self._backoff(task, exc.retry_after)]
 
     def _backoff(self, task: InFlight, at_least: float | None = None) -> NextPoll:
         errors = task.poll_errors + 1
-        delay = min(self.config.max_backoff, self.config.poll_interval * 2**errors)
-        return NextPoll(task.id, task.upstream_id, time.time() + max(delay, at_least or 0), None, errors)
+        delay = backoff(errors, self.config.poll_interval, self.config.max_backoff, at_least)
+        return NextPoll(task.id, task.upstream_id, time.time() + delay, None, errors)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         job = asyncio.ensure_future(coro)

@@ -122,6 +122,13 @@ class ChannelStore:
                 )
             )
 
+    def clear_failures(self, channel_id: str) -> None:
+        """The channel answered: its run of failures is over."""
+        with self.db.write_one() as conn:
+            conn.execute(
+                sa.update(channels).where(channels.c.id == channel_id, channels.c.failures != 0).values(failures=0)
+            )
+
     def in_flight(self) -> dict[str, int]:
         """Tasks each channel is working on now (a counter kept with every hand-over and end)."""
         with self.db.read() as conn:

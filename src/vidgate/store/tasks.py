@@ -388,15 +388,13 @@ class TaskStore:
                 ).rowcount
             for model, limit in [*timeouts.items(), (None, default_timeout)]:
                 scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
-                result.timed_out += end_where(
-                    conn,
-                    # created_at <= started_at: the first bound lets the index of active tasks find them
-                    (tasks.c.status.in_(ACTIVE), tasks.c.created_at < now - limit, scope,
-                     tasks.c.started_at < now - limit),
-                    Status.FAILED,
-                    code="timeout",
-                    message=f"the task did not finish within {limit:g} s; it was not charged",
-                )
+                # created_at <= started_at: the first bound lets the index of active tasks find them
+                late = (tasks.c.status.in_(ACTIVE), tasks.c.created_at < now - limit, scope, tasks.c.started_at < now - limit)
+                for upstream, code, who in ((True, "upstream_timeout", "the upstream"), (False, "timeout", "the task")):
+                    result.timed_out += end_where(
+                        conn, (*late, tasks.c.upstream_id.is_not(None) if upstream else tasks.c.upstream_id.is_(None)),
+                        Status.FAILED, code=code, message=f"{who} did not finish within {limit:g} s; it was not charged",
+                    )
         if result.requeued:
             self.db.notify_pending()
         return result
