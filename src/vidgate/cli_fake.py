@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from vidgate.providers.upstream.fakes import FakeConfig, create_fake_apimart_app, create_fake_kling_app
@@ -9,39 +12,20 @@ from vidgate.providers.upstream.fakes import FakeConfig, create_fake_apimart_app
 FACTORIES = {"kling": create_fake_kling_app, "apimart": create_fake_apimart_app}
 
 
+def share(flag: str, help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An option for the share (0 to 1) of requests or tasks a fault hits."""
+    return click.option(flag, type=click.FloatRange(0, 1), default=0.0, show_default=True, help=help)
+
+
 @click.command("fake-upstream")
 @click.argument("kind", type=click.Choice(sorted(FACTORIES)))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9100, show_default=True, type=int)
 @click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds added to every request.")
-@click.option(
-    "--rate-limit-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share of requests answered with a rate limit (429).",
-)
-@click.option(
-    "--server-error-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share of requests answered with a server error (5xx).",
-)
-@click.option(
-    "--reject-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share of submitted tasks refused as unsafe, as if their prompt held REJECT.",
-)
-@click.option(
-    "--slow-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share of tasks that take --slow-delay to complete, as if their prompt held SLOW.",
-)
+@share("--rate-limit-rate", "Share of requests answered with a rate limit (429).")
+@share("--server-error-rate", "Share of requests answered with a server error (5xx).")
+@share("--reject-rate", "Share of submitted tasks refused as unsafe, as if their prompt held REJECT.")
+@share("--slow-rate", "Share of tasks that take --slow-delay to complete, as if their prompt held SLOW.")
 @click.option(
     "--slow-delay",
     type=click.FloatRange(0, min_open=True),

@@ -6,14 +6,10 @@ goes around a benched channel and back to it once the bench has passed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from ulid import ULID
 
-from tests.databases import fresh_database
 from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, choose
 from vidgate.routing.registry import ChannelRegistry
 from vidgate.secretbox import SecretBox
@@ -22,16 +18,6 @@ from vidgate.store.channels import ChannelRecord
 
 MODEL = "kling-v3"
 BOX = SecretBox(b"k" * 32)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with fresh_database(request.param, tmp_path) as url:
-        s = Store.from_url(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def channel(store: Store, name: str = "c", **fields: Any) -> ChannelRecord:

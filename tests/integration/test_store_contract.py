@@ -5,32 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from ulid import ULID
 
-from tests.databases import fresh_database
 from vidgate.errors import Conflict, InsufficientBalance
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
 from vidgate.tasks.model import Status
 
 HOLD = 200_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with fresh_database(request.param, tmp_path) as url:
-        s = Store.from_url(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 class Account:
