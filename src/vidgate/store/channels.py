@@ -15,6 +15,10 @@ from vidgate.store.db import Database
 from vidgate.store.tables import channels
 
 _IN_FLIGHT = sa.select(channels.c.id, channels.c.in_flight).where(channels.c.in_flight > 0)
+#: the channel answered or took a task: its run of failures is over
+CLEAR_FAILURES = sa.update(channels).where(channels.c.id == sa.bindparam("channel"), channels.c.failures != 0).values(
+    failures=0
+)
 
 EDITABLE = ("name", "provider", "base_url", "credentials", "models", "priority", "weight", "max_concurrent", "enabled")
 
@@ -125,9 +129,7 @@ class ChannelStore:
     def clear_failures(self, channel_id: str) -> None:
         """The channel answered: its run of failures is over."""
         with self.db.write_one() as conn:
-            conn.execute(
-                sa.update(channels).where(channels.c.id == channel_id, channels.c.failures != 0).values(failures=0)
-            )
+            conn.execute(CLEAR_FAILURES, {"channel": channel_id})
 
     def in_flight(self) -> dict[str, int]:
         """Tasks each channel is working on now (a counter kept with every hand-over and end)."""

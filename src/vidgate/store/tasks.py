@@ -141,10 +141,10 @@ _COUNT_OUT = {
 }
 
 
-def count_out(conn: Connection, ended: Sequence[Row[Any]]) -> None:
+def count_out(conn: Connection, ended: Sequence[Row[Any]], counters: Sequence[str] = ("key_id", "channel_id")) -> None:
     """These tasks (rows with key_id and channel_id) have ended: fewer active for their keys,
-    fewer in flight for their channels."""
-    for field in ("key_id", "channel_id"):
+    fewer in flight for their channels (or only the ``counters`` named)."""
+    for field in counters:
         for owner, n in sorted(Counter(getattr(r, field) for r in ended if getattr(r, field)).items()):
             conn.execute(_COUNT_OUT[field], {"owner": owner, "n": n})
 
@@ -157,8 +157,7 @@ def give_back_reservations(conn: Connection, where: tuple[sa.ColumnElement[bool]
     rows = conn.execute(sa.select(tasks.c.id, tasks.c.channel_id).where(*reserved).with_for_update()).all()
     if rows:
         conn.execute(sa.update(tasks).where(tasks.c.id.in_([r.id for r in rows])).values(channel_id=None))
-        for owner, n in sorted(Counter(r.channel_id for r in rows).items()):
-            conn.execute(_COUNT_OUT["channel_id"], {"owner": owner, "n": n})
+        count_out(conn, rows, ("channel_id",))
 
 
 def end_where(
@@ -180,7 +179,12 @@ def end_where(
     return len(rows)
 
 
-OWNED = (tasks.c.id == P("task_id"), tasks.c.status == Status.PROCESSING.value, tasks.c.worker_id == P("worker"))
+def owned(task_id: Any, worker_id: Any) -> tuple[sa.ColumnElement[bool], ...]:
+    """The task, processing and held by this worker."""
+    return (tasks.c.id == task_id, tasks.c.status == Status.PROCESSING.value, tasks.c.worker_id == worker_id)
+
+
+OWNED = owned(P("task_id"), P("worker"))  # the same, for prebuilt statements
 _GET = sa.select(tasks).where(tasks.c.id == P("task_id"))
 _GET_OF_ACCOUNT = _GET.where(tasks.c.account_id == P("account_id"))
 _INSERT = sa.insert(tasks)
@@ -307,7 +311,7 @@ class TaskStore:
 
     def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:
         """pending|processing -> failed, cost 0, hold released in full."""
-        where = self._owned(task_id, worker_id) if worker_id else (tasks.c.id == task_id, tasks.c.status.in_(ACTIVE))
+        where = owned(task_id, worker_id) if worker_id else (tasks.c.id == task_id, tasks.c.status.in_(ACTIVE))
         with self.db.write() as conn:
             return bool(end_where(conn, where, Status.FAILED, code=code, message=message))
 
@@ -342,7 +346,7 @@ class TaskStore:
         """The worker has stopped a task the client cancelled: processing -> cancelled, refunded."""
         with self.db.write() as conn:
             return bool(
-                end_where(conn, self._owned(task_id, worker_id), Status.CANCELLED, code="cancelled",
+                end_where(conn, owned(task_id, worker_id), Status.CANCELLED, code="cancelled",
                           message="the task was cancelled by the client while it was processing")
             )
 
@@ -351,10 +355,10 @@ class TaskStore:
         The attempt is not counted against the task."""
         now = time.time()
         with self.db.write() as conn:
-            give_back_reservations(conn, self._owned(task_id, worker_id))
+            give_back_reservations(conn, owned(task_id, worker_id))
             res = conn.execute(
                 sa.update(tasks)
-                .where(*self._owned(task_id, worker_id))
+                .where(*owned(task_id, worker_id))
                 .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
                         attempts=tasks.c.attempts - 1, updated_at=now)
             )
@@ -423,9 +427,6 @@ class TaskStore:
         self.db.listen_pending(stop, wake)
 
     # --- helpers ---------------------------------------------------------------------------
-    @staticmethod
-    def _owned(task_id: str, worker_id: str | None) -> tuple[sa.ColumnElement[bool], ...]:
-        return (tasks.c.id == task_id, tasks.c.status == Status.PROCESSING.value, tasks.c.worker_id == worker_id)
 
     @staticmethod
     def _count_in(conn: Connection, key_id: str, limit: int | None) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vidgate.store.channels import CLEAR_FAILURES
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
 from vidgate.store.tasks import (
-    SETTLED, chunks, completion, end_where, give_back_reservations, lock_tasks, settle_completed,
+    OWNED, SETTLED, chunks, completion, end_where, give_back_reservations, lock_tasks, owned, settle_completed,
 )
 from vidgate.tasks.model import Status
 
@@ -31,8 +32,7 @@ _NEXT_DUE = sa.select(sa.func.min(tasks.c.next_poll_at)).where(
 P = sa.bindparam
 _HAND_OVER = (
     sa.update(tasks)
-    .where(tasks.c.id == P("task_id"), tasks.c.status == PROCESSING, tasks.c.worker_id == P("worker"),
-           tasks.c.channel_id == P("channel", type_=sa.String))  # reserved there
+    .where(*OWNED, tasks.c.channel_id == P("channel", type_=sa.String))  # reserved there
     .values(
         upstream_id=P("upstream", type_=sa.String),
         next_poll_at=P("first_poll", type_=sa.Double),
@@ -43,15 +43,13 @@ _HAND_OVER = (
         updated_at=P("now", type_=sa.Double),
     )
 )
-_HEALTHY = sa.update(channels).where(channels.c.id == P("channel"), channels.c.failures != 0).values(failures=0)
-_OWNED = (tasks.c.id == P("task_id"), tasks.c.status == PROCESSING, tasks.c.worker_id == P("worker"))
-_LOCK_OWNED = sa.select(tasks.c.channel_id).where(*_OWNED).with_for_update()
+_LOCK_OWNED = sa.select(tasks.c.channel_id).where(*OWNED).with_for_update()
 _TAKE_ROOM = (
     sa.update(channels)
     .where(channels.c.id == P("channel"), channels.c.in_flight < channels.c.max_concurrent)
     .values(in_flight=channels.c.in_flight + 1)
 )
-_RESERVE = sa.update(tasks).where(*_OWNED).values(channel_id=P("channel", type_=sa.String))
+_RESERVE = sa.update(tasks).where(*OWNED).values(channel_id=P("channel", type_=sa.String))
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ class UpstreamStore:
     def release(self, task_id: str, worker_id: str) -> None:
         """The channel did not take the task: its place in the channel's tasks in flight is free."""
         with self.db.write() as conn:
-            give_back_reservations(conn, self._owned_by(task_id, worker_id))
+            give_back_reservations(conn, owned(task_id, worker_id))
 
     def hand_over(
         self, task_id: str, worker_id: str, *, channel_id: str, upstream_id: str, first_poll_at: float, quote: int
@@ -136,18 +134,18 @@ class UpstreamStore:
         with self.db.write() as conn:
             handed = conn.execute(_HAND_OVER, params).rowcount == 1
             if handed:
-                conn.execute(_HEALTHY, params)
+                conn.execute(CLEAR_FAILURES, params)
         return handed
 
     def defer(self, task_id: str, worker_id: str, until: float) -> bool:
         """No channel could take the task now: back to the queue, not before ``until``. The
         attempt is not counted; the model's timeout still runs."""
-        owned = self._owned_by(task_id, worker_id)
+        mine = owned(task_id, worker_id)
         with self.db.write() as conn:
-            give_back_reservations(conn, owned)
+            give_back_reservations(conn, mine)
             res = conn.execute(
                 sa.update(tasks)
-                .where(*owned)
+                .where(*mine)
                 .values(
                     status=Status.PENDING.value,
                     not_before=until,
@@ -281,10 +279,6 @@ class UpstreamStore:
                 end_where(conn, self._ours(task_id, upstream_id), Status.CANCELLED, code="cancelled",
                           message="the task was cancelled by the client while it was processing upstream")
             )
-
-    @staticmethod
-    def _owned_by(task_id: str, worker_id: str) -> tuple[sa.ColumnElement[bool], ...]:
-        return (tasks.c.id == task_id, tasks.c.status == PROCESSING, tasks.c.worker_id == worker_id)
 
     @staticmethod
     def _ours(task_id: str, upstream_id: str) -> tuple[sa.ColumnElement[bool], ...]:
