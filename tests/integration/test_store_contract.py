@@ -277,6 +277,9 @@ def test_workers_in_other_processes_are_woken_when_a_task_is_queued(store: Store
     listener = threading.Thread(target=store.tasks.wait_for_pending, args=(stop, woken.set), daemon=True)
     listener.start()
     if store.db.is_sqlite:  # SQLite: workers share the API's process and its in-process wake-up
+        acct.submit()
+        assert not woken.wait(0.5)  # nothing to hear: it only waits to be stopped
+        stop.set()
         listener.join(timeout=1)
         assert not listener.is_alive()
         return

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from vidgate.store.accounts import Account, AccountStore, ApiKey, Principal
 from vidgate.store.channels import ChannelStore
-from vidgate.store.db import Database
-from vidgate.store.migrate import upgrade
+from vidgate.store.db import Database, translated
+from vidgate.store.migrate import current_revision, head_revision, upgrade
 from vidgate.store.prices import PriceStore
 from vidgate.store.tasks import TaskStore
 from vidgate.store.upstream import UpstreamStore
@@ -32,11 +32,24 @@ class Store:
     def from_url(cls, url: str, *, migrate: bool = True) -> Store:
         store = cls(Database(url))
         if migrate:
-            store.migrate()
+            try:
+                store.migrate()
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def migrate(self) -> None:
-        upgrade(self.db)
+        with translated():
+            upgrade(self.db)
+
+    def readiness(self) -> str | None:
+        """None when the database answers and is at this code's newest migration; else what is
+        wrong, in words. Raises StoreUnavailable when it does not answer."""
+        current = current_revision(self.db)
+        if current != head_revision():
+            return f"the database is at migration {current or 'none'}, this code needs {head_revision()}"
+        return None
 
     def close(self) -> None:
         self.db.dispose()

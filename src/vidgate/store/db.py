@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from vidgate.store.errors import StoreUnavailable, is_unavailable
 from vidgate.store.fairlock import FairLock
 from vidgate.store.notify import TASK_PENDING, PgNotifier
 
@@ -34,6 +35,11 @@ SQLITE_BUSY_TIMEOUT_S = 30
 #: is not (should the server have dropped it anyway, the statement fails and SQLAlchemy
 #: replaces every pooled connection, so that happens once)
 PING_IDLE_S = 10.0
+#: libpq: give up connecting after this long, and have the kernel notice a server that went
+#: away without closing its connections (a lost machine, a cut network), so no statement waits
+#: on a dead socket for ever
+PG_CONNECT_ARGS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                   "keepalives_count": 3}
 
 
 def normalise_url(url: str) -> str:
@@ -50,7 +56,7 @@ def libpq_dsn(url: str) -> str:
 def create_engine(url: str) -> Engine:
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        engine = sa.create_engine(url, pool_size=10, max_overflow=20)
+        engine = sa.create_engine(url, pool_size=10, max_overflow=20, connect_args=PG_CONNECT_ARGS)
         _ping_when_idle(engine)
         return engine
 
@@ -92,6 +98,19 @@ def _ping_when_idle(engine: Engine) -> None:
                 raise sa.exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
+@contextmanager
+def translated() -> Iterator[None]:
+    """The edge of the store: a database that cannot be reached (or lost the connection, or is
+    restarting) is raised as StoreUnavailable; every other error passes through."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        if is_unavailable(exc):
+            lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise StoreUnavailable(lines[0] if lines else type(exc).__name__) from exc
+        raise
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
@@ -107,7 +126,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self._writers, self.engine.connect().execution_options(vidgate_write=True) as conn, conn.begin():
+        with translated(), self._writers, self.engine.connect().execution_options(vidgate_write=True) as conn, \
+                conn.begin():
             yield conn
 
     @contextmanager
@@ -117,13 +137,13 @@ class Database:
             with self.write() as conn:
                 yield conn
         else:
-            with self._autocommit.connect() as conn:
+            with translated(), self._autocommit.connect() as conn:
                 yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """For reading only (each statement sees the data committed when it starts)."""
-        with (self._autocommit or self.engine).connect() as conn, conn.begin():
+        with translated(), (self._autocommit or self.engine).connect() as conn, conn.begin():
             yield conn
 
     @property
@@ -147,16 +167,18 @@ class Database:
         self, channel: str, stop: threading.Event, wake: Callable[[], None], lost: Callable[[], None] = lambda: None
     ) -> None:
         """Call ``wake`` whenever another process notifies ``channel``, until ``stop`` (see
-        ``PgNotifier.listen``). Returns at once on SQLite."""
+        ``PgNotifier.listen``). On SQLite there is nothing to hear: it just waits for ``stop``."""
         if notifier := self._notifier(channel):
             notifier.listen(stop, wake, lost)
+        else:
+            stop.wait()
 
     def notify_pending(self) -> None:
         """After a commit that queued tasks: wake workers in other processes (PostgreSQL)."""
         self.notify(TASK_PENDING)
 
     def listen_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
-        """Call ``wake`` whenever another process queues a task, until ``stop``. Returns at once
+        """Call ``wake`` whenever another process queues a task, until ``stop``. Hears nothing
         on SQLite, whose writers share the process (and its in-process wake-up) with workers."""
         self.listen(TASK_PENDING, stop, wake)
 

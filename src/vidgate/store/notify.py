@@ -17,12 +17,16 @@ from collections.abc import Callable
 
 import psycopg
 
+from vidgate.resilience import Outage
+from vidgate.store.errors import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 TASK_PENDING = "vidgate_task_pending"
 KEYS_CHANGED = "vidgate_keys_changed"
 LISTEN_TICK_S = 1.0
 RETRY_S = 1.0
+CONNECT_TIMEOUT_S = 5
 #: at most one NOTIFY per this many seconds: an idle worker is woken at once, a burst costs
 #: a NOTIFY per interval rather than one per task
 MIN_GAP_S = 0.025
@@ -49,19 +53,20 @@ class PgNotifier:
     def listen(self, stop: threading.Event, wake: Callable[[], None], lost: Callable[[], None] = lambda: None) -> None:
         """Call ``wake`` on every notification until ``stop``, and once each time listening
         starts (for what changed while nobody listened); ``lost`` when the connection breaks,
-        before reconnecting."""
+        before reconnecting with backoff. Nothing ends this loop but ``stop``."""
+        outage = Outage(f"listening for {self.channel}", logger=log, cap=RETRY_S * 5)
         while not stop.is_set():
             try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
                     conn.execute(f"LISTEN {self.channel}")
+                    outage.recovered()
                     wake()
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=LISTEN_TICK_S):
                             wake()
-            except psycopg.Error:
+            except Exception as exc:  # noqa: BLE001 - a lost connection, or a callback's bug: listen again
                 lost()
-                log.warning("lost the PostgreSQL notification connection; reconnecting", exc_info=True)
-                stop.wait(RETRY_S)
+                stop.wait(outage.failed(_unavailable(exc)))
 
     def close(self) -> None:
         self._closed.set()
@@ -69,6 +74,7 @@ class PgNotifier:
 
     def _send_loop(self) -> None:
         conn: psycopg.Connection | None = None
+        outage = Outage(f"sending NOTIFY {self.channel} (listeners catch up at their next poll)", logger=log)
         while True:
             self._poked.wait()
             if self._closed.is_set():
@@ -76,13 +82,19 @@ class PgNotifier:
             self._poked.clear()
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(self.dsn, autocommit=True)
+                    conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
                 conn.execute(f"NOTIFY {self.channel}")
+                outage.recovered()
                 self._closed.wait(MIN_GAP_S)
-            except psycopg.Error:
-                log.warning("could not send NOTIFY %s; listeners catch up at their next poll", self.channel,
-                            exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the next poke tries again
                 conn = None
-                self._closed.wait(RETRY_S)
+                self._poked.set()  # what was poked is still unsent
+                self._closed.wait(outage.failed(_unavailable(exc)))
         if conn is not None:
             conn.close()
+
+
+def _unavailable(exc: Exception) -> Exception:
+    """A lost or refused connection is an outage of the database; anything else stays itself."""
+    return StoreUnavailable(str(exc).strip().splitlines()[0] if str(exc).strip() else "connection lost") \
+        if isinstance(exc, psycopg.OperationalError) else exc
