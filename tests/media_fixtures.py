@@ -140,6 +140,7 @@ class Route:
     delay: float = 0.0  # seconds to wait before each chunk
     chunk_size: int = 64 * 1024
     endless: bool = False  # repeat the body until the client hangs up (no Content-Length)
+    unavailable_first: int = 0  # answer this many requests 503 first (a server having a bad moment)
 
 
 class FixtureServer:
@@ -209,6 +210,9 @@ class FixtureServer:
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 server.requests.append((self.path, dict(self.headers)))
                 route = server.routes.get(self.path, Route(b"not found", status=404))
+                if route.unavailable_first > 0:
+                    route.unavailable_first -= 1
+                    route = Route(b"try again later", status=503)
                 try:
                     self._respond(route)
                 except (BrokenPipeError, ConnectionResetError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -11,7 +13,11 @@ import click
 
 from vidgate.billing.money import to_micros
 from vidgate.config import Settings
+from vidgate.resilience import Outage
 from vidgate.store import Store
+from vidgate.store.errors import StoreUnavailable
+
+log = logging.getLogger("vidgate")
 
 data_dir_option = click.option(
     "--data-dir",
@@ -21,8 +27,19 @@ data_dir_option = click.option(
 )
 
 
-def open_store(settings: Settings) -> Store:
-    return Store.from_url(settings.resolved_database_url)
+def open_store(settings: Settings, *, wait: float = 0.0) -> Store:
+    """The store, migrated. A database that cannot be reached is waited for up to ``wait``
+    seconds (a server and its database started together), then the command ends with the
+    reason, not a traceback."""
+    outage = Outage("opening the database", logger=log, cap=2.0)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return Store.from_url(settings.resolved_database_url)
+        except StoreUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise click.ClickException(f"{exc}; check VIDGATE_DATABASE_URL") from None
+            time.sleep(outage.failed(exc))
 
 
 def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[str, str]:

@@ -40,10 +40,16 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=2.0, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    retry_backoff_seconds: float = Field(
+        default=5.0, ge=0, description="wait before retrying a task whose attempt failed retryably; doubles per attempt"
+    )
     estimated_times: dict[str, int] = Field(default_factory=dict)
     task_timeouts: dict[str, float] = Field(default_factory=dict, description="seconds of processing, per model")
     default_task_timeout: float = Field(default=1800.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    database_wait_seconds: float = Field(
+        default=60.0, ge=0, description="serve and worker: how long to wait for an unreachable database at start"
+    )
     janitor_interval_seconds: float = Field(default=60.0, gt=0)
 
     # requests and limits

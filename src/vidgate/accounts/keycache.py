@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from vidgate.resilience import LoopHealth, Supervisor
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import hash_secret
 
@@ -33,19 +34,21 @@ class KeyCache:
         self._generation = 0  # bumped by every change: a lookup that straddles one is not kept
         self._listening = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._supervisor = Supervisor(self._stop)
         store.accounts.on_key_change(self.clear)
 
     def start(self) -> None:
         """Listen for changes (a thread); until it listens, nothing is served from the cache."""
         if self.ttl > 0:
-            self._thread = threading.Thread(target=self._watch, name="vidgate-keycache", daemon=True)
-            self._thread.start()
+            self._supervisor.start("keycache", self._watch)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._supervisor.join(timeout=5)
+
+    def health(self) -> list[LoopHealth]:
+        """The listening loop, when the cache is on."""
+        return self._supervisor.health()
 
     def cached(self, secret: str) -> Principal | None:
         """The principal of ``secret`` if it is known and fresh; no I/O."""
@@ -85,5 +88,7 @@ class KeyCache:
             self._listening.clear()
             self.clear()
 
-        self.store.accounts.watch_keys(self._stop, changed, lost)
-        self._listening.clear()
+        try:
+            self.store.accounts.watch_keys(self._stop, changed, lost)
+        finally:  # not listening: the cache is not used until listening starts again
+            lost()

@@ -8,6 +8,11 @@ them in batches per channel, and re-hosts finished videos in vidgate's storage b
 the money. A listing also shows tasks that were not due: those it shows ended are ended at once
 (each taken by one poller). Transient errors back off exponentially; a poll that fails is not a
 failed task: the model's timeout decides that.
+
+Nothing ends the engine but ``stop``: while the database is unavailable a round fails and the
+next is tried with capped backoff (the outage logged once); a completion that cannot be settled
+comes due again when its finish lease runs out; and should the loop itself die, the supervisor
+starts it again.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from vidgate.errors import MediaError
 from vidgate.media.fetch import Fetcher
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.upstream.base import UpstreamError, UpstreamJob, UpstreamProvider, UpstreamStatus
+from vidgate.resilience import LoopHealth, Outage, Supervisor, Unavailable, retry_while_unavailable
 from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, Channel, choose
 from vidgate.routing.registry import ChannelRegistry
 from vidgate.store import Store
@@ -100,7 +106,9 @@ class UpstreamEngine:
         self.registry = registry
         self.config = config
         self._loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._supervisor = Supervisor(self._stopping)
+        self._started = False
         self._stop: asyncio.Event | None = None
         self._client: httpx.AsyncClient | None = None
         self._finishing: set[asyncio.Task[None]] = set()
@@ -115,22 +123,29 @@ class UpstreamEngine:
 
     # --- lifecycle (called from other threads) ------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="vidgate-upstream", daemon=True)
-        self._thread.start()
+        self._started = True
+        self._supervisor.start("upstream", self._run)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._thread is None:
+        if not self._started:
             return
-        if self._stop is not None:
+        self._stopping.set()
+        if self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
+        self._supervisor.join(timeout)
+
+    def health(self) -> LoopHealth:
+        """The engine's loop: running, and how often it had to be restarted."""
+        return self._supervisor.health()[0]
 
     def handles(self, model: str) -> bool:
         """Whether tasks of ``model`` go upstream (some enabled channel serves it)."""
         return self.registry.serves(model)
 
-    def send(self, job: UpstreamJob, worker_id: str, quote: int) -> None:
+    def send(self, job: UpstreamJob, worker_id: str, quote: int, stop: threading.Event | None = None) -> None:
         """Submit upstream and hand the task over; blocks the calling worker thread until then.
+        Once the upstream has the task, handing it over is retried while the database is
+        unavailable (until ``stop``), so it is not submitted twice.
         Raises UpstreamError (fail_task) for a request no channel will ever accept, NoChannel
         when none can take it now. A channel's place is reserved before submitting to it (so
         ``max_concurrent`` holds across workers and processes) and freed if it does not take
@@ -155,9 +170,10 @@ class UpstreamEngine:
                 self._note_failure(channel, exc)
                 continue
             first_poll_at = time.time() + self.config.first_poll_after
-            if not self.store.upstream.hand_over(
-                job.task_id, worker_id, channel_id=channel.id, upstream_id=upstream_id,
-                first_poll_at=first_poll_at, quote=quote,
+            if not retry_while_unavailable(
+                self.store.upstream.hand_over, job.task_id, worker_id, channel_id=channel.id,
+                upstream_id=upstream_id, first_poll_at=first_poll_at, quote=quote,
+                stop=stop or self._stopping, outage=Outage(f"task {job.task_id}: handing over", logger=log),
             ):
                 log.warning("task %s was taken from its worker while being submitted upstream", job.task_id)
             return
@@ -172,6 +188,8 @@ class UpstreamEngine:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def _run(self) -> None:
+        if self._loop.is_closed():  # restarted by the supervisor after the loop died
+            self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         # Blocking work (the store, downloads) runs in threads: enough of them that a burst of
         # completions does not queue behind the poller's own queries.
@@ -183,8 +201,11 @@ class UpstreamEngine:
             # Work still queued (downloads and settlements of completions not yet finished) is
             # dropped, not waited for: those tasks come due again when their finish_lease runs
             # out, and whoever polls them then finishes them. Stopping stays prompt under load.
+            self._ready.clear()
             pool.shutdown(wait=False, cancel_futures=True)
-            self._poller_io.shutdown(wait=False, cancel_futures=True)
+            if self._stopping.is_set():
+                self._poller_io.shutdown(wait=False, cancel_futures=True)
+            self._loop.close()
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
@@ -195,13 +216,15 @@ class UpstreamEngine:
         async with httpx.AsyncClient(timeout=self.config.request_timeout, limits=limits) as client:
             self._client = client
             self._ready.set()
-            while not self._stop.is_set():
+            outage = Outage("upstream polling", logger=log, first=self.config.tick)
+            while not self._stop.is_set() and not self._stopping.is_set():
                 try:
                     await self._poll_round()
                     idle = await self._until_next_poll()
-                except Exception:
-                    log.exception("upstream poll round failed; retrying")
-                    idle = self.config.tick
+                except Exception as exc:  # noqa: BLE001 - the next round tries again
+                    idle = outage.failed(exc)
+                else:
+                    outage.recovered()
                 if idle > 0:
                     try:
                         await asyncio.wait_for(self._stop.wait(), idle)
@@ -378,15 +401,28 @@ class UpstreamEngine:
             await self._settle(Finished(task.id, task.upstream_id, self._final_price(task, status), key, expires_at))
         except MediaError as exc:
             if exc.retryable:
-                await asyncio.to_thread(self.store.upstream.reschedule, [self._backoff(task)])
+                await self._settle_later(task)
             else:
-                await asyncio.to_thread(
-                    self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error",
+                await self._quietly(
+                    task, self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error",
                     message=f"the upstream's video could not be re-hosted: {exc.message}; it was not charged",
                 )
+        except Unavailable as exc:
+            log.warning("task %s: not settled (%s); it comes due again when its finish lease runs out", task.id, exc)
         except Exception:
             log.exception("task %s: finishing failed; it will be polled again", task.id)
-            await asyncio.to_thread(self.store.upstream.reschedule, [self._backoff(task)])
+            await self._settle_later(task)
+
+    async def _settle_later(self, task: InFlight) -> None:
+        await self._quietly(task, self.store.upstream.reschedule, [self._backoff(task)])
+
+    async def _quietly(self, task: InFlight, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """A store call of a finisher's: should the database be unavailable, the task is left
+        as it is, to come due again when its finish lease runs out."""
+        try:
+            await asyncio.to_thread(fn, *args, **kwargs)
+        except Unavailable as exc:
+            log.warning("task %s: left for its finish lease to run out (%s)", task.id, exc)
 
     async def _settle(self, finished: Finished) -> None:
         """Complete and settle a task, batched with the others finishing now: one settler per

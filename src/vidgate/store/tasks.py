@@ -353,18 +353,28 @@ class TaskStore:
     def hand_back(self, task_id: str, worker_id: str) -> bool:
         """A worker shutting down returns a task it could not finish: processing -> pending.
         The attempt is not counted against the task."""
-        now = time.time()
+        return self.requeue(task_id, worker_id, count_attempt=False)
+
+    def retry_later(self, task_id: str, worker_id: str, *, not_before: float) -> bool:
+        """An attempt failed in a way another may not: processing -> pending, claimable from
+        ``not_before``. The attempt counts against the task's ``max_attempts``."""
+        return self.requeue(task_id, worker_id, not_before=not_before, count_attempt=True)
+
+    def requeue(self, task_id: str, worker_id: str, *, not_before: float | None = None, count_attempt: bool) -> bool:
+        """The worker's task goes back to the queue (not before ``not_before``), the places it
+        reserved in channels freed; ``count_attempt=False`` gives the attempt back. False if it
+        was no longer this worker's."""
+        mine = owned(task_id, worker_id)
+        values: dict[str, Any] = dict(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
+                                      not_before=not_before, updated_at=time.time())
+        if not count_attempt:
+            values["attempts"] = tasks.c.attempts - 1
         with self.db.write() as conn:
-            give_back_reservations(conn, owned(task_id, worker_id))
-            res = conn.execute(
-                sa.update(tasks)
-                .where(*owned(task_id, worker_id))
-                .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
-                        attempts=tasks.c.attempts - 1, updated_at=now)
-            )
-        if res.rowcount:
+            give_back_reservations(conn, mine)
+            requeued = conn.execute(sa.update(tasks).where(*mine).values(**values)).rowcount == 1
+        if requeued and not_before is None:
             self.db.notify_pending()
-        return res.rowcount == 1
+        return requeued
 
     def sweep(self, *, max_attempts: int, timeouts: dict[str, float], default_timeout: float) -> SweepResult:
         """Settle what no live worker will: tasks whose lease ran out (their worker died) go
@@ -423,7 +433,7 @@ class TaskStore:
 
     def wait_for_pending(self, stop: threading.Event, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever another process queues a task (PostgreSQL NOTIFY), until
-        ``stop``. A no-op on SQLite, whose writers share the process with their workers."""
+        ``stop``. Hears nothing on SQLite, whose writers share the process with their workers."""
         self.db.listen_pending(stop, wake)
 
     # --- helpers ---------------------------------------------------------------------------

@@ -20,7 +20,16 @@ from vidgate.store.channels import CLEAR_FAILURES
 from vidgate.store.db import Database
 from vidgate.store.tables import channels, tasks
 from vidgate.store.tasks import (
-    OWNED, SETTLED, chunks, completion, end_where, give_back_reservations, lock_tasks, owned, settle_completed,
+    OWNED,
+    SETTLED,
+    TaskStore,
+    chunks,
+    completion,
+    end_where,
+    give_back_reservations,
+    lock_tasks,
+    owned,
+    settle_completed,
 )
 from vidgate.tasks.model import Status
 
@@ -140,22 +149,7 @@ class UpstreamStore:
     def defer(self, task_id: str, worker_id: str, until: float) -> bool:
         """No channel could take the task now: back to the queue, not before ``until``. The
         attempt is not counted; the model's timeout still runs."""
-        mine = owned(task_id, worker_id)
-        with self.db.write() as conn:
-            give_back_reservations(conn, mine)
-            res = conn.execute(
-                sa.update(tasks)
-                .where(*mine)
-                .values(
-                    status=Status.PENDING.value,
-                    not_before=until,
-                    worker_id=None,
-                    lease_expires_at=None,
-                    attempts=tasks.c.attempts - 1,
-                    updated_at=time.time(),
-                )
-            )
-        return res.rowcount == 1
+        return TaskStore(self.db).requeue(task_id, worker_id, not_before=until, count_attempt=False)
 
     def claim_due(self, *, limit: int, next_poll_at: float) -> list[InFlight]:
         """Up to ``limit`` tasks whose poll is due, oldest due first, each due again at

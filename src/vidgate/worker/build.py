@@ -50,6 +50,8 @@ def build_workers(
         lease_seconds=settings.lease_seconds,
         result_ttl_seconds=settings.result_ttl_seconds,
         upstream=engine,
+        max_attempts=settings.max_attempts,
+        retry_wait_seconds=settings.retry_backoff_seconds,
     )
     config = PoolConfig(
         concurrency=settings.worker_concurrency,

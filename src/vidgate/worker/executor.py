@@ -1,12 +1,26 @@
-"""Carry one claimed task to its end: fetch and probe inputs, render, store, settle money."""
+"""Carry one claimed task to its end: fetch and probe inputs, render, store, settle money.
+
+A failure that another attempt may mend (``TaskFailure.retryable``: an input server answering
+503, a name that did not resolve) sends the task back to the queue, not before a backoff that
+doubles with each attempt, until it has had ``max_attempts``; then it fails with a full refund.
+Every other failure ends the task at once, refunded.
+
+The task's bookkeeping (progress, completion, failure) is written through the store's guarded
+updates. While the database is unavailable a progress report is skipped (the work goes on) and
+an ending is retried until the database is back; should the worker stop first, the task is
+left ``processing`` for its lease to run out and a sweeper to requeue it. Nothing is lost and
+nothing is settled twice: a repeated write whose first try did commit matches no row.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, parse_request
@@ -18,6 +32,7 @@ from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.base import InputMedia, Provider
 from vidgate.providers.upstream.base import UpstreamJob
+from vidgate.resilience import Outage, Unavailable, backoff_delay, retry_while_unavailable
 from vidgate.routing.engine import NoChannel, UpstreamEngine
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
@@ -27,15 +42,25 @@ log = logging.getLogger(__name__)
 
 FETCH_SHARE = 0.10  # progress 0-10 %: fetching inputs; 10-99 %: rendering; 100 %: stored
 PROGRESS_EVERY_S = 0.5
+#: the longest a task that failed retryably waits before its next attempt
+MAX_RETRY_WAIT_S = 300.0
 
 
 @dataclass
 class Running:
-    """A task this process is working on, and what its last heartbeat said."""
+    """A task this process is working on, what its last heartbeat said, and the pool's stop
+    signal (bookkeeping waiting for the database gives up when it is set)."""
 
     task_id: str
     worker_id: str
     lease: Lease = Lease.HELD
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def retry_wait(attempts: int, first: float) -> float:
+    """Seconds before the next attempt at a task whose ``attempts``-th attempt failed
+    retryably: ``first``, doubled per attempt, at most MAX_RETRY_WAIT_S."""
+    return backoff_delay(attempts, first, MAX_RETRY_WAIT_S)
 
 
 def kept(path: Path, kind: str) -> Fetched | None:
@@ -58,6 +83,8 @@ class Executor:
         lease_seconds: float,
         result_ttl_seconds: int,
         upstream: UpstreamEngine | None = None,
+        max_attempts: int = 3,
+        retry_wait_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -67,8 +94,20 @@ class Executor:
         self.lease_seconds = lease_seconds
         self.result_ttl_seconds = result_ttl_seconds
         self.upstream = upstream
+        self.max_attempts = max_attempts
+        self.retry_wait_seconds = retry_wait_seconds
 
     def run(self, task: Task, run: Running) -> None:
+        """Work on ``task`` until it ends, goes back to the queue or is no longer this worker's.
+        Never raises: what could not be recorded is left for the sweeper."""
+        try:
+            self._run(task, run)
+        except Unavailable as exc:
+            log.warning("task %s: %s while the worker stopped; it is requeued once its lease runs out", task.id, exc)
+        except Exception:
+            log.exception("task %s: its bookkeeping failed; it is requeued once its lease runs out", task.id)
+
+    def _run(self, task: Task, run: Running) -> None:
         worker_id = run.worker_id
         report = self._reporter(run)
         try:
@@ -76,33 +115,55 @@ class Executor:
             refs = req.media_refs()
             inputs = self._fetch_inputs(task.id, refs, report)
             if self.upstream is not None and self.upstream.handles(req.model):
-                self._send_upstream(task, req, refs, inputs, worker_id)
+                self._send_upstream(task, req, refs, inputs, run)
                 return
             key, cost = self._render(task, req, inputs, report)
         except TaskCancelled:
-            if run.lease is Lease.CANCEL and self.store.tasks.finish_cancel(task.id, worker_id):
+            if run.lease is Lease.CANCEL and self._write(run, self.store.tasks.finish_cancel, task.id, worker_id):
                 log.info("task %s: cancelled by the client; stopped", task.id)
             else:
                 log.info("task %s: no longer this worker's; stopped", task.id)
             return
         except TaskFailure as exc:
-            log.info("task %s failed: %s", task.id, exc.message)
-            self.store.tasks.fail(task.id, code=exc.reason, message=exc.message, worker_id=worker_id)
+            self._failed(task, run, exc)
             return
+        except Unavailable:
+            raise  # the database went away mid-task (handing it upstream): the sweeper requeues it
         except Exception:
             log.exception("task %s: unexpected error", task.id)
-            self.store.tasks.fail(
-                task.id,
+            self._write(
+                run, self.store.tasks.fail, task.id,
                 code="internal_error",
                 message="the task failed because of an internal error; it was not charged",
                 worker_id=worker_id,
             )
             return
         expires_at = int(time.time()) + self.result_ttl_seconds
-        if not self.store.tasks.complete(task.id, worker_id, cost=cost, result_path=key, expires_at=expires_at):
+        if not self._write(run, self.store.tasks.complete, task.id, worker_id, cost=cost, result_path=key,
+                           expires_at=expires_at):
             # Another worker took the task over (or it was cancelled): whoever settles it owns
             # the result at this same key, so the file is left alone.
             log.warning("task %s: finished, but it was no longer this worker's to settle", task.id)
+
+    def _failed(self, task: Task, run: Running, exc: TaskFailure) -> None:
+        """Another attempt, after a wait, for a failure that may pass; else the end, refunded."""
+        if exc.retryable and task.attempts < self.max_attempts:
+            wait = retry_wait(task.attempts, self.retry_wait_seconds)
+            if self._write(run, self.store.tasks.retry_later, task.id, run.worker_id, not_before=time.time() + wait):
+                log.info("task %s: attempt %d of %d failed (%s); trying again in %gs", task.id, task.attempts,
+                         self.max_attempts, exc.message, wait)
+            return
+        message = exc.message
+        if exc.retryable:
+            message = f"{message} (tried {task.attempts} times); it was not charged"
+        log.info("task %s failed: %s", task.id, message)
+        self._write(run, self.store.tasks.fail, task.id, code=exc.reason, message=message, worker_id=run.worker_id)
+
+    def _write(self, run: Running, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A store write that ends the task's time with this worker, retried while the database
+        is unavailable (each is a guarded update, safe to repeat) until the pool stops."""
+        outage = Outage(f"task {run.task_id}: recording its end", logger=log)
+        return retry_while_unavailable(fn, *args, stop=run.stop, outage=outage, **kwargs)
 
     def _render(
         self, task: Task, req: GenerationRequest, inputs: tuple[InputMedia, ...], report: Callable[[float], None]
@@ -110,16 +171,20 @@ class Executor:
         """Make the video here with the local provider; returns its storage key and price."""
         job = build_job(task.id, req, inputs)
         key = self.storage.result_key(task.id)
-        scratch = self.storage.scratch_path(key)
         try:
-            self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
-            self.storage.commit(scratch, key)
-        finally:
-            scratch.unlink(missing_ok=True)
+            scratch = self.storage.scratch_path(key)
+            try:
+                self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
+                self.storage.commit(scratch, key)
+            finally:
+                scratch.unlink(missing_ok=True)
+        except OSError as exc:  # the storage, not the request: another attempt may well succeed
+            log.warning("task %s: the result could not be stored: %s", task.id, exc)
+            raise TaskFailure("the result could not be stored", reason="storage_error", retryable=True) from exc
         return key, self.prices.price(req, job.duration)
 
     def _send_upstream(
-        self, task: Task, req: GenerationRequest, refs: list[MediaRef], inputs: tuple[InputMedia, ...], worker_id: str
+        self, task: Task, req: GenerationRequest, refs: list[MediaRef], inputs: tuple[InputMedia, ...], run: Running
     ) -> None:
         """Hand the task to an upstream channel; the engine polls it from then on. The images
         go as the bytes we fetched and checked, reference videos as their checked URLs."""
@@ -133,10 +198,10 @@ class Executor:
             reference_seconds=seconds if req.seconds is None else None,
         )
         try:
-            self.upstream.send(job, worker_id, quote=self.prices.price(req, seconds))
+            self.upstream.send(job, run.worker_id, quote=self.prices.price(req, seconds), stop=run.stop)
         except NoChannel as exc:
             log.warning("task %s: %s; retrying in %gs", task.id, exc, exc.retry_after)
-            self.store.upstream.defer(task.id, worker_id, time.time() + exc.retry_after)
+            self._write(run, self.store.upstream.defer, task.id, run.worker_id, time.time() + exc.retry_after)
 
     def _fetch_inputs(self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]) -> tuple[InputMedia, ...]:
         """Fetch (and measure) every input once per task: a later attempt at the same task, after
@@ -169,7 +234,10 @@ class Executor:
             if pct == last["pct"] or now - last["at"] < PROGRESS_EVERY_S:
                 return
             last.update(at=now, pct=pct)
-            run.lease = self.store.tasks.heartbeat(run.task_id, run.worker_id, self.lease_seconds, progress=pct)
+            try:
+                run.lease = self.store.tasks.heartbeat(run.task_id, run.worker_id, self.lease_seconds, progress=pct)
+            except Unavailable:
+                return  # progress is not worth stopping for; the heartbeat thread keeps trying
             if run.lease is not Lease.HELD:
                 raise TaskCancelled()
 

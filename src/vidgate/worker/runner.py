@@ -4,6 +4,12 @@ Workers wake when a task is queued (in process, or by PostgreSQL NOTIFY from oth
 and poll slowly as a fallback. A heartbeat thread keeps the leases of running tasks alive and
 learns of cancellations; a sweeper settles what dead workers left behind; a janitor deletes
 expired results. Workers never see SQL: all of that is store methods.
+
+No fault ends these loops. While the database is unavailable each waits and tries again with
+capped backoff, logging the outage once; a task whose bookkeeping could not be written stays
+``processing`` until its lease runs out and a sweeper (in this process or another) hands it
+back to the queue. A loop that ends anyway is restarted by the supervisor, and ``health``
+says so.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field
 from ulid import ULID
 
 from vidgate.media.storage import LocalStorage
+from vidgate.resilience import LoopHealth, Outage, Supervisor
 from vidgate.routing.engine import UpstreamEngine
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
@@ -60,19 +67,20 @@ class WorkerPool:
         self._running: dict[str, Running] = {}
         self._running_lock = threading.Lock()
         self._workers: list[threading.Thread] = []
-        self._services: list[threading.Thread] = []
+        self._loops = Supervisor(self._stop)
+        self._services = Supervisor(self._stop)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         if self.engine is not None:
             self.engine.start()
-        self._workers = [self._thread(self._work, f"worker-{n}", f"{self.id}:{n}") for n in range(self.config.concurrency)]
-        self._services = [
-            self._thread(self._every, "heartbeat", self.config.lease_seconds / 3, self._heartbeat),
-            self._thread(self._every, "sweeper", max(0.5, self.config.lease_seconds / 4), self._sweep),
-            self._thread(self._every, "janitor", self.config.janitor_interval, self._purge),
-            self._thread(self.store.tasks.wait_for_pending, "listener", self._stop, self.wake),
+        self._workers = [
+            self._loops.start(f"worker-{n}", self._work, f"{self.id}:{n}") for n in range(self.config.concurrency)
         ]
+        self._services.start("heartbeat", self._every, self.config.lease_seconds / 3, self._heartbeat)
+        self._services.start("sweeper", self._every, max(0.5, self.config.lease_seconds / 4), self._sweep)
+        self._services.start("janitor", self._every, self.config.janitor_interval, self._purge)
+        self._services.start("listener", self.store.tasks.wait_for_pending, self._stop, self.wake)
 
     def wake(self) -> None:
         """A task was queued: one idle worker claims it now instead of at its next poll."""
@@ -95,12 +103,22 @@ class WorkerPool:
             unfinished = list(self._running.values())
         for run in unfinished:
             run.lease = Lease.LOST
-            if self.store.tasks.hand_back(run.task_id, run.worker_id):
-                log.info("handed task %s back to the queue", run.task_id)
-        for t in self._services:
-            t.join(timeout=5)
+            try:
+                if self.store.tasks.hand_back(run.task_id, run.worker_id):
+                    log.info("handed task %s back to the queue", run.task_id)
+            except Exception as exc:  # noqa: BLE001 - its lease runs out and a sweeper requeues it
+                log.warning("could not hand task %s back (%s); it is requeued once its lease runs out",
+                            run.task_id, exc)
+        self._services.join(timeout=5)
         if self.engine is not None:
             self.engine.stop()
+
+    def health(self) -> list[LoopHealth]:
+        """Every loop of the pool (and the upstream engine's): running, and how often restarted."""
+        loops = [*self._loops.health(), *self._services.health()]
+        if self.engine is not None:
+            loops.append(self.engine.health())
+        return loops
 
     @property
     def busy(self) -> int:
@@ -108,26 +126,25 @@ class WorkerPool:
             return len(self._running)
 
     # --- threads -----------------------------------------------------------------------------
-    def _thread(self, target, name: str, *args) -> threading.Thread:  # type: ignore[no-untyped-def]
-        t = threading.Thread(target=target, args=args, name=f"vidgate-{name}", daemon=True)
-        t.start()
-        return t
-
     def _work(self, worker_id: str) -> None:
+        outage = Outage(f"worker {worker_id}: claiming", logger=log)
         while not self._stop.is_set():
             try:
                 task = self.store.tasks.claim(worker_id, self.config.lease_seconds)
-            except Exception:
-                log.exception("worker %s: claim failed; retrying", worker_id)
-                task = None
+            except Exception as exc:  # noqa: BLE001 - wait, then claim again
+                self._stop.wait(outage.failed(exc))
+                continue
+            outage.recovered()
             if task is None:
                 self._idle()
                 continue
-            run = Running(task.id, worker_id)
+            run = Running(task.id, worker_id, stop=self._stop)
             with self._running_lock:
                 self._running[task.id] = run
             try:
                 self.executor.run(task, run)
+            except Exception:
+                log.exception("task %s: left for its lease to run out and the sweeper to requeue", task.id)
             finally:
                 with self._running_lock:
                     del self._running[task.id]
@@ -139,18 +156,25 @@ class WorkerPool:
             self._wakeups = max(0, self._wakeups - 1)
 
     def _every(self, interval: float, job) -> None:  # type: ignore[no-untyped-def]
-        while not self._stop.wait(interval):
+        """Run ``job`` every ``interval`` seconds; after a failure, sooner (with backoff, up to
+        the interval) until it succeeds again."""
+        outage = Outage(threading.current_thread().name, logger=log, cap=interval)
+        wait = interval
+        while not self._stop.wait(wait):
             try:
                 job()
-            except Exception:
-                log.exception("%s failed; will retry", threading.current_thread().name)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                wait = outage.failed(exc)
+            else:
+                outage.recovered()
+                wait = interval
 
     # --- periodic jobs -----------------------------------------------------------------------
     def _heartbeat(self) -> None:
         with self._running_lock:
             runs = list(self._running.values())
         for run in runs:
-            if run.lease is Lease.HELD:
+            if run.lease is Lease.HELD:  # a failure leaves it HELD: the next beat tries again
                 run.lease = self.store.tasks.heartbeat(run.task_id, run.worker_id, self.config.lease_seconds)
 
     def _sweep(self) -> None:
