@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import uvicorn
@@ -29,6 +30,12 @@ class Running:
     url: str
     settings: Settings
     store: Store
+    app: Any = None
+
+    @property
+    def app_store(self) -> Store:
+        """The server's own store (``store`` is the test's, on the same database)."""
+        return self.app.state.ctx.store  # type: ignore[no-any-return]
 
     def new_account(self, balance: str = "100", name: str = "test") -> tuple[str, str]:
         """Create an account with one key; returns (account_id, secret)."""
@@ -49,7 +56,8 @@ class Running:
 @contextmanager
 def running_server(settings: Settings) -> Iterator[Running]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -59,7 +67,7 @@ def running_server(settings: Settings) -> Iterator[Running]:
         time.sleep(0.02)
     store = Store.from_url(settings.resolved_database_url)
     try:
-        yield Running(f"http://127.0.0.1:{port}", settings, store)
+        yield Running(f"http://127.0.0.1:{port}", settings, store, app)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

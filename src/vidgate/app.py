@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, admin_channels, errors, files, generations, tasks
+from vidgate.api import account, admin, admin_channels, errors, files, generations, health, tasks
 from vidgate.api.deps import AppContext
 from vidgate.billing.pricebook import open_price_book
 from vidgate.catalog import request_json_schema
@@ -78,8 +78,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.readiness = health.Readiness(
+        store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
+    )
     errors.install(app)
-    for module in (generations, tasks, account, admin, admin_channels, files):
+    for module in (generations, tasks, account, admin, admin_channels, files, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

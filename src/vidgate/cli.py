@@ -36,7 +36,7 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
-    store = open_store(settings)
+    store = open_store(settings, wait=settings.database_wait_seconds)
     try:
         if store.accounts.count() == 0:
             account_id, secret = create_account_with_key(store, "default", settings.initial_balance)
@@ -56,7 +56,10 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
 @main.command()
 @data_dir_option
 @click.option("--concurrency", type=int, default=None, help="Tasks worked on at once (default 2).")
-def worker(data_dir: Path | None, concurrency: int | None) -> None:
+@click.option("--health-port", type=int, default=None,
+              help="Serve /healthz and /readyz on this port (127.0.0.1, or --health-host).")
+@click.option("--health-host", default="127.0.0.1", show_default=True)
+def worker(data_dir: Path | None, concurrency: int | None, health_port: int | None, health_host: str) -> None:
     """Run workers alone (no API), against the database of VIDGATE_DATABASE_URL or --data-dir.
 
     SIGTERM or Ctrl-C: stop claiming, let running tasks finish within the grace period
@@ -67,20 +70,35 @@ def worker(data_dir: Path | None, concurrency: int | None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
-    store = open_store(settings)
+    store = open_store(settings, wait=settings.database_wait_seconds)
     with channels_file_errors():
         box = open_channels(settings, store)
-    pool = build_workers(settings, store, LocalStorage(settings.data_dir), open_price_book(store, settings), box)
+    storage = LocalStorage(settings.data_dir)
+    pool = build_workers(settings, store, storage, open_price_book(store, settings), box)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     pool.start()
+    if health_port is not None:
+        _serve_health(health_host, health_port, store, storage, pool.health)
     click.echo(f"vidgate worker {pool.id}: {settings.worker_concurrency} at once (data in {settings.data_dir})")
     stop.wait()
     click.echo("stopping: no new tasks; running ones get %gs to finish" % settings.shutdown_grace_seconds)
     pool.stop(settings.shutdown_grace_seconds)
     store.close()
     click.echo("worker stopped")
+
+
+def _serve_health(host: str, port: int, store: Store, storage, loops) -> None:  # type: ignore[no-untyped-def]
+    """/healthz and /readyz of a worker process, served from a thread of its own (uvicorn leaves
+    signals alone outside the main thread: the worker's own handlers stay)."""
+    import uvicorn
+
+    from vidgate.api.health import Readiness, health_app
+
+    server = uvicorn.Server(uvicorn.Config(health_app(Readiness(store, storage, loops)), host=host, port=port,
+                                           log_level="warning"))
+    threading.Thread(target=server.run, name="vidgate-health", daemon=True).start()
 
 
 @main.command()

@@ -122,6 +122,17 @@ class ServerError(VidgateError):
     code = "internal_error"
 
 
+class ServiceUnavailable(VidgateError):
+    """503: a part the request needs (the database) cannot be reached now; nothing was done."""
+
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 # --- errors that end a task (recorded on the task, never an HTTP response) -------------------
 
 

@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from vidgate.errors import InvalidRequest, NotFound, ServerError, VidgateError
+from vidgate.errors import InvalidRequest, NotFound, ServerError, ServiceUnavailable, VidgateError
+from vidgate.resilience import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,14 @@ def install(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error_response(InvalidRequest(f"{where}: {first.get('msg', 'invalid request')}"))
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        log.warning("answered 503: %s", exc)
+        return error_response(
+            ServiceUnavailable(f"the service cannot reach its database right now ({exc}); nothing was done, "
+                               "retry in a moment")
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 
@@ -49,3 +50,15 @@ class LocalStorage:
         self.path(self.result_key(task_id)).unlink(missing_ok=True)
         for folder in ("results", "inputs"):  # inputs; results of the earlier layout
             shutil.rmtree(self.root / folder / task_id, ignore_errors=True)
+
+    def probe(self) -> None:
+        """Write, read back and delete a small object; raises OSError if any of that fails."""
+        path = self.root / f".probe-{uuid.uuid4().hex}"
+        data = b"vidgate storage probe"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            if path.read_bytes() != data:
+                raise OSError(f"{path.name} read back different bytes")
+        finally:
+            path.unlink(missing_ok=True)
