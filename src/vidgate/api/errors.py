@@ -13,6 +13,9 @@ from vidgate.errors import InvalidRequest, NotFound, ServerError, VidgateError
 
 log = logging.getLogger(__name__)
 
+#: where FastAPI says a parameter was read from; the param is the name that follows
+_SOURCES = ("query", "path", "header", "cookie", "body")
+
 
 def error_response(exc: VidgateError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
@@ -25,6 +28,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, VidgateError):  # e.g. the JSON parser's, wrapped by FastAPI
+            return error_response(exc.__cause__)
         if exc.status_code == 404:
             err: VidgateError = NotFound(f"no such endpoint: {request.method} {request.url.path}")
         elif exc.status_code == 405:
@@ -33,15 +38,27 @@ def install(app: FastAPI) -> None:
         else:
             err = InvalidRequest(str(exc.detail), code="invalid_request")
             err.status = exc.status_code
+        err.headers = dict(exc.headers or {})  # e.g. Allow, on a 405
         return error_response(err)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return error_response(InvalidRequest(f"{where}: {first.get('msg', 'invalid request')}"))
+        loc = tuple(first.get("loc", ()))
+        where = ".".join(str(p) for p in loc)
+        return error_response(InvalidRequest(f"{where}: {first.get('msg', 'invalid request')}", param=_param(loc)))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(ServerError("an internal error occurred; nothing was charged"))
+
+
+def _param(loc: tuple[object, ...]) -> str | None:
+    """The parameter a validation error is about: ``after`` for ("query", "after"), ``amount``
+    for ("body", "amount"), ``models.x`` for ("body", "models", "x"); None for the body as a whole."""
+    path = loc[1:] if loc and loc[0] in _SOURCES else loc
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
