@@ -9,8 +9,9 @@ from fastapi import APIRouter
 
 from vidgate.accounts.view import account_object, entry_object, key_object
 from vidgate.api.deps import Caller, Ctx, LedgerAfter, LedgerLimit
+from vidgate.api.openapi import errors
 
-router = APIRouter(prefix="/v1/account", tags=["account"])
+router = APIRouter(prefix="/v1/account", tags=["account"], responses=errors(400, 401, 429))
 
 
 @router.get("", summary="The caller's account: balance, status and limits")

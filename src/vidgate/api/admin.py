@@ -15,12 +15,18 @@ from vidgate.accounts.view import account_object, discrepancy_object, entry_obje
 from vidgate.api.admin_models import AccountLimits, Adjustment, NewAccount, NewKey, TopUp
 from vidgate.api.body import JsonRoute
 from vidgate.api.deps import AppContext, Ctx, LedgerAfter, LedgerLimit, require_admin
+from vidgate.api.openapi import errors
 from vidgate.billing.money import to_micros
 from vidgate.billing.prices import PriceTable
 from vidgate.store import Account
+from vidgate.store.accounts import STATUSES
 
 router = APIRouter(
-    prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)], route_class=JsonRoute
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    route_class=JsonRoute,
+    responses=errors(400, 401, 403, 404, 409),
 )
 
 
@@ -34,7 +40,9 @@ def account_view(ctx: AppContext, account: Account) -> dict[str, Any]:
 
 # --- accounts ------------------------------------------------------------------------------
 @router.get("/accounts", summary="List accounts")
-def list_accounts(ctx: Ctx, status: str | None = None) -> dict[str, Any]:
+def list_accounts(
+    ctx: Ctx, status: str | None = Query(None, json_schema_extra={"enum": list(STATUSES)})
+) -> dict[str, Any]:
     return ok([account_view(ctx, a) for a in ctx.accounts.all(status)])
 
 
@@ -131,12 +139,15 @@ def prices_object(version: int, note: str | None, created_at: float, table: Pric
 
 
 # --- usage and the ledger check ------------------------------------------------------------
+A_DAY: dict[str, Any] = {"json_schema_extra": {"format": "date"}}
+
+
 @router.get("/usage", summary="Tasks and charges per account, model and UTC day (both dates included)")
 def usage(
     ctx: Ctx,
     account_id: str | None = None,
-    first: str | None = Query(None, alias="from", description="YYYY-MM-DD; default: 29 days before `to`"),
-    last: str | None = Query(None, alias="to", description="YYYY-MM-DD; default: today (UTC)"),
+    first: str | None = Query(None, alias="from", description="YYYY-MM-DD; default: 29 days before `to`", **A_DAY),
+    last: str | None = Query(None, alias="to", description="YYYY-MM-DD; default: today (UTC)", **A_DAY),
 ) -> dict[str, Any]:
     days = DateRange.parse(first, last)
     rows = ctx.accounts.usage(days, account_id)

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Route
 
 from vidgate.errors import InvalidRequest, NotFound, ServerError, VidgateError
 
@@ -21,7 +22,9 @@ def error_response(exc: VidgateError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, routes: list[BaseRoute]) -> None:
+    """The handlers; ``routes`` are the API's, for the Allow header of a 405."""
+
     @app.exception_handler(VidgateError)
     async def _vidgate(_: Request, exc: VidgateError) -> JSONResponse:
         return error_response(exc)
@@ -35,10 +38,12 @@ def install(app: FastAPI) -> None:
         elif exc.status_code == 405:
             err = InvalidRequest(f"{request.method} is not allowed on {request.url.path}", code="method_not_allowed")
             err.status = 405
+            allowed = _allowed_methods(routes, request.url.path) or (exc.headers or {}).get("Allow", "")
+            err.headers = {"Allow": allowed}
         else:
             err = InvalidRequest(str(exc.detail), code="invalid_request")
             err.status = exc.status_code
-        err.headers = dict(exc.headers or {})  # e.g. Allow, on a 405
+            err.headers = dict(exc.headers or {})
         return error_response(err)
 
     @app.exception_handler(RequestValidationError)
@@ -52,6 +57,15 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(ServerError("an internal error occurred; nothing was charged"))
+
+
+def _allowed_methods(routes: list[BaseRoute], path: str) -> str:
+    """Every method some route takes on ``path`` (Starlette's 405 names the first route's only)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _param(loc: tuple[object, ...]) -> str | None:
