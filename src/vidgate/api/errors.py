@@ -38,7 +38,8 @@ def install(app: FastAPI, routes: list[BaseRoute]) -> None:
         elif exc.status_code == 405:
             err = InvalidRequest(f"{request.method} is not allowed on {request.url.path}", code="method_not_allowed")
             err.status = 405
-            allowed = _allowed_methods(routes, request.url.path) or (exc.headers or {}).get("Allow", "")
+            starlettes = (exc.headers or {}).get("Allow", "").split(",")  # e.g. /openapi.json's
+            allowed = _allowed_methods(routes, request.url.path) or ", ".join(sorted(m.strip() for m in starlettes))
             err.headers = {"Allow": allowed}
         else:
             err = InvalidRequest(str(exc.detail), code="invalid_request")
