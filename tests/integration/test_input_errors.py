@@ -190,7 +190,8 @@ def test_text_with_a_nul_is_refused(server: Running, account: tuple[str, str]) -
             (f"/admin/v1/accounts/{account_id}/topup", {"amount": 1, "reason": "\x00"}),
             (f"/admin/v1/accounts/{account_id}/keys", {"name": "k\x00"}),
         ]:
-            error = check_error(answer_then_still_serve(admin, admin.build_request("POST", path, json=body)), 400, "invalid_json")
+            request = admin.build_request("POST", path, json=body)
+            error = check_error(answer_then_still_serve(admin, request), 400, "invalid_json")
             assert "NUL" in error["message"]
     with server.client(key) as client:
         request = client.build_request("POST", "/v1/videos/generations", json={**TASK, "prompt": "a\x00cat"})
