@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
 from vidgate.api import account, admin, admin_channels, errors, files, generations, health, tasks
 from vidgate.api.deps import AppContext
+from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book
-from vidgate.catalog import request_json_schema
 from vidgate.config import Settings
 from vidgate.limits import build_limiter
 from vidgate.media.fetch import FetchPolicy
@@ -81,21 +79,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.readiness = health.Readiness(
         store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
     )
-    errors.install(app)
-    for module in (generations, tasks, account, admin, admin_channels, files, health):
-        app.include_router(module.router)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    routers = [module.router for module in (generations, tasks, account, admin, admin_channels, files, health)]
+    errors.install(app, [route for router in routers for route in router.routes])
+    for router in routers:
+        app.include_router(router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document plus the request schema of every model (discriminated by ``model``)."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-    schema = request_json_schema()
-    components = doc.setdefault("components", {}).setdefault("schemas", {})
-    components.update(schema.pop("$defs", {}))
-    components["GenerationRequest"] = schema
-    app.openapi_schema = doc
-    return doc

@@ -49,6 +49,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureServer]:
             "to-v6": "http://[::1]:{port}/ok.png",
             "to-metadata": "http://169.254.169.254/latest/meta-data/",
             "to-file": "file:///etc/passwd",
+            "to-bad-idna": "http://xn--a.com/a.png",
         }.items():
             server.redirect(f"/{name}", target.format(port=server.port))
         yield server
@@ -96,6 +97,7 @@ CASES = [
     ("redirect to [::1]", lambda m: image_task(m.url("/to-v6")), "loopback"),
     ("redirect to cloud metadata", lambda m: image_task(m.url("/to-metadata")), "metadata"),
     ("redirect to file:", lambda m: image_task(m.url("/to-file")), "file"),
+    ("redirect to an invalid IDNA host", lambda m: image_task(m.url("/to-bad-idna")), "not a valid URL"),
     ("image over 10 MB", lambda m: image_task(m.url("/huge.png")), "10"),
     ("video that never ends", lambda m: motion_task(m.url("/ok.png"), m.url("/endless.mp4")), "100"),
     ("PNG bomb", lambda m: image_task(m.url("/bomb.png")), "pixels"),
@@ -112,6 +114,7 @@ def test_refused_input_fails_its_task_and_leaves_nothing(guarded: Running, media
     message = task["error"]["message"]
     assert message.startswith(("image_urls[0]: ", "video_url: ", "image_url: ")), message
     assert words.lower() in message.lower(), message
+    assert task["error"]["code"] == "task_failed" and "internal" not in message.lower(), task
     assert guarded.balance(account) == 10_000_000
     assert [e["kind"] for e in guarded.store.accounts.ledger_entries(account)] == ["topup", "hold", "release"]
     data = guarded.settings.data_dir

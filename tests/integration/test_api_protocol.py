@@ -105,6 +105,11 @@ def test_unknown_route_and_method_use_the_envelope(api_only: Running) -> None:
     with api_only.client(key) as client:
         error_of(client.get("/v1/nothing"), 404, "not_found_error", "not_found")
         assert client.delete("/v1/videos/generations").json()["error"]["code"] == "method_not_allowed"
+        refused = client.request("TRACE", "/v1/tasks/task_1")
+        error_of(refused, 405, "invalid_request_error", "method_not_allowed")
+        assert refused.headers["allow"] == "GET"
+        assert client.options("/admin/v1/accounts").headers["allow"] == "GET, POST"  # every route's methods
+        assert client.post("/openapi.json").headers["allow"] == "GET, HEAD"
 
 
 def test_openapi_shows_each_models_request_schema(api_only: Running) -> None:
@@ -124,3 +129,16 @@ def test_openapi_shows_each_models_request_schema(api_only: Running) -> None:
     assert "character_orientation" in schemas["MotionControlRequest"]["required"]
     body = doc["paths"]["/v1/videos/generations"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/GenerationRequest"
+
+
+def test_openapi_documents_the_errors_each_operation_answers(api_only: Running) -> None:
+    doc = httpx.get(f"{api_only.url}/openapi.json").json()
+    operations = [op for ops in doc["paths"].values() for op in ops.values()]
+    assert all("422" not in op["responses"] for op in operations)  # never answered: validation is 400
+    assert all({"200", "401"} <= set(op["responses"]) for op in operations)
+    submit = doc["paths"]["/v1/videos/generations"]["post"]["responses"]
+    assert {"400", "402", "413", "429"} <= set(submit)
+    envelope = submit["400"]["content"]["application/json"]["schema"]["$ref"]
+    assert envelope == "#/components/schemas/ErrorBody"
+    assert doc["components"]["schemas"]["ErrorBody"]["required"] == ["code", "error"]
+    assert "409" in doc["paths"]["/v1/tasks/{task_id}/cancel"]["post"]["responses"]

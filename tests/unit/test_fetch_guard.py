@@ -188,6 +188,9 @@ def test_localhost_names_are_refused_at_submit(url: str) -> None:
         ("http://example.com:99999/a.png", "image", "the port 99999"),
         ("http://1.2.3.4.5/a.png", "image", "neither a valid IPv4 address nor a name"),
         ("http://256.1.1.1/a.png", "image", "is not a valid URL"),
+        ("http://xn--127-0-0-1/a.png", "image", "is not a valid URL (Invalid A-label)"),
+        ("http://xn--/", "video", "is not a valid URL"),
+        ("http://xn--a.com/", "image", "is not a valid URL"),
         ("data:video/mp4;base64,AAAA", "video", "data: URIs are accepted for images only"),
         ("data:image/png;base64,AAAA", "video", "data: URIs are accepted for images only"),
         ("data:text/html;base64,PGgxPg==", "image", "the media type 'text/html'"),
@@ -310,6 +313,19 @@ def test_unresolvable_names_fail_retryably(tmp_path: Path) -> None:
     assert caught.value.retryable
 
 
+def test_names_the_resolver_cannot_encode_fail_without_a_retry(tmp_path: Path) -> None:
+    """The system resolver encodes a name with Python's idna codec, which raises UnicodeError
+    (not OSError) for a label longer than 63 characters: the task fails with a media error."""
+    def like_the_system_resolver(host: str, port: int) -> list[str]:
+        host.encode("idna")  # what socket.getaddrinfo does first with a str host
+        raise AssertionError("the name was encoded")
+
+    fetch = fetcher(like_the_system_resolver, NoConnectTransport())
+    with pytest.raises(MediaError, match="is not a valid host name") as caught:
+        fetch.fetch("https://" + "a" * 64 + ".example.com/a.png", "image", tmp_path / "a")
+    assert not caught.value.retryable and caught.value.reason == "url_refused"
+
+
 class Recorder(httpx.MockTransport):
     """Answers from ``respond(request)`` without any network, and keeps every request."""
 
@@ -368,6 +384,9 @@ def test_every_redirect_is_checked_again(tmp_path: Path) -> None:
         ("file:///etc/passwd", None, "the scheme 'file'"),
         ("data:image/png;base64,AAAA", None, "the scheme 'data'"),
         ("http://localhost:8080/", None, "always this machine"),
+        ("http://xn--a.com/", None, "http://xn--a.com/ is not a valid URL"),
+        ("https://xn--127-0-0-1/a.png", None, "is not a valid URL (Invalid A-label)"),
+        ("//xn--/a.png", None, "https://xn--/a.png is not a valid URL"),
     ],
 )
 def test_redirects_to_refused_targets_are_not_followed(

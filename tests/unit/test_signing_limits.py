@@ -34,6 +34,10 @@ def test_signed_url_verifies_until_it_expires() -> None:
         lambda k, e, s: (k, e, s[:-1] + ("0" if s[-1] != "0" else "1")),
         lambda k, e, s: (k, e, None),
         lambda k, e, s: (k, "soon", s),
+        lambda k, e, s: (k, "\u00b2", s),  # a digit to str.isdigit, not to int
+        lambda k, e, s: (k, "\uff12\uff10\uff10\uff10", s),  # fullwidth 2000: int reads it, the signer never wrote it
+        lambda k, e, s: (k, "9" * 5000, s),  # more digits than int converts
+        lambda k, e, s: (k, e, "\u00e9" + s[1:]),  # hmac cannot compare non-ASCII text
     ],
 )
 def test_tampered_url_is_refused(tamper) -> None:  # type: ignore[no-untyped-def]

@@ -16,8 +16,8 @@ from vidgate.billing.money import MICROS
 from vidgate.config import Settings
 from vidgate.errors import InvalidRequest
 from vidgate.store import Account, ApiKey, Store
-from vidgate.store.accounts import STATUSES, account_not_found
-from vidgate.store.ledger import Discrepancy
+from vidgate.store.accounts import MAX_LIMIT, STATUSES, account_not_found
+from vidgate.store.ledger import MAX_ENTRY_ID, Discrepancy
 
 MAX_NAME = 200
 MAX_REASON = 500
@@ -112,6 +112,8 @@ class AccountService:
         self.get(account_id)
         if not 1 <= limit <= MAX_LEDGER_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_LEDGER_PAGE}", param="limit")
+        if not 0 <= after <= MAX_ENTRY_ID:
+            raise InvalidRequest(f"after must be an entry id, between 0 and {MAX_ENTRY_ID}", param="after")
         return self.store.accounts.ledger_entries(account_id, after=after, limit=limit)
 
     def usage(self, days: DateRange, account_id: str | None = None) -> list[DailyUsage]:
@@ -152,6 +154,8 @@ def _within_bounds(amount: int, param: str) -> None:
 
 
 def _limit(value: int | None, param: str) -> int | None:
-    if value is not None and value < 1:
-        raise InvalidRequest(f"{param} must be at least 1, or null for the server's default", param=param)
+    if value is not None and not 1 <= value <= MAX_LIMIT:
+        raise InvalidRequest(
+            f"{param} must be between 1 and {MAX_LIMIT}, or null for the server's default", param=param
+        )
     return value

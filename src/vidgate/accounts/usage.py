@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -10,6 +11,7 @@ from vidgate.store import Store
 from vidgate.tasks.model import Status
 
 DEFAULT_DAYS = 30
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_DAYS = 366
 
 
@@ -23,8 +25,8 @@ class DateRange:
     @classmethod
     def parse(cls, first: str | None, last: str | None, *, today: date | None = None) -> DateRange:
         """``first``/``last`` as YYYY-MM-DD; by default the last 30 days up to today."""
-        end = _day(last, "to") if last else (today or datetime.now(UTC).date())
-        start = _day(first, "from") if first else end - timedelta(days=DEFAULT_DAYS - 1)
+        end = _day(last, "to") if last is not None else (today or datetime.now(UTC).date())
+        start = _day(first, "from") if first is not None else end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
             raise InvalidRequest(f"the range starts ({start}) after it ends ({end})", param="from")
         if (end - start).days >= MAX_DAYS:
@@ -63,7 +65,10 @@ def daily_usage(store: Store, days: DateRange, account_id: str | None = None) ->
 
 
 def _day(text: str, param: str) -> date:
+    """YYYY-MM-DD only (``date.fromisoformat`` also reads 20261121 and 2026-W47-6)."""
     try:
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidRequest(f"{param} must be a date like 2026-11-21, got {text!r}", param=param) from None

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from vidgate.accounts.view import account_object, entry_object, key_object
-from vidgate.api.deps import Caller, Ctx
+from vidgate.api.deps import Caller, Ctx, LedgerAfter, LedgerLimit
+from vidgate.api.openapi import errors
 
-router = APIRouter(prefix="/v1/account", tags=["account"])
+router = APIRouter(prefix="/v1/account", tags=["account"], responses=errors(400, 401, 429))
 
 
 @router.get("", summary="The caller's account: balance, status and limits")
@@ -25,8 +26,6 @@ def list_keys(ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 
 @router.get("/ledger", summary="The caller's account's ledger entries, oldest first, paged by id")
-def ledger(
-    ctx: Ctx, caller: Caller, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
-) -> dict[str, Any]:
+def ledger(ctx: Ctx, caller: Caller, after: LedgerAfter = 0, limit: LedgerLimit = 100) -> dict[str, Any]:
     entries = ctx.accounts.ledger(caller.account_id, after=after, limit=limit)
     return {"code": 200, "data": [entry_object(e) for e in entries]}

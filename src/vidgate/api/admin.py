@@ -6,50 +6,28 @@ Same envelopes as the public API: ``{"code": 200, "data": ...}`` and the error e
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from vidgate.accounts.usage import DateRange
 from vidgate.accounts.view import account_object, discrepancy_object, entry_object, key_object, usage_object
-from vidgate.api.deps import AppContext, Ctx, require_admin
+from vidgate.api.admin_models import AccountLimits, Adjustment, NewAccount, NewKey, TopUp
+from vidgate.api.body import JsonRoute
+from vidgate.api.deps import AppContext, Ctx, LedgerAfter, LedgerLimit, require_admin
+from vidgate.api.openapi import errors
 from vidgate.billing.money import to_micros
 from vidgate.billing.prices import PriceTable
 from vidgate.store import Account
+from vidgate.store.accounts import STATUSES
 
-router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)])
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-Money = Annotated[Decimal, Field(allow_inf_nan=False)]
-
-
-class NewAccount(Strict):
-    name: str
-    balance: Money = Decimal(0)
-    rate_limit_per_minute: int | None = None
-    max_active_tasks: int | None = None
-
-
-class AccountLimits(Strict):
-    """The account's own limits; null (or left out): the server's default."""
-
-    rate_limit_per_minute: int | None = None
-    max_active_tasks: int | None = None
-
-
-class MoneyMove(Strict):
-    amount: Money
-    reason: str
-
-
-class NewKey(Strict):
-    name: str = "default"
+router = APIRouter(
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    route_class=JsonRoute,
+    responses=errors(400, 401, 403, 404, 409),
+)
 
 
 def ok(data: Any) -> dict[str, Any]:
@@ -62,7 +40,9 @@ def account_view(ctx: AppContext, account: Account) -> dict[str, Any]:
 
 # --- accounts ------------------------------------------------------------------------------
 @router.get("/accounts", summary="List accounts")
-def list_accounts(ctx: Ctx, status: str | None = None) -> dict[str, Any]:
+def list_accounts(
+    ctx: Ctx, status: str | None = Query(None, json_schema_extra={"enum": list(STATUSES)})
+) -> dict[str, Any]:
     return ok([account_view(ctx, a) for a in ctx.accounts.all(status)])
 
 
@@ -101,7 +81,7 @@ def set_limits(account_id: str, body: AccountLimits, ctx: Ctx) -> dict[str, Any]
 
 
 @router.post("/accounts/{account_id}/topup", summary="Add money (positive amount, with a reason)")
-def top_up(account_id: str, body: MoneyMove, ctx: Ctx) -> dict[str, Any]:
+def top_up(account_id: str, body: TopUp, ctx: Ctx) -> dict[str, Any]:
     return ok(entry_object(ctx.accounts.top_up(account_id, to_micros(body.amount), body.reason)))
 
 
@@ -109,14 +89,12 @@ def top_up(account_id: str, body: MoneyMove, ctx: Ctx) -> dict[str, Any]:
     "/accounts/{account_id}/adjust",
     summary="Correct a balance (signed amount, with a reason); never below zero (409)",
 )
-def adjust(account_id: str, body: MoneyMove, ctx: Ctx) -> dict[str, Any]:
+def adjust(account_id: str, body: Adjustment, ctx: Ctx) -> dict[str, Any]:
     return ok(entry_object(ctx.accounts.adjust(account_id, to_micros(body.amount), body.reason)))
 
 
 @router.get("/accounts/{account_id}/ledger", summary="The account's ledger entries, oldest first, paged by id")
-def account_ledger(
-    account_id: str, ctx: Ctx, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
-) -> dict[str, Any]:
+def account_ledger(account_id: str, ctx: Ctx, after: LedgerAfter = 0, limit: LedgerLimit = 100) -> dict[str, Any]:
     return ok([entry_object(e) for e in ctx.accounts.ledger(account_id, after=after, limit=limit)])
 
 
@@ -161,12 +139,15 @@ def prices_object(version: int, note: str | None, created_at: float, table: Pric
 
 
 # --- usage and the ledger check ------------------------------------------------------------
+A_DAY: dict[str, Any] = {"json_schema_extra": {"format": "date"}}
+
+
 @router.get("/usage", summary="Tasks and charges per account, model and UTC day (both dates included)")
 def usage(
     ctx: Ctx,
     account_id: str | None = None,
-    first: str | None = Query(None, alias="from", description="YYYY-MM-DD; default: 29 days before `to`"),
-    last: str | None = Query(None, alias="to", description="YYYY-MM-DD; default: today (UTC)"),
+    first: str | None = Query(None, alias="from", description="YYYY-MM-DD; default: 29 days before `to`", **A_DAY),
+    last: str | None = Query(None, alias="to", description="YYYY-MM-DD; default: today (UTC)", **A_DAY),
 ) -> dict[str, Any]:
     days = DateRange.parse(first, last)
     rows = ctx.accounts.usage(days, account_id)

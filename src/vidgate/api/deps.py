@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from vidgate.accounts.keycache import KeyCache
@@ -20,6 +20,7 @@ from vidgate.media.storage import LocalStorage
 from vidgate.routing.service import ChannelService
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import KEY_PREFIX
+from vidgate.store.ledger import MAX_ENTRY_ID
 from vidgate.tasks.service import TaskService
 
 
@@ -78,6 +79,10 @@ def _authenticate_and_count(ctx: AppContext, secret: str, principal: Principal |
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
+
+#: ledger paging: entries after this id (an id the database can hold), at most this many
+LedgerAfter = Annotated[int, Query(ge=0, le=MAX_ENTRY_ID, description="the id of the last entry already seen")]
+LedgerLimit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def require_admin(request: Request, ctx: Ctx) -> None:

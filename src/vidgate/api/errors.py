@@ -8,39 +8,52 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Route
 
 from vidgate.errors import InvalidRequest, NotFound, ServerError, ServiceUnavailable, VidgateError
 from vidgate.resilience import Unavailable
 
 log = logging.getLogger(__name__)
 
+#: where FastAPI says a parameter was read from; the param is the name that follows
+_SOURCES = ("query", "path", "header", "cookie", "body")
+
 
 def error_response(exc: VidgateError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, routes: list[BaseRoute]) -> None:
+    """The handlers; ``routes`` are the API's, for the Allow header of a 405."""
+
     @app.exception_handler(VidgateError)
     async def _vidgate(_: Request, exc: VidgateError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, VidgateError):  # e.g. the JSON parser's, wrapped by FastAPI
+            return error_response(exc.__cause__)
         if exc.status_code == 404:
             err: VidgateError = NotFound(f"no such endpoint: {request.method} {request.url.path}")
         elif exc.status_code == 405:
             err = InvalidRequest(f"{request.method} is not allowed on {request.url.path}", code="method_not_allowed")
             err.status = 405
+            starlettes = (exc.headers or {}).get("Allow", "").split(",")  # e.g. /openapi.json's
+            allowed = _allowed_methods(routes, request.url.path) or ", ".join(sorted(m.strip() for m in starlettes))
+            err.headers = {"Allow": allowed}
         else:
             err = InvalidRequest(str(exc.detail), code="invalid_request")
             err.status = exc.status_code
+            err.headers = dict(exc.headers or {})
         return error_response(err)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return error_response(InvalidRequest(f"{where}: {first.get('msg', 'invalid request')}"))
+        loc = tuple(first.get("loc", ()))
+        where = ".".join(str(p) for p in loc)
+        return error_response(InvalidRequest(f"{where}: {first.get('msg', 'invalid request')}", param=_param(loc)))
 
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
@@ -54,3 +67,22 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(ServerError("an internal error occurred; nothing was charged"))
+
+
+def _allowed_methods(routes: list[BaseRoute], path: str) -> str:
+    """Every method some route takes on ``path`` (Starlette's 405 names the first route's only)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+def _param(loc: tuple[object, ...]) -> str | None:
+    """The parameter a validation error is about: ``after`` for ("query", "after"), ``amount``
+    for ("body", "amount"), ``models.x`` for ("body", "models", "x"); None for the body as a whole."""
+    path = loc[1:] if loc and loc[0] in _SOURCES else loc
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None

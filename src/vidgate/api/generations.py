@@ -9,8 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.body import read_json
 from vidgate.api.deps import Caller, Ctx
+from vidgate.api.openapi import errors
 
-router = APIRouter()
+router = APIRouter(responses=errors(400, 401, 402, 413, 429))
 
 REQUEST_BODY = {
     "required": True,

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from vidgate.api.deps import AppContext, Caller, Ctx
+from vidgate.api.openapi import errors
 from vidgate.tasks.model import Task
 from vidgate.tasks.view import task_object
 
-router = APIRouter()
+router = APIRouter(responses=errors(401, 404, 429))
 
 
 def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> dict[s
 @router.post(
     "/v1/tasks/{task_id}/cancel",
     summary="Cancel a task",
+    responses=errors(409),
     description="A pending task is cancelled at once and its hold released; a processing one is stopped by "
     "its worker within a moment (poll until its status is cancelled). Ended tasks answer 409.",
 )

@@ -56,6 +56,9 @@ Resolver = Callable[[str, int], list[str]]
 MB = 1024 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PUBLIC_ONLY = "only public internet addresses can be fetched"
+#: what httpx raises for a URL it cannot parse: InvalidURL, or (when its host is read) the idna
+#: package's IDNAError, a UnicodeError and so a ValueError, for a host such as xn--a.com
+_UNPARSABLE = (httpx.InvalidURL, ValueError)
 
 # --- policy ---------------------------------------------------------------------------------
 
@@ -159,8 +162,10 @@ def _check_http_url(url: str, kind: Kind, policy: FetchPolicy) -> httpx.URL:
 
 def _parse_url(url: str, policy: FetchPolicy) -> httpx.URL:
     try:
-        return httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        parsed = httpx.URL(url)
+        _ = parsed.host  # an IDNA host ("xn--...") is decoded here, and may not be valid IDNA
+        return parsed
+    except _UNPARSABLE as exc:
         host = _host_as_written(url)
         address = inet_aton(host)
         if address is not None and not policy.allows_address(address):
@@ -359,6 +364,8 @@ class Fetcher:
         host, shown = url.raw_host.decode("ascii"), _shown(str(url))
         try:
             addresses = [ipaddress.ip_address(found) for found in self._resolver(host, _port(url))]
+        except UnicodeError as exc:  # the system resolver's idna codec: e.g. a label over 63 characters
+            raise _Refused(f"{shown} is not a valid host name ({exc})") from None
         except OSError as exc:
             raise MediaError(
                 f"the host of {shown} could not be resolved ({exc})", reason="fetch_failed", retryable=True
@@ -452,5 +459,5 @@ def _port(url: httpx.URL) -> int:
 def _redirect_target(current: httpx.URL, location: str) -> str:
     try:
         return str(current.join(location))
-    except httpx.InvalidURL:
+    except _UNPARSABLE:
         raise _Refused(f"{current} redirects to {location!r}, which is not a valid URL") from None

@@ -1,7 +1,8 @@
 """Signed, expiring result URLs: ``/files/<key>?expires=<unix>&signature=<hmac>``.
 
 The signature covers the key and the expiry, so neither can be changed; a link is refused with
-403 when tampered with and 410 once it has expired.
+403 when tampered with (an expiry that is not a plain Unix time in ASCII digits, or a signature
+that does not match) and 410 once it has expired.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from urllib.parse import quote, urlencode
 from vidgate.errors import Gone, PermissionDenied
 
 FILES_PREFIX = "/files/"
+#: an expiry longer than this is no Unix time a signer wrote (year 33658 and beyond)
+MAX_EXPIRES_DIGITS = 12
 
 
 class UrlSigner:
@@ -29,9 +32,15 @@ class UrlSigner:
         return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(storage_key)}?{query}"
 
     def verify(self, storage_key: str, expires: str | None, signature: str | None, now: float | None = None) -> None:
-        if not expires or not signature or not expires.isdigit():
+        if not expires or not signature or not _is_unix_time(expires):
             raise PermissionDenied("this link is not signed; use the URL from the task's result")
-        if not hmac.compare_digest(self.signature(storage_key, int(expires)), signature):
+        if not hmac.compare_digest(self.signature(storage_key, int(expires)).encode(), signature.encode()):
             raise PermissionDenied("this link's signature does not match; use the URL from the task's result")
         if int(expires) <= (time.time() if now is None else now):
             raise Gone("this link has expired; results are kept until the task's expires_at")
+
+
+def _is_unix_time(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes "²" and other digits ``int`` refuses), and
+    not absurdly many of them."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_EXPIRES_DIGITS

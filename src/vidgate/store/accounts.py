@@ -29,6 +29,8 @@ from vidgate.store.tables import accounts, api_keys
 KEY_PREFIX = "sk-vg-"
 LAST_USED_RESOLUTION_S = 60.0  # last_used_at is kept to the minute, not written on every call
 STATUSES = ("active", "suspended")
+#: the largest per-account limit the database holds (a signed 32-bit integer)
+MAX_LIMIT = 2**31 - 1
 
 
 @dataclass(frozen=True)

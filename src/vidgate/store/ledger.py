@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection
 from vidgate.store.tables import accounts, ledger
 
 KINDS = ("topup", "adjustment", "hold", "release", "capture")
+#: the largest entry id either database can hold (a signed 64-bit integer)
+MAX_ENTRY_ID = 2**63 - 1
 
 
 Move = tuple[str, int, str | None, str | None]  # kind, signed amount, note, task id

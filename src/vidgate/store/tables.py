@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+
+
+class Id(sa.types.TypeDecorator[str]):
+    """An id (VARCHAR(40)). Ids come from clients (paths, queries) to be looked up, and PostgreSQL
+    text cannot hold NUL: asked for an id with one, it raises instead of finding nothing. Such an
+    id is sent with its NULs as U+FFFD, which no id the server makes contains, so it matches no
+    row, on either database."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
 
 metadata = sa.MetaData(
     naming_convention={
@@ -16,7 +32,7 @@ metadata = sa.MetaData(
 accounts = sa.Table(
     "accounts",
     metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("id", Id, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("status", sa.String(20), nullable=False, server_default="active"),
     sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),  # micros
@@ -29,8 +45,8 @@ accounts = sa.Table(
 api_keys = sa.Table(
     "api_keys",
     metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id"), nullable=False, index=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("prefix", sa.String(20), nullable=False),  # shown to people; not secret
     sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256 hex
@@ -51,9 +67,9 @@ where_polled = {"postgresql_where": sa.text(POLLED_SQL), "sqlite_where": sa.text
 tasks = sa.Table(
     "tasks",
     metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
-    sa.Column("key_id", sa.String(40), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("key_id", Id, sa.ForeignKey("api_keys.id"), nullable=False),
     sa.Column("model", sa.String(64), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("progress", sa.Integer, nullable=False, server_default="0"),
@@ -75,7 +91,7 @@ tasks = sa.Table(
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("purged_at", sa.Double),  # results and inputs deleted by the janitor
     # upstream bookkeeping: private, never shown to clients
-    sa.Column("channel_id", sa.String(40)),
+    sa.Column("channel_id", Id),
     sa.Column("upstream_id", sa.String(200)),
     sa.Column("next_poll_at", sa.Double),
     sa.Column("poll_errors", sa.Integer, nullable=False, server_default="0"),
@@ -92,8 +108,8 @@ ledger = sa.Table(
     "ledger",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
-    sa.Column("task_id", sa.String(40), sa.ForeignKey("tasks.id")),
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id")),
     sa.Column("kind", sa.String(20), nullable=False),  # topup adjustment hold capture release
     sa.Column("amount", sa.BigInteger, nullable=False),  # signed micros; balance = sum(amount)
     sa.Column("balance_after", sa.BigInteger, nullable=False),
@@ -115,7 +131,7 @@ price_tables = sa.Table(
 channels = sa.Table(
     "channels",
     metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("id", Id, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("provider", sa.String(40), nullable=False),
     sa.Column("base_url", sa.String(500), nullable=False),

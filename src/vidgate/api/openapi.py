@@ -1,0 +1,64 @@
+"""The OpenAPI document (``/openapi.json``): FastAPI's, plus every model's request schema and the
+error responses each route can give, in the one error envelope.
+
+FastAPI documents a 422 for every route with parameters; vidgate never answers 422 (a request
+it cannot validate is 400 ``invalid_parameter``), so the document does not show one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+from vidgate.catalog import request_json_schema
+
+_MEANING = {
+    400: "the request breaks a rule (error.code says which, error.param where)",
+    401: "missing, malformed or unknown credentials",
+    402: "the balance cannot cover the most the task can cost",
+    403: "the credentials may not do this (e.g. an account key on the admin API)",
+    404: "no such resource for these credentials",
+    409: "the resource is not in a state that allows this",
+    413: "the request body is too large",
+    429: "over a rate or active-task limit; see Retry-After",
+}
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="the class of error, e.g. invalid_request_error")
+    code: str = Field(description="the reason, e.g. invalid_parameter")
+    param: str | None = Field(None, description="the parameter at fault, when there is one")
+
+
+class ErrorBody(BaseModel):
+    """Every error: the HTTP status again as ``code``, and what went wrong."""
+
+    code: int
+    error: ErrorDetail
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a router or route that may answer ``statuses``."""
+    return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the request schema of every model (discriminated by ``model``)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    schema = request_json_schema()
+    components.update(schema.pop("$defs", {}))
+    components["GenerationRequest"] = schema
+    app.openapi_schema = doc
+    return doc
