@@ -1,0 +1,98 @@
+"""Hear other processes' notifications (PostgreSQL LISTEN), and confirm the ones that ask for it.
+
+A listening session is named after its channel (``application_name``, see
+``vidgate.store.announce``), so whoever announces a change can tell which sessions must confirm
+it. A notification that carries a token (a non-empty payload) is confirmed, once ``heard`` has
+run, with a notification of its own on ``<channel>_heard`` carrying the token and this session's
+backend pid; the confirmations go out on a second connection, so that the listening one only
+ever reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+from collections.abc import Callable
+
+import psycopg
+from psycopg import pq
+
+log = logging.getLogger(__name__)
+
+LISTEN_TICK_S = 1.0
+RETRY_S = 1.0
+
+
+def listener_name(channel: str) -> str:
+    """The ``application_name`` of a session listening on ``channel``."""
+    return f"vidgate listens {channel}"
+
+
+def confirmation_channel(channel: str) -> str:
+    return f"{channel}_heard"
+
+
+class PgListener:
+    """One ``LISTEN channel`` connection, reconnecting when it breaks (see the module)."""
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self.dsn = dsn
+        self.channel = channel
+
+    def run(self, stop: threading.Event, heard: Callable[[], None], lost: Callable[[], None] = lambda: None) -> None:
+        """Call ``heard`` on every notification until ``stop``, and once each time listening
+        starts (for what changed while nobody listened); ``lost`` when a connection breaks,
+        before reconnecting."""
+        while not stop.is_set():
+            try:
+                with (
+                    psycopg.connect(self.dsn, autocommit=True, application_name=listener_name(self.channel)) as conn,
+                    psycopg.connect(self.dsn, autocommit=True) as confirming,
+                ):
+                    self._listen(conn, confirming, stop, heard)
+            except psycopg.Error:
+                lost()
+                log.warning("lost the PostgreSQL notification connection; reconnecting", exc_info=True)
+                stop.wait(RETRY_S)
+
+    def _listen(
+        self,
+        conn: psycopg.Connection,
+        confirming: psycopg.Connection,
+        stop: threading.Event,
+        heard: Callable[[], None],
+    ) -> None:
+        missed: list[str] = []  # notifications psycopg read while it ran the statements below
+        conn.add_notify_handler(lambda notification: missed.append(notification.payload))
+        conn.execute(f"LISTEN {self.channel}")
+        heard()
+        self._confirm(confirming, conn.pgconn.backend_pid, missed)
+        waiting = select.poll()
+        waiting.register(conn.pgconn.socket, select.POLLIN)
+        while not stop.is_set():
+            if not waiting.poll(LISTEN_TICK_S * 1000):
+                continue
+            payloads = read_notifications(conn.pgconn)
+            if payloads:
+                heard()
+                self._confirm(confirming, conn.pgconn.backend_pid, payloads)
+
+    def _confirm(self, confirming: psycopg.Connection, pid: int, payloads: list[str]) -> None:
+        for token in payloads:
+            if token:
+                confirming.execute(
+                    "SELECT pg_notify(%s, %s)", [confirmation_channel(self.channel), f"{token} {pid}"]
+                )
+
+
+def read_notifications(pgconn: pq.abc.PGconn) -> list[str]:
+    """Read what arrived; the payloads of the notifications in it (psycopg.Error if the
+    connection broke)."""
+    pgconn.consume_input()
+    if pgconn.status != pq.ConnStatus.OK:
+        raise psycopg.OperationalError("the notification connection was closed")
+    payloads = []
+    while (notification := pgconn.notifies()) is not None:
+        payloads.append(notification.extra.decode())
+    return payloads
