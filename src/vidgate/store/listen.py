@@ -45,21 +45,21 @@ class PgListener:
         starts (for what changed while nobody listened); ``lost`` when a connection breaks,
         before reconnecting."""
         while not stop.is_set():
+            confirming = Confirmations(self.dsn, confirmation_channel(self.channel))
             try:
-                with (
-                    psycopg.connect(self.dsn, autocommit=True, application_name=listener_name(self.channel)) as conn,
-                    psycopg.connect(self.dsn, autocommit=True) as confirming,
-                ):
+                with psycopg.connect(self.dsn, autocommit=True, application_name=listener_name(self.channel)) as conn:
                     self._listen(conn, confirming, stop, heard)
             except psycopg.Error:
                 lost()
                 log.warning("lost the PostgreSQL notification connection; reconnecting", exc_info=True)
                 stop.wait(RETRY_S)
+            finally:
+                confirming.close()
 
     def _listen(
         self,
         conn: psycopg.Connection,
-        confirming: psycopg.Connection,
+        confirming: Confirmations,
         stop: threading.Event,
         heard: Callable[[], None],
     ) -> None:
@@ -67,7 +67,7 @@ class PgListener:
         conn.add_notify_handler(lambda notification: missed.append(notification.payload))
         conn.execute(f"LISTEN {self.channel}")
         heard()
-        self._confirm(confirming, conn.pgconn.backend_pid, missed)
+        confirming.send(conn.pgconn.backend_pid, missed)
         waiting = select.poll()
         waiting.register(conn.pgconn.socket, select.POLLIN)
         while not stop.is_set():
@@ -76,14 +76,28 @@ class PgListener:
             payloads = read_notifications(conn.pgconn)
             if payloads:
                 heard()
-                self._confirm(confirming, conn.pgconn.backend_pid, payloads)
+                confirming.send(conn.pgconn.backend_pid, payloads)
 
-    def _confirm(self, confirming: psycopg.Connection, pid: int, payloads: list[str]) -> None:
+
+class Confirmations:
+    """Sends the confirmations of one listening session, on a connection opened when the first
+    one is due (most channels carry no tokens and never need it)."""
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self._conn: psycopg.Connection | None = None
+
+    def send(self, pid: int, payloads: list[str]) -> None:
         for token in payloads:
             if token:
-                confirming.execute(
-                    "SELECT pg_notify(%s, %s)", [confirmation_channel(self.channel), f"{token} {pid}"]
-                )
+                if self._conn is None:
+                    self._conn = psycopg.connect(self.dsn, autocommit=True)
+                self._conn.execute("SELECT pg_notify(%s, %s)", [self.channel, f"{token} {pid}"])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
 
 def read_notifications(pgconn: pq.abc.PGconn) -> list[str]:
