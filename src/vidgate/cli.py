@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from vidgate.billing.pricebook import open_price_book
-from vidgate.cli_common import channels_file_errors, create_account_with_key, data_dir_option, open_store
+from vidgate.cli_common import configuration_errors, create_account_with_key, data_dir_option, open_store
 from vidgate.config import load_settings
 from vidgate.store import Store
 
@@ -47,7 +47,7 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
             )
     finally:
         store.close()
-    with channels_file_errors():
+    with configuration_errors():
         app = create_app(settings)
     click.echo(f"vidgate serving on http://{host}:{port} (data in {settings.data_dir})")
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -68,9 +68,9 @@ def worker(data_dir: Path | None, concurrency: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     store = open_store(settings)
-    with channels_file_errors():
+    with configuration_errors():
         box = open_channels(settings, store)
-    pool = build_workers(settings, store, LocalStorage(settings.data_dir), open_price_book(store, settings), box)
+        pool = build_workers(settings, store, LocalStorage(settings.data_dir), open_price_book(store, settings), box)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
