@@ -30,9 +30,8 @@ def main() -> None:
 @click.option("--concurrency", type=int, default=None, help="Tasks rendered at once (default 2).")
 def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, concurrency: int | None) -> None:
     """Run the API server (and, by default, workers) on HOST:PORT."""
-    import uvicorn
-
     from vidgate.app import create_app
+    from vidgate.serving import serve as serve_http
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
@@ -50,7 +49,7 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
     with configuration_errors():
         app = create_app(settings)
     click.echo(f"vidgate serving on http://{host}:{port} (data in {settings.data_dir})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    serve_http(app, settings, host=host, port=port)
 
 
 @main.command()

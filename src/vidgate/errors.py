@@ -122,6 +122,13 @@ class ServerError(VidgateError):
     code = "internal_error"
 
 
+class ServiceUnavailable(ServerError):
+    """503: e.g. a server already holding as many connections as it may."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 # --- errors that end a task (recorded on the task, never an HTTP response) -------------------
 
 

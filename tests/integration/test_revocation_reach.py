@@ -18,8 +18,8 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.databases import fresh_postgres
-from tests.server import Running, running_server
-from vidgate.store import announce
+from tests.server import Running, free_port, running_server
+from vidgate.store import Store, announce
 from vidgate.store.db import libpq_dsn
 from vidgate.store.listen import listener_name
 from vidgate.store.notify import KEYS_CHANGED
@@ -154,3 +154,65 @@ def test_a_listener_that_never_confirms_delays_a_revoke_by_the_bounded_wait_only
         stuck.close()
     with server.client(secret) as client:
         assert status(client) == 401
+
+
+def start_serving(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``vidgate serve`` as its own process on the shared database; returns it and its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "VIDGATE_DATABASE_URL": database_url,
+        "VIDGATE_DATA_DIR": str(data_dir),
+        "VIDGATE_ADMIN_TOKEN": TOKEN,
+        "VIDGATE_RATE_LIMIT_PER_MINUTE": "100000",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidgate", "serve", "--no-workers", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + UNKNOWN_TASK).status_code == 401:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "vidgate serve did not start"
+        time.sleep(0.1)
+
+
+PROCESS_ROUNDS = 25
+
+
+def test_across_two_server_processes_a_revoked_key_is_refused_from_the_answer_on(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two `vidgate serve` processes on one database: a key cached by both, revoked through one,
+    is refused by the other for the very next request, in every round."""
+    store = Store.from_url(pg_url)
+    servers = [start_serving(pg_url, tmp_path / name) for name in "ab"]
+    (_, a), (_, b) = servers
+    accepted_after_revoke = []
+    try:
+        with (
+            httpx.Client(base_url=a, headers={"Authorization": f"Bearer {TOKEN}"}) as admin,
+            httpx.Client(base_url=b) as on_b,
+        ):
+            for round_ in range(PROCESS_ROUNDS):
+                account = store.accounts.create_account(f"round {round_}", 0)
+                key, secret = store.accounts.create_key(account.id)
+                as_key = {"Authorization": f"Bearer {secret}"}
+                assert on_b.get(UNKNOWN_TASK, headers=as_key).status_code == 404  # cached by B
+                assert on_b.get(UNKNOWN_TASK, headers=as_key).status_code == 404
+                assert admin.post(f"/admin/v1/accounts/{account.id}/keys/{key.id}/revoke").status_code == 200
+                if on_b.get(UNKNOWN_TASK, headers=as_key).status_code != 401:
+                    accepted_after_revoke.append(round_)
+    finally:
+        for proc, _ in servers:
+            proc.terminate()
+            proc.wait(timeout=30)
+        store.close()
+    assert accepted_after_revoke == [], f"accepted after the revoke answered in rounds {accepted_after_revoke}"
