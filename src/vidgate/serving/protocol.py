@@ -89,6 +89,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self._refused:
             super().connection_lost(exc)
 
+    def handle_websocket_upgrade(self) -> None:
+        self._phase = Phase.IDLE  # the connection is the WebSocket protocol's from here
+        self._disarm()
+        super().handle_websocket_upgrade()
+
     def send_400_response(self, msg: str) -> None:
         error = InvalidRequest(
             "the request is not valid HTTP/1.1 (its request line, a header, its Content-Length or its "
