@@ -2,7 +2,8 @@
 queued (wake a worker), keys or accounts changed (drop cached authentications).
 
 Key changes are rare and must be heard before the change is answered: they are announced inside
-their own transaction (``Database.write_announcing``), which PostgreSQL delivers at the commit.
+their own transaction, which PostgreSQL delivers at the commit, and confirmed by every listener
+before the change returns (``Database.write_announcing``, ``vidgate.store.announce``).
 
 Tasks are queued all the time, and NOTIFY inside a submitting transaction would serialise every
 commit on PostgreSQL's notification-queue lock. Instead the submit is committed first, then the
