@@ -1,4 +1,5 @@
-"""A real vidgate server on a free loopback port, in a thread, for tests."""
+"""A real vidgate server on a free loopback port, in a thread, for tests: the app served as
+`vidgate serve` serves it (its HTTP protocol and limits)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import uvicorn
 from vidgate.app import create_app
 from vidgate.billing.money import to_micros
 from vidgate.config import Settings
+from vidgate.serving import server_config
 from vidgate.store import Store
 
 
@@ -57,7 +59,7 @@ class Running:
 def running_server(settings: Settings) -> Iterator[Running]:
     port = free_port()
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from vidgate.billing.pricebook import open_price_book
-from vidgate.cli_common import channels_file_errors, create_account_with_key, data_dir_option, open_store
+from vidgate.cli_common import configuration_errors, create_account_with_key, data_dir_option, open_store
 from vidgate.config import load_settings
 from vidgate.store import Store
 
@@ -30,9 +30,8 @@ def main() -> None:
 @click.option("--concurrency", type=int, default=None, help="Tasks rendered at once (default 2).")
 def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, concurrency: int | None) -> None:
     """Run the API server (and, by default, workers) on HOST:PORT."""
-    import uvicorn
-
     from vidgate.app import create_app
+    from vidgate.serving import serve as serve_http
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
@@ -47,10 +46,10 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
             )
     finally:
         store.close()
-    with channels_file_errors():
+    with configuration_errors():
         app = create_app(settings)
     click.echo(f"vidgate serving on http://{host}:{port} (data in {settings.data_dir})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    serve_http(app, settings, host=host, port=port)
 
 
 @main.command()
@@ -71,10 +70,10 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     store = open_store(settings, wait=settings.database_wait_seconds)
-    with channels_file_errors():
-        box = open_channels(settings, store)
     storage = LocalStorage(settings.data_dir)
-    pool = build_workers(settings, store, storage, open_price_book(store, settings), box)
+    with configuration_errors():
+        box = open_channels(settings, store)
+        pool = build_workers(settings, store, storage, open_price_book(store, settings), box)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -49,11 +49,13 @@ def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[
 
 
 @contextmanager
-def channels_file_errors() -> Iterator[None]:
-    """A mistake in the channels file ends the command with its message, not a traceback."""
+def configuration_errors() -> Iterator[None]:
+    """A mistake in the channels file or in VIDGATE_FETCH_ALLOW_HOSTS ends the command with its
+    message, not a traceback."""
+    from vidgate.media.allowlist import AllowListError
     from vidgate.routing.spec import ChannelsFileError
 
     try:
         yield
-    except ChannelsFileError as exc:
+    except (ChannelsFileError, AllowListError) as exc:
         raise click.ClickException(str(exc)) from None

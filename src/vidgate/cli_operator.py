@@ -1,4 +1,9 @@
-"""The operator's commands, straight on the database: keys, accounts, prices, the ledger."""
+"""The operator's commands, straight on the database: keys, accounts, prices, the ledger.
+
+They go through the same services as the admin API (``AccountService``, ``PriceBook``), so a
+revocation, suspension or new limit made here is heard by every running server before the
+command returns, exactly as one made through ``/admin/v1``.
+"""
 
 from __future__ import annotations
 
@@ -40,16 +45,14 @@ def keys() -> None:
 @click.option("--account", "account_id", default=None, help="Add a key to this existing account instead.")
 def keys_create(data_dir: Path | None, name: str, balance: Decimal | None, account_id: str | None) -> None:
     """Create an account with a key, or a key for --account; the secret is the last line."""
-    settings = load_settings(data_dir=data_dir)
-    store = open_store(settings)
-    try:
+    if account_id and balance is not None:
+        raise click.UsageError("--balance applies to a new account; leave it out with --account")
+    with operating(data_dir) as (settings, store):
         if account_id:
-            if balance is not None:
-                raise click.UsageError("--balance applies to a new account; leave it out with --account")
-            account = store.accounts.get(account_id)
-            if account is None:
+            service = AccountService.for_settings(store, settings)
+            if store.accounts.get(account_id) is None:
                 raise click.UsageError(f"no account {account_id}")
-            key, secret = store.accounts.create_key(account_id, name=name)
+            key, secret = service.create_key(account_id, name)
             click.echo(f"key {key.id} ({name}) for account {account_id}")
         else:
             opening = settings.initial_balance if balance is None else balance
@@ -60,8 +63,6 @@ def keys_create(data_dir: Path | None, name: str, balance: Decimal | None, accou
             assert account is not None
             click.echo(f"account {account_id} ({name}), balance {to_decimal(account.balance)}")
         click.echo(secret)
-    finally:
-        store.close()
 
 
 @keys.command("list")
@@ -83,7 +84,7 @@ def keys_list(data_dir: Path | None, account_id: str) -> None:
 @click.argument("account_id")
 @click.argument("key_id")
 def keys_revoke(data_dir: Path | None, account_id: str, key_id: str) -> None:
-    """Revoke KEY_ID of ACCOUNT_ID: its next request gets 401."""
+    """Revoke KEY_ID of ACCOUNT_ID: its next request gets 401, on every running server."""
     with operator(data_dir) as service:
         key = service.revoke_key(account_id, key_id)
     click.echo(f"key {key.id} ({key.name}) revoked {when(key.revoked_at)}")

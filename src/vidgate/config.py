@@ -67,6 +67,17 @@ class Settings(BaseSettings):
         "0 turns the cache off; SQLite never caches",
     )
 
+    # connections (see README "Connections"; enforced by `vidgate serve`)
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="request line and headers must arrive within this (from the connection's start)"
+    )
+    body_timeout_seconds: float = Field(default=15.0, gt=0, description="the longest pause while a body arrives")
+    body_min_bytes_per_second: int = Field(
+        default=16 * 1024, ge=0, description="average body rate required after body_timeout_seconds; 0: none"
+    )
+    max_connections: int = Field(default=1000, ge=1, description="open connections per server process")
+    keep_alive_seconds: int = Field(default=5, ge=1, description="an idle kept-alive connection is closed after this")
+
     # operators
     admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the admin API (/admin/v1); unset: the admin API is disabled"

@@ -122,15 +122,15 @@ class ServerError(VidgateError):
     code = "internal_error"
 
 
-class ServiceUnavailable(VidgateError):
-    """503: a part the request needs (the database) cannot be reached now; nothing was done."""
+class ServiceUnavailable(ServerError):
+    """503: a part the request needs (the database) cannot be reached now, or the server already
+    holds as many connections as it may; nothing was done. ``Retry-After`` says when to retry."""
 
     status = 503
-    type = "server_error"
     code = "service_unavailable"
 
-    def __init__(self, message: str, *, retry_after: int = 2) -> None:
-        super().__init__(message, headers={"Retry-After": str(retry_after)})
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 2) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
 
 
 # --- errors that end a task (recorded on the task, never an HTTP response) -------------------

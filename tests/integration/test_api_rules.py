@@ -184,6 +184,10 @@ BROKEN: list[tuple[str, Any, str, str | None]] = [
     ("mc video private", w(MC, video_url="https://10.1.2.3/a.mp4"), "invalid_video_url", "video_url"),
     ("v3 image ipv6 loopback", w(V3, image_urls=["http://[::1]/a.png"]), "invalid_image_url", "image_urls[0]"),
     ("mc image metadata host", w(MC, image_url="http://169.254.169.254/latest/meta-data"), "invalid_image_url", "image_url"),
+    ("v3 image ipv4-translated loopback", w(V3, image_urls=["http://[::ffff:0:7f00:1]/a.png"]), "invalid_image_url", "image_urls[0]"),
+    ("mc image nat64 metadata", w(MC, image_url="http://[64:ff9b::a9fe:a9fe]/latest/meta-data"), "invalid_image_url", "image_url"),
+    ("mc video teredo loopback", w(MC, video_url="http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/a.mp4"), "invalid_video_url", "video_url"),
+    ("mc video 6to4 private", w(MC, video_url="http://[2002:a00:1::]/a.mp4"), "invalid_video_url", "video_url"),
     # --- Omni-Flash-Ext (5.4) ----------------------------------------------------------------
     ("omni prompt missing", wo(OMNI, "prompt"), "missing_parameter", "prompt"),
     ("omni prompt empty", w(OMNI, prompt=""), "missing_parameter", "prompt"),

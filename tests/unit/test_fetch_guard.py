@@ -73,6 +73,31 @@ REFUSED = [
     ("2002:7f00:1::", "6to4 form of 127.0.0.1, a loopback"),
     ("2002:c0a8:101::", "6to4 form of 192.168.1.1, a private"),
     ("2001::1", "non-public"),  # Teredo
+    # IPv4-translated (RFC 2765 / 6052 SIIT), whatever it embeds
+    ("::ffff:0:7f00:1", "IPv4-translated form of 127.0.0.1, a loopback"),
+    ("::ffff:0:a9fe:a9fe", "IPv4-translated form of 169.254.169.254, the cloud metadata"),
+    ("::ffff:0:a00:1", "IPv4-translated form of 10.0.0.1, a private"),
+    ("::ffff:0:808:808", "IPv4-translated form of 8.8.8.8, a form that is refused"),
+    ("::ffff:0:0", "IPv4-mapped form of 0.0.0.0, an unspecified"),
+    ("::ffff:0:0:0", "IPv4-translated form of 0.0.0.0, an unspecified"),
+    ("::808:808", "IPv4-compatible form of 8.8.8.8, a form that is refused"),
+    # NAT64: the well-known prefix embeds an address (RFC 6052); the local-use one is refused whole (RFC 8215)
+    ("64:ff9b::a00:1", "NAT64 form of 10.0.0.1, a private"),
+    ("64:ff9b::6440:1", "NAT64 form of 100.64.0.1, a carrier-grade NAT"),
+    ("64:ff9b:1::808:808", "local-use NAT64"),
+    ("64:ff9b:1:ffff::7f00:1", "local-use NAT64"),
+    ("64:ff9b:2::7f00:1", "outside 2000::/3"),
+    # 6to4, ISATAP and Teredo
+    ("2002:a9fe:a9fe::1", "6to4 form of 169.254.169.254, the cloud metadata"),
+    ("2002:6440:1::", "6to4 form of 100.64.0.1, a carrier-grade NAT"),
+    ("2606:4700::5efe:7f00:1", "ISATAP form of 127.0.0.1, a loopback"),
+    ("2606:4700::200:5efe:a00:1", "ISATAP form of 10.0.0.1, a private"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo tunnel address, client 127.0.0.1 (a loopback"),
+    ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "non-public Teredo tunnel address, client 8.8.8.8"),
+    # other reserved space, whatever Python's is_global says of it
+    ("::1:7f00:1", "outside 2000::/3"),
+    ("5f00::1", "outside 2000::/3"),
+    ("3fff::1", "documentation"),
 ]
 
 
@@ -158,6 +183,12 @@ def test_image_data_uris_are_accepted(tmp_path: Path) -> None:
         ("http://[fe80::1%25eth0]/a.png", "fe80::1", "link-local"),
         ("http://100.64.1.1/a.png", "100.64.1.1", "carrier-grade NAT"),
         ("http://127.0.0.1./a.png", "127.0.0.1", "loopback"),
+        ("http://[::ffff:0:7f00:1]/", "::ffff:0:7f00:1", "IPv4-translated form of 127.0.0.1, a loopback"),
+        ("http://[0:0:0:0:ffff:0:7f00:1]/a", "::ffff:0:7f00:1 (written '0:0:0:0:ffff:0:7f00:1')", "IPv4-translated"),
+        ("http://[::ffff:0:127.0.0.1]/a", "::ffff:0:7f00:1 (written '::ffff:0:127.0.0.1')", "IPv4-translated"),
+        ("http://[64:ff9b::127.0.0.1]/a", "64:ff9b::7f00:1 (written '64:ff9b::127.0.0.1')", "NAT64 form of 127.0.0.1"),
+        ("http://[2002:7f00:1::1]/a", "2002:7f00:1::1", "6to4 form of 127.0.0.1"),
+        ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo"),
     ],
 )
 def test_literal_refused_addresses_are_refused_at_submit(url: str, written: str, reason: str) -> None:
@@ -290,6 +321,8 @@ def test_one_refused_address_among_public_ones_refuses_the_name(tmp_path: Path) 
         "http://127.1/a.png",
         "http://0x7f.0.0.1/a.png",
         "http://[::ffff:127.0.0.1]/a.png",
+        "http://[::ffff:0:7f00:1]/a.png",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
         "http://169.254.169.254/latest/meta-data/",
         "http://localhost/a.png",
         "file:///etc/passwd",

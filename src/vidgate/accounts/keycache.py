@@ -3,10 +3,14 @@
 Authenticating costs a database query on every request, and clients poll: most requests are a
 ``GET /v1/tasks/{id}`` from a key seen a moment ago. The cache keeps each key's ``Principal``
 for ``ttl`` seconds and is dropped whole whenever a key is revoked or an account suspended,
-reactivated or given new limits: at once when this process made the change, within moments
-(PostgreSQL NOTIFY) when another did. While that notification channel is down the cache is not
-used, and after it comes back it starts empty, so a change is never missed. On SQLite, where
-another process (``vidgate keys revoke``) could not tell this one, nothing is cached.
+reactivated or given new limits: at once when this process made the change, and when another did
+as soon as its notification (PostgreSQL NOTIFY, sent at the change's commit) reaches this
+process, which confirms it once the cache is dropped; the change is answered only after every
+listening process has confirmed it (``vidgate.store.announce``). A lookup that straddles a
+change is not kept (a generation counter), so an authentication that read the key before the
+change cannot put it back. While the notification channel is down the cache is not used, and
+after it comes back it starts empty, so a change is never missed. On SQLite, where another
+process (``vidgate keys revoke``) could not tell this one, nothing is cached.
 
 Failed authentications are never cached: their error must name the reason every time.
 """

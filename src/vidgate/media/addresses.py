@@ -1,8 +1,8 @@
 """Which addresses a URL may reach: only public internet ones.
 
 :func:`refusal_reason` classifies an address (loopback, private, link-local and the cloud
-metadata address, CGNAT, multicast, reserved, unique-local, and IPv6 forms that embed a refused
-IPv4 address); :func:`host_address` reads a host the way a C resolver would, so ``127.1``,
+metadata address, CGNAT, multicast, reserved, unique-local, and every IPv6 form that embeds a
+refused IPv4 address: IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64, 6to4, ISATAP, Teredo); :func:`host_address` reads a host the way a C resolver would, so ``127.1``,
 ``2130706433``, ``0177.0.0.1`` and ``0x7f.0.0.1`` are all recognised as loopback.
 """
 
@@ -49,12 +49,16 @@ _REFUSED_IPV6 = tuple(
         ("fec0::/10", "a site-local address"),
         ("ff00::/8", "a multicast address"),
         ("2001:db8::/32", "a documentation address"),
+        ("3fff::/20", "a documentation address"),
         ("100::/64", "a discard-only address"),
         ("64:ff9b:1::/48", "a local-use NAT64 address"),
     )
 )
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_ISATAP_IDS = (0x00005EFE, 0x02005EFE)  # interface identifier ::0:5efe:a.b.c.d / ::200:5efe:a.b.c.d
 _NUMERIC_LABEL = re.compile(r"^(0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
 
 
@@ -73,32 +77,49 @@ def _ipv4_refusal(address: ipaddress.IPv4Address) -> str | None:
 
 
 def _ipv6_refusal(address: ipaddress.IPv6Address) -> str | None:
+    """IPv6 ranges that are not public; then every form that embeds an IPv4 address, refused when
+    that address is (NAT64, 6to4, ISATAP) or always (the IPv4-mapped, -translated and
+    -compatible forms are not meant to be on the wire, and Teredo tunnels through addresses of
+    its own); then anything outside the global unicast range."""
     for network, label in _REFUSED_IPV6:
         if address in network:
             return label
+    if address.teredo is not None:
+        server, client = address.teredo
+        client_reason = _ipv4_refusal(client)
+        client_text = f"{client} ({client_reason})" if client_reason else str(client)
+        return f"a non-public Teredo tunnel address, client {client_text}, server {server}"
     embedded = _embedded_ipv4(address)
     if embedded is not None:
-        form, inner = embedded
+        form, inner, always = embedded
         inner_reason = _ipv4_refusal(inner)
         if inner_reason is not None:
             return f"{form} form of {inner}, {inner_reason}"
-        if form in ("an IPv4-mapped", "an IPv4-compatible"):
+        if always:
             return f"{form} form of {inner}, a form that is refused; use {inner} itself"
-        return None
+        if address in _NAT64:
+            return None  # a public IPv4 address through the well-known NAT64 prefix
+    if address not in _GLOBAL_UNICAST:
+        return "a reserved address (outside 2000::/3, the global unicast range)"
     return None if address.is_global else "a non-public address"
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, IPv4-compatible), with its form."""
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address, bool] | None:
+    """The IPv4 address an IPv6 address carries, with its form and whether that form is refused
+    even around a public address."""
     low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address.ipv4_mapped is not None:
-        return "an IPv4-mapped", address.ipv4_mapped
-    if address.sixtofour is not None:
-        return "a 6to4", address.sixtofour
-    if address in _NAT64:
-        return "a NAT64", low32
+        return "an IPv4-mapped", address.ipv4_mapped, True
+    if address in _IPV4_TRANSLATED:
+        return "an IPv4-translated", low32, True
     if address in _IPV4_COMPATIBLE:
-        return "an IPv4-compatible", low32
+        return "an IPv4-compatible", low32, True
+    if address.sixtofour is not None:
+        return "a 6to4", address.sixtofour, False
+    if address in _NAT64:
+        return "a NAT64", low32, False
+    if (int(address) >> 32) & 0xFFFFFFFF in _ISATAP_IDS:
+        return "an ISATAP", low32, False
     return None
 
 

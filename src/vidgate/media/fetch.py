@@ -44,13 +44,13 @@ from vidgate.media.addresses import (
     normalise_host,
     refusal_reason,
 )
+from vidgate.media.allowlist import AllowList, parse_allow_hosts
 from vidgate.media.probe import ImageInfo, VideoInfo, probe_image, probe_video
 
 if TYPE_CHECKING:
     from vidgate.config import Settings
 
 Kind = Literal["image", "video"]
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 MB = 1024 * 1024
@@ -65,8 +65,9 @@ _UNPARSABLE = (httpx.InvalidURL, ValueError)
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Limits of fetching. ``allow_hosts`` (host names, addresses or CIDRs) are exempt from the
-    address check, for local development and tests; by default nothing is."""
+    """Limits of fetching. ``allow_hosts`` (entries of ``VIDGATE_FETCH_ALLOW_HOSTS``: host names,
+    addresses or CIDRs, each optionally with a port; see ``vidgate.media.allowlist``) are exempt
+    from the address check, for local development and tests; by default nothing is."""
 
     allow_hosts: tuple[str, ...] = ()
     connect_timeout: float = 5.0
@@ -77,8 +78,7 @@ class FetchPolicy:
     max_redirects: int = 5
 
     def __post_init__(self) -> None:
-        for entry in self.allow_hosts:
-            _allowed_network(entry)  # a malformed address or CIDR fails here, at startup
+        self._allowed  # noqa: B018  (reading it parses the entries: a malformed one fails at startup)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchPolicy:
@@ -91,37 +91,16 @@ class FetchPolicy:
     def max_bytes(self, kind: Kind) -> int:
         return self.max_image_bytes if kind == "image" else self.max_video_bytes
 
-    def allows_name(self, host: str) -> bool:
-        return normalise_host(host) in self._allowed_names
+    def allows_name(self, host: str, port: int | None = None) -> bool:
+        """Whether the allow-list exempts the name ``host`` on ``port`` (None: a port-less entry)."""
+        return self._allowed.allows_name(host, port)
 
-    def allows_address(self, address: IPAddress) -> bool:
-        return any(address in network for network in self._allowed_networks)
-
-    @cached_property
-    def _allowed_names(self) -> frozenset[str]:
-        return frozenset(normalise_host(entry) for entry in self.allow_hosts)
+    def allows_address(self, address: IPAddress, port: int | None = None) -> bool:
+        return self._allowed.allows_address(address, port)
 
     @cached_property
-    def _allowed_networks(self) -> tuple[IPNetwork, ...]:
-        networks = (_allowed_network(entry) for entry in self.allow_hosts)
-        return tuple(network for network in networks if network is not None)
-
-
-def _allowed_network(entry: str) -> IPNetwork | None:
-    """The network an allow-list entry names (an address is a network of one), or None for a host name."""
-    text = normalise_host(entry)
-    if "/" not in text:
-        address = host_address(text)
-        return None if address is None else ipaddress.ip_network(address)
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise ValueError(f"fetch allow-list entry {entry!r} is not a valid CIDR") from None
-
-
-def parse_allow_hosts(text: str) -> tuple[str, ...]:
-    """``VIDGATE_FETCH_ALLOW_HOSTS``: comma-separated host names, addresses or CIDRs."""
-    return tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    def _allowed(self) -> AllowList:
+        return AllowList(self.allow_hosts)
 
 
 # --- URLs -----------------------------------------------------------------------------------
@@ -156,7 +135,7 @@ def _check_http_url(url: str, kind: Kind, policy: FetchPolicy) -> httpx.URL:
         raise _Refused(f"{shown} has no host name")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise _Refused(f"{shown} has the port {parsed.port}; ports are 1-65535")
-    _check_host(parsed.host, shown, policy)
+    _check_host(parsed.host, _port(parsed), shown, policy)
     return parsed
 
 
@@ -168,8 +147,8 @@ def _parse_url(url: str, policy: FetchPolicy) -> httpx.URL:
     except _UNPARSABLE as exc:
         host = _host_as_written(url)
         address = inet_aton(host)
-        if address is not None and not policy.allows_address(address):
-            _check_address(address, policy, f"{_shown(url)} points to {address} (written {host!r})")
+        if address is not None:  # the port of an unparsable URL is unknown: port-less entries only
+            _check_address(address, None, policy, f"{_shown(url)} points to {address} (written {host!r})")
         raise _Refused(f"{_shown(url)} is not a valid URL ({exc})") from None
 
 
@@ -180,10 +159,11 @@ def _host_as_written(url: str) -> str:
         return ""
 
 
-def _check_host(host: str, shown: str, policy: FetchPolicy) -> None:
-    """Refuse a host that is, however spelled, an address (or the name localhost) that may not be fetched."""
+def _check_host(host: str, port: int, shown: str, policy: FetchPolicy) -> None:
+    """Refuse a host that is, however spelled, an address (or the name localhost) that may not be
+    fetched, unless the allow-list exempts it on ``port``."""
     name = normalise_host(host)
-    if policy.allows_name(name):
+    if policy.allows_name(name, port):
         return
     if name == "localhost" or name.endswith(".localhost"):
         raise _Refused(f"{shown} names {host}, which is always this machine (loopback); {_PUBLIC_ONLY}")
@@ -193,11 +173,11 @@ def _check_host(host: str, shown: str, policy: FetchPolicy) -> None:
             raise _Refused(f"{shown} has the host {host!r}, which is neither a valid IPv4 address nor a name")
         return
     written = "" if str(address) == host else f" (written {host!r})"
-    _check_address(address, policy, f"{shown} points to {address}{written}")
+    _check_address(address, port, policy, f"{shown} points to {address}{written}")
 
 
-def _check_address(address: IPAddress, policy: FetchPolicy, subject: str) -> None:
-    if policy.allows_address(address):
+def _check_address(address: IPAddress, port: int | None, policy: FetchPolicy, subject: str) -> None:
+    if policy.allows_address(address, port):
         return
     reason = refusal_reason(address)
     if reason is not None:
@@ -372,9 +352,9 @@ class Fetcher:
             ) from None
         if not addresses:
             raise MediaError(f"the host of {shown} has no address", reason="fetch_failed", retryable=True)
-        if not self.policy.allows_name(host):
+        if not self.policy.allows_name(host, _port(url)):
             for address in addresses:
-                _check_address(address, self.policy, f"{shown}: {host} resolves to {address}")
+                _check_address(address, _port(url), self.policy, f"{shown}: {host} resolves to {address}")
         return addresses
 
     def _send(

@@ -2,7 +2,9 @@
 never in clear.
 
 Revoking a key or suspending an account takes effect on the very next request: whoever caches
-authentications (``accounts.keycache``) hears of every such change (``watch_keys``).
+authentications (``accounts.keycache``) hears of every such change (``watch_keys``): it is
+announced inside the changing transaction, and the change returns only once every listening
+process has confirmed it, whichever process (an API server, a ``vidgate`` command) made it.
 """
 
 from __future__ import annotations
@@ -205,16 +207,16 @@ class AccountStore:
             return [_key(row) for row in conn.execute(stmt)]
 
     def revoke_key(self, account_id: str, key_id: str) -> ApiKey:
-        """Revoke one of the account's keys (again is a no-op: the first revocation time stays)."""
+        """Revoke one of the account's keys (again is a no-op: the first revocation time stays).
+        Every process caching authentications has dropped its cache when this returns."""
         mine = (api_keys.c.id == key_id, api_keys.c.account_id == account_id)
-        with self.db.write() as conn:
+        with self.db.write_announcing(KEYS_CHANGED) as conn:
             conn.execute(
                 sa.update(api_keys).where(*mine, api_keys.c.revoked_at.is_(None)).values(revoked_at=time.time())
             )
             row = conn.execute(sa.select(api_keys).where(*mine)).first()
-        if row is None:
-            raise NotFound(f"account {account_id!r} has no key {key_id!r}", code="key_not_found")
-        self.db.notify(KEYS_CHANGED)
+            if row is None:
+                raise NotFound(f"account {account_id!r} has no key {key_id!r}", code="key_not_found")
         return _key(row)
 
     def authenticate(self, secret: str) -> Principal:
@@ -251,14 +253,14 @@ class AccountStore:
 
     # --- helpers ---------------------------------------------------------------------------
     def _update(self, account_id: str, **values: Any) -> Account:
-        """Change the account's status or limits: what authentication tells about its keys."""
-        with self.db.write() as conn:
+        """Change the account's status or limits: what authentication tells about its keys.
+        Every process caching authentications has dropped its cache when this returns."""
+        with self.db.write_announcing(KEYS_CHANGED) as conn:
             row = conn.execute(
                 sa.update(accounts).where(accounts.c.id == account_id).values(**values).returning(*accounts.c)
             ).first()
-        if row is None:
-            raise account_not_found(account_id)
-        self.db.notify(KEYS_CHANGED)
+            if row is None:
+                raise account_not_found(account_id)
         return _account(row)
 
     @staticmethod

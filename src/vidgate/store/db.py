@@ -26,8 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from vidgate.store.announce import Announcement
 from vidgate.store.errors import StoreUnavailable, is_unavailable
 from vidgate.store.fairlock import FairLock
+from vidgate.store.listen import PgListener
 from vidgate.store.notify import TASK_PENDING, PgNotifier
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -146,6 +148,27 @@ class Database:
         with translated(), (self._autocommit or self.engine).connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def write_announcing(self, channel: str) -> Iterator[Connection]:
+        """A write transaction that, if it commits, tells this process's ``on_notify`` callbacks
+        and every process listening on ``channel`` before it returns: on PostgreSQL a NOTIFY
+        inside the transaction, then a wait until each listening session has confirmed it
+        (``vidgate.store.announce``). A rolled-back transaction tells nobody."""
+        if self.is_sqlite:
+            with self.write() as conn:
+                yield conn
+            self._tell_this_process(channel)
+            return
+        announcement = Announcement(libpq_dsn(self.url), channel)
+        try:
+            with self.write() as conn:
+                yield conn
+                announcement.send(conn)
+            self._tell_this_process(channel)
+            announcement.wait()
+        finally:
+            announcement.close()
+
     @property
     def tells_other_processes(self) -> bool:
         """Whether ``notify`` reaches other processes (PostgreSQL); on SQLite it does nothing."""
@@ -154,8 +177,7 @@ class Database:
     def notify(self, channel: str) -> None:
         """After a commit: tell this process at once (``on_notify``), and the processes
         listening on ``channel`` (PostgreSQL) within moments."""
-        for callback in self._in_process.get(channel, ()):
-            callback()
+        self._tell_this_process(channel)
         if notifier := self._notifier(channel):
             notifier.poke()
 
@@ -167,11 +189,11 @@ class Database:
         self, channel: str, stop: threading.Event, wake: Callable[[], None], lost: Callable[[], None] = lambda: None
     ) -> None:
         """Call ``wake`` whenever another process notifies ``channel``, until ``stop`` (see
-        ``PgNotifier.listen``). On SQLite there is nothing to hear: it just waits for ``stop``."""
-        if notifier := self._notifier(channel):
-            notifier.listen(stop, wake, lost)
-        else:
+        ``PgListener.run``). On SQLite there is nothing to hear: it just waits for ``stop``."""
+        if self.is_sqlite:
             stop.wait()
+            return
+        PgListener(libpq_dsn(self.url), channel).run(stop, wake, lost)
 
     def notify_pending(self) -> None:
         """After a commit that queued tasks: wake workers in other processes (PostgreSQL)."""
@@ -181,6 +203,10 @@ class Database:
         """Call ``wake`` whenever another process queues a task, until ``stop``. Hears nothing
         on SQLite, whose writers share the process (and its in-process wake-up) with workers."""
         self.listen(TASK_PENDING, stop, wake)
+
+    def _tell_this_process(self, channel: str) -> None:
+        for callback in self._in_process.get(channel, ()):
+            callback()
 
     def _notifier(self, channel: str) -> PgNotifier | None:
         if self.is_sqlite:
