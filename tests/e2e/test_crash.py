@@ -4,10 +4,8 @@ completion twice, and money is settled exactly once."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,57 +16,21 @@ import pytest
 import sqlalchemy as sa
 
 from tests.databases import fresh_postgres
-from tests.server import free_port
+from tests.processes import Processes
 from vidgate.billing.money import to_micros
-from vidgate.store import Store
 from vidgate.store.tables import ledger, tasks
 
 TASKS = 200
 BODY = {"model": "Omni-Flash-Ext", "prompt": "crash test", "duration": 4}  # 0.12 each
 
 
-class Cluster:
-    def __init__(self, url: str, data: Path) -> None:
-        self.url = url
-        self.data = data
-        self.port = free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-        self.env.update(
-            VIDGATE_DATABASE_URL=url,
-            VIDGATE_DATA_DIR=str(data),
-            VIDGATE_PROVIDER="instant",
-            VIDGATE_INSTANT_SECONDS="0.4",
-            VIDGATE_LEASE_SECONDS="4",  # short, so takeovers happen in seconds; long enough for a loaded CI box
-            VIDGATE_POLL_INTERVAL_SECONDS="1",
-            VIDGATE_WORKER_CONCURRENCY="2",
-            VIDGATE_RATE_LIMIT_PER_MINUTE="1000000",
-            VIDGATE_MAX_ACTIVE_TASKS="100000",
-            VIDGATE_SHUTDOWN_GRACE_SECONDS="0.5",
-            PYTHONUNBUFFERED="1",
-        )
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.store = Store.from_url(url)
-
-    def vidgate(self, *args: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vidgate", *args],
-            env=self.env,
-            stdout=open(self.data / f"{args[0]}-{len(self.procs)}.log", "wb"),
-            stderr=subprocess.STDOUT,
-        )
-        self.procs.append(proc)
-        return proc
+class Cluster(Processes):
+    @property
+    def data(self) -> Path:
+        return self.folder
 
     def api(self) -> None:
-        self.vidgate("serve", "--no-workers", "--port", str(self.port))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/openapi.json", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("API did not start")
+        self.start_api()
 
     def busy_worker(self, workers: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
         """A live worker process that is processing a task right now."""
@@ -81,13 +43,6 @@ class Cluster:
                     return proc
             time.sleep(0.02)
         raise AssertionError("no worker was busy")
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        self.store.close()
 
 
 @pytest.fixture()

@@ -15,10 +15,8 @@ after it, and no new worker was started.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -32,9 +30,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.pg_cluster import PgServer, own_postgres
-from tests.server import free_port
+from tests.processes import Processes
 from vidgate.billing.money import to_micros
-from vidgate.store import Store
 from vidgate.store.tables import ledger, tasks
 
 BEFORE = 150  # tasks accepted before the fault: a few hundred in flight by the time it ends
@@ -54,47 +51,18 @@ class Submits:
     bodies: list[str] = field(default_factory=list)
 
 
-class Deployment:
+class Deployment(Processes):
     """An API process and worker processes of vidgate on ``url``."""
 
     def __init__(self, url: str, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-        self.env.update(
-            VIDGATE_DATABASE_URL=url,
-            VIDGATE_DATA_DIR=str(folder),
-            VIDGATE_PROVIDER="instant",
-            VIDGATE_INSTANT_SECONDS="0.6",  # long enough to report progress (a heartbeat) mid-render
-            VIDGATE_LEASE_SECONDS="4",
-            VIDGATE_POLL_INTERVAL_SECONDS="0.5",
-            VIDGATE_RATE_LIMIT_PER_MINUTE="1000000",
-            VIDGATE_MAX_ACTIVE_TASKS="100000",
-            VIDGATE_SHUTDOWN_GRACE_SECONDS="0.5",
-            PYTHONUNBUFFERED="1",
-        )
-        self.store = Store.from_url(url)
-        self.procs: list[subprocess.Popen[bytes]] = []
+        # long enough to report progress (a heartbeat) mid-render
+        super().__init__(url, folder, VIDGATE_INSTANT_SECONDS="0.6", VIDGATE_POLL_INTERVAL_SECONDS="0.5")
         self.api: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
 
-    def vidgate(self, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.folder / f"{args[0]}-{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "vidgate", *args], env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def start_api(self) -> None:
-        self.api = self.vidgate("serve", "--no-workers", "--port", str(self.port))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("the API did not start")
+    def start_api(self) -> subprocess.Popen[bytes]:
+        self.api = super().start_api()
+        return self.api
 
     def start_workers(self, n: int) -> None:
         self.workers = [self.vidgate("worker", "--concurrency", str(THREADS_PER_WORKER)) for _ in range(n)]
@@ -131,13 +99,6 @@ class Deployment:
                 return time.monotonic() - started
             time.sleep(0.2)
         raise AssertionError(f"{left} tasks had not ended {bound:g} s after the fault; see {self.folder}/*.log")
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        self.store.close()
 
 
 @pytest.fixture()
