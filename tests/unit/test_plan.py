@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from vidgate.catalog import parse_request
-from vidgate.catalog.plan import build_job, frame_size, nearest_aspect, split_prompt
+from vidgate.catalog.base import nearest_aspect
+from vidgate.catalog.kling import split_prompt
+from vidgate.providers.plan import build_job, frame_size
 from vidgate.errors import MediaError
 from vidgate.media.probe import ImageInfo, VideoInfo
 from vidgate.providers.base import InputMedia

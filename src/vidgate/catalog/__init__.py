@@ -7,6 +7,8 @@ chosen model's fields.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from threading import Lock
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -18,7 +20,7 @@ from vidgate.catalog.motion import MotionControlRequest
 from vidgate.catalog.omni import OmniFlashRequest
 from vidgate.errors import InvalidRequest
 
-__all__ = ["MODELS", "GenerationRequest", "MediaRef", "parse_request", "request_json_schema"]
+__all__ = ["MODELS", "GenerationRequest", "MediaRef", "parse_request", "request_json_schema", "stored_request"]
 
 MODELS = (
     "kling-v2-6",
@@ -62,6 +64,28 @@ def parse_request(body: Any) -> GenerationRequest:
         return _adapter.validate_python(body)
     except ValidationError as exc:
         raise _translate(exc) from None
+
+
+#: how many tasks' parsed requests a process keeps (see ``stored_request``)
+STORED_REQUESTS = 4096
+_stored: OrderedDict[str, GenerationRequest] = OrderedDict()
+_stored_lock = Lock()
+
+
+def stored_request(task_id: str, body: dict[str, Any]) -> GenerationRequest:
+    """The request of task ``task_id``, as stored when it was accepted, parsed once per process
+    however many parts of it ask (a worker runs it, the upstream engine prices it when it ends):
+    a task's request never changes, so the parsed one is kept for the most recent tasks."""
+    with _stored_lock:
+        if (hit := _stored.get(task_id)) is not None:
+            _stored.move_to_end(task_id)
+            return hit
+    req = parse_request(body)
+    with _stored_lock:
+        _stored[task_id] = req
+        if len(_stored) > STORED_REQUESTS:
+            _stored.popitem(last=False)
+    return req
 
 
 def request_json_schema() -> dict[str, Any]:

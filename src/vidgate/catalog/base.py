@@ -8,6 +8,7 @@ them into :class:`vidgate.errors.InvalidRequest` with that code.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -77,6 +78,12 @@ def check_urls(urls: list[str], field: str) -> list[str]:
     return urls
 
 
+def nearest_aspect(width: int, height: int, allowed: tuple[str, ...] = ASPECT_RATIOS) -> str:
+    """The allowed aspect ratio closest to ``width``:``height`` (on a log scale)."""
+    ratio = math.log(width / height)
+    return min(allowed, key=lambda a: abs(math.log(int(a.split(":")[0]) / int(a.split(":")[1])) - ratio))
+
+
 class GenerationRequest(BaseModel):
     """Base of the five request schemas. Subclasses set ``model`` as a ``Literal``."""
 
@@ -86,6 +93,8 @@ class GenerationRequest(BaseModel):
     aspect_follows_first_image: ClassVar[bool] = False
     #: how the task is billed: a price per duration, or per second of the measured reference
     billing: ClassVar[Literal["fixed", "per_second"]] = "fixed"
+    #: whether the output's soundtrack, when it has one, is the reference video's own
+    audio_from_reference: ClassVar[bool] = False
 
     model: str
 
@@ -140,5 +149,31 @@ class GenerationRequest(BaseModel):
     def text(self) -> str:
         return ""
 
+    @property
+    def negative_text(self) -> str | None:
+        """What the output should avoid, if the model takes a negative prompt."""
+        return None
+
     def media_refs(self) -> list[MediaRef]:
+        return []
+
+    # --- what the output will be, once the inputs are measured -----------------------------
+    def output_aspect(self, first_image: tuple[int, int] | None, reference: tuple[int, int] | None) -> str:
+        """The output's aspect ratio, given the measured size (width, height) of the first
+        image and of the reference video, where the request has them."""
+        if self.aspect_follows_first_image and first_image is not None:
+            return nearest_aspect(*first_image)
+        return self.aspect
+
+    def output_seconds(self, reference_seconds: float | None) -> float:
+        """The output's duration, given the measured length of the reference video."""
+        assert self.seconds is not None
+        return float(self.seconds)
+
+    def output_audio(self, reference_has_audio: bool) -> bool:
+        """Whether the output has a soundtrack, given whether the reference video has one."""
+        return self.wants_audio
+
+    def shot_spans(self) -> list[tuple[str, int]]:
+        """Multi-shot: each shot's prompt and whole seconds, in order; none for one shot."""
         return []

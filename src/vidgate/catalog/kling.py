@@ -95,6 +95,10 @@ class KlingRequest(GenerationRequest):
     def text(self) -> str:
         return self.prompt or ""
 
+    @property
+    def negative_text(self) -> str | None:
+        return self.negative_prompt
+
     def media_refs(self) -> list[MediaRef]:
         roles = ("first_frame", "last_frame")
         return [
@@ -306,6 +310,14 @@ class KlingV3Request(KlingRequest):
             return self.prompt
         return " / ".join(s.prompt for s in self.multi_prompt or [])
 
+    def shot_spans(self) -> list[tuple[str, int]]:
+        if not self.multi_shot:
+            return []
+        if self.shot_type == "customize":
+            assert self.multi_prompt is not None
+            return [(s.prompt, s.duration) for s in self.multi_prompt]
+        return split_prompt(self.prompt or "", self.duration)
+
     def media_refs(self) -> list[MediaRef]:
         refs = super().media_refs()
         for n, e in enumerate(self.element_list or []):
@@ -321,3 +333,14 @@ class KlingV3Request(KlingRequest):
                 for i, url in enumerate(e.element_input_urls)
             ]
         return refs
+
+
+def split_prompt(prompt: str, seconds: int) -> list[tuple[str, int]]:
+    """``intelligence`` shots: one per sentence (at most 6, at least 1 s each), time shared out
+    evenly in whole seconds, earlier shots taking the remainder."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", prompt) if s.strip()] or [prompt]
+    count = min(len(sentences), 6, seconds)
+    if len(sentences) > count:  # fold the tail into the last shot
+        sentences = sentences[: count - 1] + [" ".join(sentences[count - 1 :])]
+    base, extra = divmod(seconds, count)
+    return [(s, base + (1 if i < extra else 0)) for i, s in enumerate(sentences)]

@@ -6,8 +6,9 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vidgate.catalog.base import GenerationRequest, MediaRef, check_mode, one_of, require_text, rule
+from vidgate.catalog.base import GenerationRequest, MediaRef, check_mode, nearest_aspect, one_of, require_text, rule
 from vidgate.catalog.kling import MODE_RESOLUTION
+from vidgate.errors import MediaError
 
 #: allowed reference-video duration in seconds, by character_orientation
 ORIENTATION_SECONDS = {"image": (3, 10), "video": (3, 30)}
@@ -27,6 +28,7 @@ class MotionControlRequest(GenerationRequest):
     """
 
     billing: ClassVar[Literal["fixed", "per_second"]] = "per_second"
+    audio_from_reference: ClassVar[bool] = True
 
     model: Literal["kling-v2-6-motion-control", "kling-v3-motion-control"]
     prompt: str | None = Field(default=None, description="optional, up to 2500 characters")
@@ -101,3 +103,24 @@ class MotionControlRequest(GenerationRequest):
             MediaRef(role="character", url=self.image_url, kind="image", param="image_url"),
             MediaRef(role="motion", url=self.video_url, kind="video", param="video_url"),
         ]
+
+    def output_aspect(self, first_image: tuple[int, int] | None, reference: tuple[int, int] | None) -> str:
+        """The reference video's aspect ratio (nearest allowed)."""
+        assert reference is not None
+        return nearest_aspect(*reference)
+
+    def output_seconds(self, reference_seconds: float | None) -> float:
+        """As long as the reference video, which must be within the orientation's range."""
+        assert reference_seconds is not None
+        low, high = self.seconds_range
+        if not low <= reference_seconds <= high:
+            raise MediaError(
+                f"the reference video (video_url) is {reference_seconds:.2f} s long; with character_orientation "
+                f"{self.character_orientation!r} it must be {low}-{high} s",
+                reason="invalid_video_duration",
+            )
+        return reference_seconds
+
+    def output_audio(self, reference_has_audio: bool) -> bool:
+        """The reference's own sound, if it has one and the client keeps it."""
+        return self.keeps_sound and reference_has_audio

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from vidgate.billing.prices import Pricing
-from vidgate.catalog import GenerationRequest, parse_request
+from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.catalog.base import MediaRef
-from vidgate.catalog.plan import build_job, output_seconds
+from vidgate.providers.plan import build_job, output_seconds
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
 from vidgate.media.fetch import Fetched, Fetcher
 from vidgate.media.probe import probe_image, probe_video
@@ -111,7 +111,7 @@ class Executor:
         worker_id = run.worker_id
         report = self._reporter(run)
         try:
-            req = parse_request(task.request)
+            req = stored_request(task.id, task.request)
             refs = req.media_refs()
             inputs = self._fetch_inputs(task.id, refs, report)
             if self.upstream is not None and self.upstream.handles(req.model):
