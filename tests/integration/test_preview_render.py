@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from vidgate.errors import ProviderError, TaskCancelled
 from vidgate.media.probe import ImageInfo, VideoInfo
-from vidgate.providers.base import InputMedia, RenderJob, Shot
+from vidgate.providers.base import InputMedia, RenderJob, ShotSpan
 from vidgate.providers.preview import PreviewProvider
 
 pytestmark = pytest.mark.slow
@@ -238,9 +238,9 @@ def test_watermark_sits_in_the_top_right_corner(tmp_path: Path) -> None:
 
 def test_shots_cut_to_their_own_scene_on_the_exact_frames(tmp_path: Path) -> None:
     shots = (
-        Shot("A lighthouse in a storm", 0, 10),
-        Shot("A quiet desert at noon", 10, 15),
-        Shot("Fireflies over a pond at dusk", 25, 11),
+        ShotSpan("A lighthouse in a storm", 0, 10),
+        ShotSpan("A quiet desert at noon", 10, 15),
+        ShotSpan("Fireflies over a pond at dusk", 25, 11),
     )
     frames = video_frames(render(make_job(prompt="", frames=36, shots=shots), tmp_path / "out.mp4"))
     changes = [mean_difference(before, after) for before, after in pairwise(frames)]  # changes[i]: frame i -> i + 1

@@ -50,7 +50,7 @@ from vidgate.media.probe import ImageInfo, VideoInfo, probe_image, probe_video
 if TYPE_CHECKING:
     from vidgate.config import Settings
 
-Kind = Literal["image", "video"]
+MediaKind = Literal["image", "video"]
 Resolver = Callable[[str, int], list[str]]
 
 MB = 1024 * 1024
@@ -88,7 +88,7 @@ class FetchPolicy:
             read_timeout=settings.fetch_read_timeout,
         )
 
-    def max_bytes(self, kind: Kind) -> int:
+    def max_bytes(self, kind: MediaKind) -> int:
         return self.max_image_bytes if kind == "image" else self.max_video_bytes
 
     def allows_name(self, host: str, port: int | None = None) -> bool:
@@ -110,7 +110,7 @@ class _Refused(Exception):
     """A URL that may not be fetched: InvalidMediaUrl at submit, MediaError in a worker."""
 
 
-def check_url(url: str, kind: Kind, policy: FetchPolicy, param: str) -> None:
+def check_url(url: str, kind: MediaKind, policy: FetchPolicy, param: str) -> None:
     """Submit-time checks of a media URL; no DNS, no network. Raises InvalidMediaUrl."""
     try:
         if _is_data_uri(url):
@@ -121,7 +121,7 @@ def check_url(url: str, kind: Kind, policy: FetchPolicy, param: str) -> None:
         raise InvalidMediaUrl(str(exc), kind=kind, param=param) from None
 
 
-def _check_http_url(url: str, kind: Kind, policy: FetchPolicy) -> httpx.URL:
+def _check_http_url(url: str, kind: MediaKind, policy: FetchPolicy) -> httpx.URL:
     """The parsed URL if its scheme, user info and literal host may be fetched; else _Refused."""
     shown = _shown(url)
     parsed = _parse_url(url, policy)
@@ -188,7 +188,7 @@ def _is_data_uri(url: str) -> bool:
     return url[:5].lower() == "data:"
 
 
-def _decode_data_uri(url: str, kind: Kind, policy: FetchPolicy) -> bytes:
+def _decode_data_uri(url: str, kind: MediaKind, policy: FetchPolicy) -> bytes:
     """The bytes of a ``data:image/...;base64,...`` URI, checked for shape and decoded size."""
     if kind != "image":
         raise _Refused("data: URIs are accepted for images only; give the video as an http or https URL")
@@ -269,7 +269,7 @@ class Fetcher:
             pool=policy.connect_timeout,
         )
 
-    def fetch(self, url: str, kind: Kind, dest: Path) -> Fetched:
+    def fetch(self, url: str, kind: MediaKind, dest: Path) -> Fetched:
         """Download ``url`` to ``dest`` and measure it (atomically: only checked content ever
         appears at ``dest``)."""
         dest = Path(dest)
@@ -290,7 +290,7 @@ class Fetcher:
             part.unlink(missing_ok=True)
         return Fetched(dest, info)
 
-    def _download(self, url: str, kind: Kind, out: BinaryIO) -> None:
+    def _download(self, url: str, kind: MediaKind, out: BinaryIO) -> None:
         if _is_data_uri(url):
             out.write(_decode_data_uri(url, kind, self.policy))
             return
@@ -315,7 +315,7 @@ class Fetcher:
                 self._tls = httpx.create_ssl_context()
             return self._tls
 
-    def _open(self, transport: httpx.BaseTransport, url: str, kind: Kind, deadline: float) -> httpx.Response:
+    def _open(self, transport: httpx.BaseTransport, url: str, kind: MediaKind, deadline: float) -> httpx.Response:
         """The final response after at most ``max_redirects`` redirects, each hop checked anew."""
         current = url
         for hop in range(self.policy.max_redirects + 1):
@@ -377,7 +377,7 @@ class Fetcher:
         headers = {"Host": url.netloc.decode("ascii"), "Accept-Encoding": "identity", "User-Agent": "vidgate"}
         return httpx.Request("GET", url.copy_with(host=str(address)), headers=headers, extensions=extensions)
 
-    def _check_response(self, response: httpx.Response, url: str, kind: Kind) -> None:
+    def _check_response(self, response: httpx.Response, url: str, kind: MediaKind) -> None:
         """Refuse a non-2xx answer, and a body whose declared length is over the cap, before reading it."""
         shown, limit = _shown(url), self.policy.max_bytes(kind)
         if not response.is_success:
@@ -396,7 +396,7 @@ class Fetcher:
             )
 
     def _copy_body(
-        self, response: httpx.Response, url: str, kind: Kind, out: BinaryIO, deadline: float
+        self, response: httpx.Response, url: str, kind: MediaKind, out: BinaryIO, deadline: float
     ) -> None:
         """Stream the body to ``out``, cut off at the cap and at the deadline."""
         limit, received = self.policy.max_bytes(kind), 0

@@ -32,8 +32,9 @@ class InputMedia:
 
 
 @dataclass(frozen=True)
-class Shot:
-    """A span of the output with its own prompt (kling-v3 multi-shot); frames are exact."""
+class ShotSpan:
+    """A span of the output with its own prompt (kling-v3 multi-shot); frames are exact. (The
+    request's own shots, prompt and whole seconds, are ``catalog.kling.Shot``.)"""
 
     prompt: str
     start_frame: int
@@ -52,7 +53,7 @@ class RenderJob:
     audio: bool  # an AAC track must be present exactly when True
     watermark: bool = False
     negative_prompt: str | None = None
-    shots: tuple[Shot, ...] = ()
+    shots: tuple[ShotSpan, ...] = ()
     inputs: tuple[InputMedia, ...] = ()
     #: for motion control with keep_original_sound=yes: take the audio from this reference video
     audio_from: Path | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from vidgate.catalog import GenerationRequest
 from vidgate.media.probe import VideoInfo
-from vidgate.providers.base import InputMedia, RenderJob, Shot
+from vidgate.providers.base import InputMedia, RenderJob, ShotSpan
 
 FPS = 24
 SHORT_SIDE = {"720p": 720, "1080p": 1080, "4k": 2160}
@@ -31,11 +31,11 @@ def output_seconds(req: GenerationRequest, inputs: tuple[InputMedia, ...]) -> fl
     return req.output_seconds(reference.duration if reference else None)
 
 
-def shots(spans: list[tuple[str, int]], frames: int) -> tuple[Shot, ...]:
+def shots(spans: list[tuple[str, int]], frames: int) -> tuple[ShotSpan, ...]:
     """Multi-shot spans (prompt, whole seconds) with exact frame boundaries."""
     out, start = [], 0
     for prompt, seconds in spans:
-        out.append(Shot(prompt=prompt, start_frame=start, frames=seconds * FPS))
+        out.append(ShotSpan(prompt=prompt, start_frame=start, frames=seconds * FPS))
         start += seconds * FPS
     assert not out or start == frames, (start, frames)
     return tuple(out)

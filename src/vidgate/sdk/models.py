@@ -11,28 +11,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from vidgate.tasks.model import Status
+from vidgate.tasks.model import Status, read_status
 
 #: the five statuses of API.md section 4 (the server's own, pure enum)
 TaskStatus = Status
 
 
-#: other servers' words for the five statuses
-STATUS_ALIASES = {
-    "submitted": TaskStatus.PENDING,
-    "queued": TaskStatus.PENDING,
-    "running": TaskStatus.PROCESSING,
-    "in_progress": TaskStatus.PROCESSING,
-    "succeeded": TaskStatus.COMPLETED,
-    "success": TaskStatus.COMPLETED,
-    "canceled": TaskStatus.CANCELLED,
-}
-
-
 def normalise_status(value: Any) -> Any:
+    """Another server's spelling as one of the five; anything else is left for validation to
+    refuse."""
     if isinstance(value, str):
-        word = value.strip().lower()
-        return STATUS_ALIASES.get(word, word)
+        return read_status(value) or value
     return value
 
 

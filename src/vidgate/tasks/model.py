@@ -28,6 +28,26 @@ class Status(StrEnum):
 
 ENDED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 
+#: other apimart-compatible servers' words for the five statuses (read by the SDK and by the
+#: apimart upstream adapter alike)
+STATUS_ALIASES = {
+    "submitted": Status.PENDING,
+    "queued": Status.PENDING,
+    "running": Status.PROCESSING,
+    "in_progress": Status.PROCESSING,
+    "succeeded": Status.COMPLETED,
+    "success": Status.COMPLETED,
+    "canceled": Status.CANCELLED,
+}
+
+
+def read_status(word: str) -> Status | None:
+    """The status an apimart-compatible server means by ``word`` (any case), or None."""
+    word = word.strip().lower()
+    if word in STATUS_ALIASES:
+        return STATUS_ALIASES[word]
+    return Status(word) if word in Status.__members__.values() else None
+
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.FAILED}),
     Status.PROCESSING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING}),

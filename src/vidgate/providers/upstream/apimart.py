@@ -29,21 +29,16 @@ from vidgate.providers.upstream.base import (
     retry_after,
     send,
 )
+from vidgate.tasks.model import Status, read_status
 
-#: the task-status spellings apimart-compatible endpoints use -> our state
-STATES: dict[str, State] = {
-    "pending": "pending",
-    "queued": "pending",
-    "submitted": "pending",
-    "processing": "processing",
-    "running": "processing",
-    "in_progress": "processing",
-    "completed": "completed",
-    "succeeded": "completed",
-    "success": "completed",
-    "failed": "failed",
-    "cancelled": "failed",
-    "canceled": "failed",
+#: a task status (however an apimart-compatible endpoint spells it, see ``read_status``) -> the
+#: upstream state the engine acts on; a cancelled task upstream has failed here
+STATES: dict[Status, State] = {
+    Status.PENDING: "pending",
+    Status.PROCESSING: "processing",
+    Status.COMPLETED: "completed",
+    Status.FAILED: "failed",
+    Status.CANCELLED: "failed",
 }
 #: our stable codes an upstream vidgate may already put in ``error.code`` of a failed task
 OUR_CODES = frozenset(
@@ -104,7 +99,8 @@ class ApimartProvider(UpstreamProvider):
 def task_status(data: dict[str, Any]) -> UpstreamStatus:
     """An apimart task object as our status."""
     raw = data.get("status")
-    state = STATES.get(raw.lower()) if isinstance(raw, str) else None
+    status = read_status(raw) if isinstance(raw, str) else None
+    state = STATES[status] if status is not None else None
     if state is None:
         raise UpstreamError(
             f"the upstream reported an unknown task status {raw!r}", kind="retry", reason="upstream_error"
