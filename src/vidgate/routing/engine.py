@@ -36,7 +36,7 @@ from vidgate.catalog import GenerationRequest, parse_request
 from vidgate.errors import MediaError
 from vidgate.media.fetch import Fetcher
 from vidgate.media.storage import LocalStorage
-from vidgate.providers.upstream.base import UpstreamError, UpstreamJob, UpstreamProvider, UpstreamStatus
+from vidgate.providers.upstream.base import FailureKind, UpstreamError, UpstreamJob, UpstreamProvider, UpstreamStatus
 from vidgate.resilience import LoopHealth, Outage, Supervisor, Unavailable, retry_while_unavailable
 from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, Channel, choose
 from vidgate.routing.registry import ChannelRegistry
@@ -164,7 +164,7 @@ class UpstreamEngine:
                 upstream_id = self._call(self._submit(channel, job))
             except BaseException as exc:
                 self.store.upstream.release(job.task_id, worker_id)
-                if not isinstance(exc, UpstreamError) or exc.kind == "fail_task":
+                if not isinstance(exc, UpstreamError) or exc.kind is FailureKind.FAIL_TASK:
                     raise
                 last = exc
                 self._note_failure(channel, exc)
@@ -242,11 +242,11 @@ class UpstreamEngine:
         return await self._provider(channel).submit(self._client, channel.credentials, job)
 
     def _note_failure(self, channel: Channel, exc: UpstreamError) -> None:
-        if exc.kind == "bench_channel":
+        if exc.kind is FailureKind.BENCH_CHANNEL:
             log.error("channel %s benched: %s", channel.name, exc.message)
             self.store.channels.bench(channel.id, time.time() + AUTH_BENCH_S, exc.message)
             self.registry.invalidate()
-        elif exc.kind == "retry":
+        elif exc.kind is FailureKind.RETRY:
             log.warning("channel %s failed: %s", channel.name, exc.message)
             self.store.channels.record_failure(
                 channel.id, threshold=FAILURES_TO_BENCH, cool_down=COOL_DOWN_S, reason=exc.message
@@ -314,7 +314,7 @@ class UpstreamEngine:
         for task in live:
             answer = answers.get(task.upstream_id)
             if not isinstance(answer, UpstreamStatus):
-                errors.append(answer or UpstreamError("the upstream did not report this task", kind="retry",
+                errors.append(answer or UpstreamError("the upstream did not report this task", kind=FailureKind.RETRY,
                                                       reason="upstream_error"))
                 later += await self._on_error(task, errors[-1])
             elif answer.state in ENDED:
@@ -333,8 +333,8 @@ class UpstreamEngine:
         as submits do: in time it is benched, and gets no new tasks while its own go on being
         polled); one that answers any has ended its run of failures."""
         if errors and not answered:
-            worst = next((e for e in errors if e.kind == "bench_channel"), None) or next(
-                (e for e in errors if e.kind == "retry"), None
+            worst = next((e for e in errors if e.kind is FailureKind.BENCH_CHANNEL), None) or next(
+                (e for e in errors if e.kind is FailureKind.RETRY), None
             )
             if worst is not None:
                 await asyncio.to_thread(self._note_failure, channel, worst)
@@ -367,7 +367,7 @@ class UpstreamEngine:
                 )
 
     async def _on_error(self, task: InFlight, exc: UpstreamError) -> list[NextPoll]:
-        if exc.kind == "fail_task":
+        if exc.kind is FailureKind.FAIL_TASK:
             await asyncio.to_thread(
                 self.store.upstream.fail, task.id, task.upstream_id, code=exc.reason,
                 message=f"upstream: {exc.message}; it was not charged",
