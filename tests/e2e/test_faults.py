@@ -40,7 +40,7 @@ SUBMITTERS = 3
 THREADS_PER_WORKER = 3
 RECOVERY_BOUND_S = 60.0
 BODY = {"model": "Omni-Flash-Ext", "prompt": "fault test", "duration": 4}  # 0.12 each
-ENDED = ("completed", "failed", "cancelled")
+FINAL = ("completed", "failed", "cancelled")
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Deployment(Processes):
         while time.monotonic() - started < bound:
             try:
                 with self.store.db.read() as conn:
-                    left = conn.execute(sa.select(sa.func.count()).where(tasks.c.status.not_in(ENDED))).scalar_one()
+                    left = conn.execute(sa.select(sa.func.count()).where(tasks.c.status.not_in(FINAL))).scalar_one()
             except Exception:  # noqa: BLE001 - the test's own connection may meet the restart too
                 left = -1
             if left == 0:
@@ -173,7 +173,7 @@ def test_every_accepted_task_ends_and_money_settles_once(name: str, deployment: 
                                .where(ledger.c.task_id.is_not(None))).all()
     by_id = {r.id: r for r in rows}
     assert set(submits.accepted) <= set(by_id)  # nothing accepted was lost
-    assert all(r.status in ENDED for r in rows)
+    assert all(r.status in FINAL for r in rows)
     kinds: dict[str, Counter[str]] = defaultdict(Counter)
     captured: dict[str, int] = defaultdict(int)
     for e in entries:

@@ -1,7 +1,8 @@
 """Benching channels, on SQLite and on the real PostgreSQL server: FAILURES_TO_BENCH failures in a
 row bench a channel for COOL_DOWN_S, a task it takes ends the run, and an operator's fix
 (enabling it, new credentials) lifts the bench. Routing (``choose`` over the registry's channels)
-goes around a benched channel and back to it once the bench has passed."""
+goes around a benched channel and back to it once the bench has passed. The engine records what
+it learns of a channel's health through the registry (``ChannelRegistry.apply``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from ulid import ULID
 
-from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, choose
+from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, ChannelAction, choose
 from vidgate.routing.registry import ChannelRegistry
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
@@ -143,4 +144,24 @@ def test_other_edits_keep_the_bench(store: Store) -> None:
     until = get(store, c.id).benched_until
     record = store.channels.update(c.id, {"weight": 5, "priority": 3, "max_concurrent": 4})
     assert record is not None and record.benched_until == until and record.bench_reason
+    assert routed(store) is None
+
+
+def test_the_registry_records_what_the_engine_decided_and_reads_it_afresh(store: Store) -> None:
+    c = channel(store)
+    registry = ChannelRegistry(store, BOX)  # cached for REFRESH_S: apply must see to a fresh read
+    seen = registry.get(c.id)
+    assert seen is not None
+    registry.apply(seen, ChannelAction.NOTHING, "at its limit")
+    assert get(store, c.id).failures == 0
+    for _ in range(FAILURES_TO_BENCH - 1):
+        registry.apply(seen, ChannelAction.RECORD_FAILURE, "upstream said 503")
+    assert registry.get(c.id).failures == FAILURES_TO_BENCH - 1  # type: ignore[union-attr]
+    registry.apply(seen, ChannelAction.CLEAR_FAILURES)
+    assert registry.get(c.id).failures == 0  # type: ignore[union-attr]
+    before = time.time()
+    registry.apply(seen, ChannelAction.BENCH, "401 invalid api key")
+    benched = registry.get(c.id)
+    assert benched is not None and benched.bench_reason == "401 invalid api key"
+    assert benched.benched_until is not None and benched.benched_until >= before + AUTH_BENCH_S
     assert routed(store) is None

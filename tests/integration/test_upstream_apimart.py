@@ -18,7 +18,14 @@ from tests.seeds import SEED_EXAMPLES
 from tests.server import free_port
 from vidgate.catalog import parse_request
 from vidgate.cli import main
-from vidgate.providers.upstream import ApimartProvider, Credentials, UpstreamError, UpstreamJob, UpstreamStatus
+from vidgate.providers.upstream import (
+    ApimartProvider,
+    Credentials,
+    FailureKind,
+    UpstreamError,
+    UpstreamJob,
+    UpstreamStatus,
+)
 from vidgate.providers.upstream.apimart import task_status
 from vidgate.providers.upstream.base import PollResult, poll_each
 from vidgate.providers.upstream.fakes import FakeConfig, FakeState, create_fake_apimart_app, serving
@@ -231,7 +238,7 @@ def test_task_objects_are_read_tolerantly() -> None:
     for data in ({"status": "exploded"}, {"status": "completed", "result": {}}):
         with pytest.raises(UpstreamError) as info:
             task_status(data)
-        assert info.value.kind == "retry"
+        assert info.value.kind == FailureKind.RETRY
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -240,15 +247,15 @@ def test_task_objects_are_read_tolerantly() -> None:
 @pytest.mark.parametrize(
     ("fault", "kind", "reason", "wait"),
     [
-        ("rate_limit", "retry_elsewhere", "upstream_rate_limited", 3.0),
-        ("quota", "bench_channel", "quota_exhausted", None),
-        ("account", "bench_channel", "upstream_auth_failed", None),
-        ("invalid_parameters", "fail_task", "invalid_parameters", None),
-        ("server_error", "retry", "upstream_error", None),
-        ("unavailable", "retry", "upstream_error", None),
+        ("rate_limit", FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited", 3.0),
+        ("quota", FailureKind.BENCH_CHANNEL, "quota_exhausted", None),
+        ("account", FailureKind.BENCH_CHANNEL, "upstream_auth_failed", None),
+        ("invalid_parameters", FailureKind.FAIL_TASK, "invalid_parameters", None),
+        ("server_error", FailureKind.RETRY, "upstream_error", None),
+        ("unavailable", FailureKind.RETRY, "upstream_error", None),
     ],
 )
-def test_faults(fake: tuple[str, FakeState], fault: Any, kind: str, reason: str, wait: float | None) -> None:
+def test_faults(fake: tuple[str, FakeState], fault: Any, kind: FailureKind, reason: str, wait: float | None) -> None:
     url, state = fake
     state.inject(fault)
     error = failure(submit(url, SEED_EXAMPLES["omni-text"]))
@@ -258,14 +265,14 @@ def test_faults(fake: tuple[str, FakeState], fault: Any, kind: str, reason: str,
 def test_wrong_key_benches_the_channel(fake: tuple[str, FakeState]) -> None:
     url, _ = fake
     error = failure(submit(url, SEED_EXAMPLES["omni-text"], key="wrong"))
-    assert (error.kind, error.reason) == ("bench_channel", "upstream_auth_failed")
-    assert failure(submit(url, SEED_EXAMPLES["omni-text"], key="")).kind == "bench_channel"
+    assert (error.kind, error.reason) == (FailureKind.BENCH_CHANNEL, "upstream_auth_failed")
+    assert failure(submit(url, SEED_EXAMPLES["omni-text"], key="")).kind == FailureKind.BENCH_CHANNEL
 
 
 def test_unknown_task_fails_the_task(fake: tuple[str, FakeState]) -> None:
     url, _ = fake
     error = failure(poll(url, "task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"))
-    assert (error.kind, error.reason) == ("fail_task", "upstream_error")
+    assert (error.kind, error.reason) == (FailureKind.FAIL_TASK, "upstream_error")
 
 
 def test_timeout_and_refused_connection_are_retried(fake: tuple[str, FakeState]) -> None:
@@ -277,15 +284,15 @@ def test_timeout_and_refused_connection_are_retried(fake: tuple[str, FakeState])
             return await ApimartProvider().submit(client, creds(url), job(SEED_EXAMPLES["omni-text"]))
 
     timed_out = failure(slow())
-    assert (timed_out.kind, timed_out.reason) == ("retry", "upstream_timeout")
+    assert (timed_out.kind, timed_out.reason) == (FailureKind.RETRY, "upstream_timeout")
     refused = failure(submit(f"http://127.0.0.1:{free_port()}", SEED_EXAMPLES["omni-text"]))
-    assert (refused.kind, refused.reason) == ("retry", "upstream_unreachable")
+    assert (refused.kind, refused.reason) == (FailureKind.RETRY, "upstream_unreachable")
 
 
 def test_answers_that_are_not_json(fake: tuple[str, FakeState]) -> None:
     url, _ = fake
     lost = failure(poll(f"{url}/nowhere", "task_x"))  # a plain-text 404 from a wrong base URL
-    assert (lost.kind, lost.reason) == ("fail_task", "upstream_error")
+    assert (lost.kind, lost.reason) == (FailureKind.FAIL_TASK, "upstream_error")
 
     async def gateway_page() -> UpstreamStatus:
         transport = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>maintenance</html>"))
@@ -293,7 +300,7 @@ def test_answers_that_are_not_json(fake: tuple[str, FakeState]) -> None:
             return await ApimartProvider().poll(client, creds("http://upstream.invalid"), "kling-v3", "task_x")
 
     garbled = failure(gateway_page())
-    assert (garbled.kind, garbled.reason) == ("retry", "upstream_error")
+    assert (garbled.kind, garbled.reason) == (FailureKind.RETRY, "upstream_error")
 
 
 # --- polling many tasks ------------------------------------------------------------------------
@@ -336,7 +343,8 @@ def test_poll_many_polls_each_task_concurrently(own_fake: tuple[str, FakeState])
     assert time.monotonic() - started < 1.2  # twelve polls of 0.2 s each, side by side
     assert sent == 12
     errors = [r for r in results.values() if isinstance(r, UpstreamError)]
-    assert [(e.kind, e.reason) for e in errors] == [("retry", "upstream_error")]  # the one poll that hit the fault
+    # the one poll that hit the fault
+    assert [(e.kind, e.reason) for e in errors] == [(FailureKind.RETRY, "upstream_error")]
     done = [r for r in results.values() if isinstance(r, UpstreamStatus)]
     assert len(done) == 11 and all(r.state == "completed" and r.video_urls for r in done)
 
@@ -349,12 +357,14 @@ def test_poll_many_gives_each_task_its_own_error(fake: tuple[str, FakeState]) ->
     assert sent == 2
     assert isinstance(results[known], UpstreamStatus) and results[known].state == "completed"
     lost = results["task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"]
-    assert isinstance(lost, UpstreamError) and (lost.kind, lost.reason) == ("fail_task", "upstream_error")
+    assert isinstance(lost, UpstreamError) and (lost.kind, lost.reason) == (FailureKind.FAIL_TASK, "upstream_error")
 
 
-@pytest.mark.parametrize(("fault", "kind"), [("rate_limit", "retry_elsewhere"), ("quota", "bench_channel")])
+@pytest.mark.parametrize(
+    ("fault", "kind"), [("rate_limit", FailureKind.RETRY_ELSEWHERE), ("quota", FailureKind.BENCH_CHANNEL)]
+)
 def test_poll_many_stops_polling_a_channel_that_cannot_answer(
-    own_fake: tuple[str, FakeState], fault: Any, kind: str
+    own_fake: tuple[str, FakeState], fault: Any, kind: FailureKind
 ) -> None:
     url, state = own_fake
     ids = [asyncio.run(submit(url, SEED_EXAMPLES["omni-text"])) for _ in range(5)]

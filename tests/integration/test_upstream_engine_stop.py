@@ -36,9 +36,9 @@ def test_stop_drops_queued_blocking_work_and_returns_promptly(tmp_path: Path) ->
 
     async def burst() -> None:  # 100 half-second jobs on 4 threads: 12.5 s if all were run
         for n in range(100):
-            engine._spawn(asyncio.to_thread(blocking, n))
+            engine.bridge.spawn(asyncio.to_thread(blocking, n))
 
-    engine._call(burst())
+    engine.bridge.run(burst())
     time.sleep(0.2)
     started = time.monotonic()
     engine.stop(timeout=10)

@@ -18,7 +18,14 @@ from tests.kling_fake import FAST, fake, fake_app  # noqa: F401
 from tests.seeds import SEED_EXAMPLES
 from tests.server import free_port
 from vidgate.catalog import parse_request
-from vidgate.providers.upstream import Credentials, KlingProvider, UpstreamError, UpstreamJob, UpstreamStatus
+from vidgate.providers.upstream import (
+    Credentials,
+    FailureKind,
+    KlingProvider,
+    UpstreamError,
+    UpstreamJob,
+    UpstreamStatus,
+)
 from vidgate.providers.upstream.fakes import FakeConfig, FakeState
 from vidgate.providers.upstream.kling_auth import KlingTokens, sign
 
@@ -384,7 +391,7 @@ def test_refused_element_fails_the_task(fake: tuple[str, FakeState]) -> None:
     body["element_list"] = [{**body["element_list"][0], "description": "REJECT this dog"}]
     before = state.counters["submitted"]
     error = failure(submit(url, body))
-    assert (error.kind, error.reason) == ("fail_task", "content_rejected")
+    assert (error.kind, error.reason) == (FailureKind.FAIL_TASK, "content_rejected")
     assert state.counters["submitted"] == before  # no video task was started
 
 
@@ -401,7 +408,7 @@ def test_refused_element_fails_the_task(fake: tuple[str, FakeState]) -> None:
 def test_wrong_keys_bench_the_channel(fake: tuple[str, FakeState], cred: dict[str, str], code: str) -> None:
     url, _ = fake
     error = failure(submit(url, SEED_EXAMPLES["v26-curl"], **cred))
-    assert (error.kind, error.reason) == ("bench_channel", "upstream_auth_failed")
+    assert (error.kind, error.reason) == (FailureKind.BENCH_CHANNEL, "upstream_auth_failed")
     assert f"code {code}" in error.message
 
 
@@ -423,7 +430,7 @@ def test_a_channel_without_keys_is_benched_without_calling(fake: tuple[str, Fake
     url, state = fake
     before = state.counters["auth_failed"]
     error = failure(submit(url, SEED_EXAMPLES["v26-curl"], access_key=""))
-    assert error.kind == "bench_channel" and state.counters["auth_failed"] == before
+    assert error.kind == FailureKind.BENCH_CHANNEL and state.counters["auth_failed"] == before
 
 
 @pytest.fixture
@@ -463,16 +470,18 @@ def test_renewed_tokens_are_accepted(fake: tuple[str, FakeState], tokens_seen: s
 @pytest.mark.parametrize(
     ("fault", "kind", "reason", "wait"),
     [
-        ("rate_limit", "retry_elsewhere", "upstream_rate_limited", 5.0),
-        ("concurrency", "retry_elsewhere", "upstream_rate_limited", 10.0),
-        ("quota", "bench_channel", "quota_exhausted", None),
-        ("account", "bench_channel", "upstream_account_error", None),
-        ("invalid_parameters", "fail_task", "invalid_parameters", None),
-        ("server_error", "retry", "upstream_error", None),
-        ("unavailable", "retry", "upstream_error", None),
+        ("rate_limit", FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited", 5.0),
+        ("concurrency", FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited", 10.0),
+        ("quota", FailureKind.BENCH_CHANNEL, "quota_exhausted", None),
+        ("account", FailureKind.BENCH_CHANNEL, "upstream_account_error", None),
+        ("invalid_parameters", FailureKind.FAIL_TASK, "invalid_parameters", None),
+        ("server_error", FailureKind.RETRY, "upstream_error", None),
+        ("unavailable", FailureKind.RETRY, "upstream_error", None),
     ],
 )
-def test_faults_on_submit(fake: tuple[str, FakeState], fault: Any, kind: str, reason: str, wait: float | None) -> None:
+def test_faults_on_submit(
+    fake: tuple[str, FakeState], fault: Any, kind: FailureKind, reason: str, wait: float | None
+) -> None:
     url, state = fake
     state.inject(fault)
     error = failure(submit(url, SEED_EXAMPLES["v3-std"]))
@@ -484,14 +493,14 @@ def test_faults_on_poll(fake: tuple[str, FakeState]) -> None:
     upstream_id = asyncio.run(submit(url, SEED_EXAMPLES["v3-std"]))
     state.inject("server_error")
     error = failure(poll(url, "kling-v3", upstream_id))
-    assert (error.kind, error.reason) == ("retry", "upstream_error")
+    assert (error.kind, error.reason) == (FailureKind.RETRY, "upstream_error")
     assert asyncio.run(poll(url, "kling-v3", upstream_id)).state in ("pending", "processing", "completed")
 
 
 def test_unsafe_prompt_is_rejected_at_submit(fake: tuple[str, FakeState]) -> None:
     url, _ = fake
     error = failure(submit(url, seed("v26-curl", prompt="please REJECT this")))
-    assert (error.kind, error.reason) == ("fail_task", "content_rejected")
+    assert (error.kind, error.reason) == (FailureKind.FAIL_TASK, "content_rejected")
     assert "1301" in error.message
 
 
@@ -512,13 +521,13 @@ def test_timeouts_are_retried(fake: tuple[str, FakeState]) -> None:
             return await provider().submit(client, creds(url), job(SEED_EXAMPLES["v26-curl"]))
 
     error = failure(slow_submit())
-    assert (error.kind, error.reason) == ("retry", "upstream_timeout")
+    assert (error.kind, error.reason) == (FailureKind.RETRY, "upstream_timeout")
     assert isinstance(error.__cause__, httpx.TimeoutException)
 
 
 def test_connection_refused_is_retried() -> None:
     error = failure(submit(f"http://127.0.0.1:{free_port()}", SEED_EXAMPLES["v26-curl"]))
-    assert (error.kind, error.reason) == ("retry", "upstream_unreachable")
+    assert (error.kind, error.reason) == (FailureKind.RETRY, "upstream_unreachable")
     assert isinstance(error.__cause__, httpx.TransportError)
 
 
@@ -526,14 +535,14 @@ def test_unknown_or_malformed_upstream_ids_fail_the_task(fake: tuple[str, FakeSt
     url, _ = fake
     for upstream_id in ("text2video:123", "image2video:nope", "nonsense", "omni:1"):
         error = failure(poll(url, "kling-v3", upstream_id))
-        assert (error.kind, error.reason) == ("fail_task", "upstream_error")
+        assert (error.kind, error.reason) == (FailureKind.FAIL_TASK, "upstream_error")
 
 
 def test_task_is_only_found_under_its_own_endpoint(fake: tuple[str, FakeState]) -> None:
     url, _ = fake
     upstream_id = asyncio.run(submit(url, SEED_EXAMPLES["v3-std"]))
     error = failure(poll(url, "kling-v3", upstream_id.replace("text2video", "image2video")))
-    assert error.kind == "fail_task" and "1203" in error.message
+    assert error.kind == FailureKind.FAIL_TASK and "1203" in error.message
 
 
 # --- the fake's own behaviour ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from tests.integration.test_upstream_kling import creds, job, provider, seed
 # ruff: noqa: F811  (pytest fixtures arrive as arguments named like the imported fixtures)
 # the shared fake Kling fixtures
 from tests.kling_fake import FAST, fake, fake_app  # noqa: F401
-from vidgate.providers.upstream import UpstreamError, UpstreamStatus
+from vidgate.providers.upstream import FailureKind, UpstreamError, UpstreamStatus
 from vidgate.providers.upstream.base import PollResult
 from vidgate.providers.upstream.fakes import FakeConfig, FakeState
 from vidgate.providers.upstream.kling import PAGE_SIZE
@@ -206,7 +206,7 @@ def test_tasks_beyond_the_listed_pages_or_gone_are_queried_one_by_one(fake: tupl
     assert state.counters["polled"] - polled == 4 and sent == 3 + 4
     assert [status(results[uid]).state for _, uid in old[:3]] == ["completed"] * 3
     gone = failure(results[old[-1][1]])
-    assert (gone.kind, gone.reason) == ("fail_task", "upstream_error") and "1203" in gone.message
+    assert (gone.kind, gone.reason) == (FailureKind.FAIL_TASK, "upstream_error") and "1203" in gone.message
 
 
 def test_a_listing_refused_as_invalid_leaves_the_tasks_to_their_single_queries(fake: tuple[str, FakeState]) -> None:
@@ -223,7 +223,7 @@ def test_malformed_ids_fail_without_a_request(fake: tuple[str, FakeState]) -> No
     url, _ = fake
     results, sent = poll_many(url, [("kling-v3", "nonsense"), ("kling-v3", "omni:1"), ("kling-v3", "text2video:")])
     assert sent == 0
-    assert {failure(r).kind for r in results.values()} == {"fail_task"} and len(results) == 3
+    assert {failure(r).kind for r in results.values()} == {FailureKind.FAIL_TASK} and len(results) == 3
 
 
 # --- a listing that fails fails for every task it concerned -------------------------------------
@@ -232,14 +232,14 @@ def test_malformed_ids_fail_without_a_request(fake: tuple[str, FakeState]) -> No
 @pytest.mark.parametrize(
     ("fault", "kind", "reason", "wait"),
     [
-        ("rate_limit", "retry_elsewhere", "upstream_rate_limited", 5.0),
-        ("concurrency", "retry_elsewhere", "upstream_rate_limited", 10.0),
-        ("quota", "bench_channel", "quota_exhausted", None),
-        ("server_error", "retry", "upstream_error", None),
+        ("rate_limit", FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited", 5.0),
+        ("concurrency", FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited", 10.0),
+        ("quota", FailureKind.BENCH_CHANNEL, "quota_exhausted", None),
+        ("server_error", FailureKind.RETRY, "upstream_error", None),
     ],
 )
 def test_a_failed_listing_is_the_result_of_its_tasks(
-    fake: tuple[str, FakeState], fault: Any, kind: str, reason: str, wait: float | None
+    fake: tuple[str, FakeState], fault: Any, kind: FailureKind, reason: str, wait: float | None
 ) -> None:
     url, state = fake
     wanted = put_tasks(state, "image2video", 3)
@@ -256,7 +256,7 @@ def test_rate_limited_listings_retry_every_task_elsewhere(fake: tuple[str, FakeS
     state.inject("rate_limit", "rate_limit")
     results, sent = poll_many(url, wanted)
     assert sent == 2 and len(results) == 10
-    assert all(failure(r).kind == "retry_elsewhere" for r in results.values())
+    assert all(failure(r).kind == FailureKind.RETRY_ELSEWHERE for r in results.values())
 
 
 def test_wrong_keys_bench_the_channel_for_every_task(fake: tuple[str, FakeState]) -> None:
@@ -265,10 +265,10 @@ def test_wrong_keys_bench_the_channel_for_every_task(fake: tuple[str, FakeState]
     results, sent = poll_many(url, wanted, secret_key="not-the-secret-key-0123456789abcdef")
     assert sent == 2 and len(results) == 6
     assert {(failure(r).kind, failure(r).reason) for r in results.values()} == {
-        ("bench_channel", "upstream_auth_failed")
+        (FailureKind.BENCH_CHANNEL, "upstream_auth_failed")
     }
     keyless, sent = poll_many(url, wanted, access_key="")
-    assert sent == 0 and {failure(r).kind for r in keyless.values()} == {"bench_channel"}
+    assert sent == 0 and {failure(r).kind for r in keyless.values()} == {FailureKind.BENCH_CHANNEL}
 
 
 # --- the fake's listing ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from tests.seeds import SEED_EXAMPLES
 from vidgate.catalog import parse_request
-from vidgate.providers.upstream.base import UpstreamError, UpstreamJob
+from vidgate.providers.upstream.base import FailureKind, UpstreamError, UpstreamJob
 from vidgate.providers.upstream.kling import task_status
 from vidgate.providers.upstream.kling_auth import KlingTokens, sign
 from vidgate.providers.upstream.kling_body import element_bodies, element_references, submission
@@ -67,27 +67,27 @@ def test_tokens_are_per_key_pair() -> None:
 # --- business codes ----------------------------------------------------------------------------
 
 CODE_TABLE = [
-    (401, 1000, "bench_channel", "upstream_auth_failed"),
-    (401, 1001, "bench_channel", "upstream_auth_failed"),
-    (401, 1002, "bench_channel", "upstream_auth_failed"),
-    (401, 1003, "bench_channel", "upstream_auth_failed"),
-    (401, 1004, "bench_channel", "upstream_auth_failed"),
-    (429, 1100, "bench_channel", "upstream_account_error"),
-    (429, 1101, "bench_channel", "quota_exhausted"),
-    (429, 1102, "bench_channel", "quota_exhausted"),
-    (403, 1103, "bench_channel", "upstream_account_error"),
-    (400, 1200, "fail_task", "invalid_parameters"),
-    (400, 1201, "fail_task", "invalid_parameters"),
-    (404, 1202, "fail_task", "upstream_error"),
-    (404, 1203, "fail_task", "upstream_error"),
-    (400, 1300, "fail_task", "content_rejected"),
-    (400, 1301, "fail_task", "content_rejected"),
-    (429, 1302, "retry_elsewhere", "upstream_rate_limited"),
-    (429, 1303, "retry_elsewhere", "upstream_rate_limited"),
-    (429, 1304, "bench_channel", "upstream_account_error"),
-    (500, 5000, "retry", "upstream_error"),
-    (503, 5001, "retry", "upstream_error"),
-    (504, 5002, "retry", "upstream_timeout"),
+    (401, 1000, FailureKind.BENCH_CHANNEL, "upstream_auth_failed"),
+    (401, 1001, FailureKind.BENCH_CHANNEL, "upstream_auth_failed"),
+    (401, 1002, FailureKind.BENCH_CHANNEL, "upstream_auth_failed"),
+    (401, 1003, FailureKind.BENCH_CHANNEL, "upstream_auth_failed"),
+    (401, 1004, FailureKind.BENCH_CHANNEL, "upstream_auth_failed"),
+    (429, 1100, FailureKind.BENCH_CHANNEL, "upstream_account_error"),
+    (429, 1101, FailureKind.BENCH_CHANNEL, "quota_exhausted"),
+    (429, 1102, FailureKind.BENCH_CHANNEL, "quota_exhausted"),
+    (403, 1103, FailureKind.BENCH_CHANNEL, "upstream_account_error"),
+    (400, 1200, FailureKind.FAIL_TASK, "invalid_parameters"),
+    (400, 1201, FailureKind.FAIL_TASK, "invalid_parameters"),
+    (404, 1202, FailureKind.FAIL_TASK, "upstream_error"),
+    (404, 1203, FailureKind.FAIL_TASK, "upstream_error"),
+    (400, 1300, FailureKind.FAIL_TASK, "content_rejected"),
+    (400, 1301, FailureKind.FAIL_TASK, "content_rejected"),
+    (429, 1302, FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited"),
+    (429, 1303, FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited"),
+    (429, 1304, FailureKind.BENCH_CHANNEL, "upstream_account_error"),
+    (500, 5000, FailureKind.RETRY, "upstream_error"),
+    (503, 5001, FailureKind.RETRY, "upstream_error"),
+    (504, 5002, FailureKind.RETRY, "upstream_timeout"),
 ]
 
 
@@ -99,10 +99,10 @@ def kling_error(status: int, code: int, headers: dict[str, str] | None = None) -
 
 
 @pytest.mark.parametrize(("status", "code", "kind", "reason"), CODE_TABLE)
-def test_every_business_code_has_a_kind_and_reason(status: int, code: int, kind: str, reason: str) -> None:
+def test_every_business_code_has_a_kind_and_reason(status: int, code: int, kind: FailureKind, reason: str) -> None:
     error = kling_error(status, code)
     assert (error.kind, error.reason) == (kind, reason)
-    assert error.retryable == (kind != "fail_task")
+    assert error.retryable == (kind != FailureKind.FAIL_TASK)
     assert str(code) in error.message
 
 
@@ -116,22 +116,22 @@ def test_rate_and_concurrency_limits_say_when_to_come_back() -> None:
 @pytest.mark.parametrize(
     ("status", "kind", "reason"),
     [
-        (401, "bench_channel", "upstream_auth_failed"),
-        (403, "bench_channel", "upstream_auth_failed"),
-        (429, "retry_elsewhere", "upstream_rate_limited"),
-        (400, "fail_task", "invalid_parameters"),
-        (404, "fail_task", "upstream_error"),
-        (502, "retry", "upstream_error"),
-        (504, "retry", "upstream_timeout"),
+        (401, FailureKind.BENCH_CHANNEL, "upstream_auth_failed"),
+        (403, FailureKind.BENCH_CHANNEL, "upstream_auth_failed"),
+        (429, FailureKind.RETRY_ELSEWHERE, "upstream_rate_limited"),
+        (400, FailureKind.FAIL_TASK, "invalid_parameters"),
+        (404, FailureKind.FAIL_TASK, "upstream_error"),
+        (502, FailureKind.RETRY, "upstream_error"),
+        (504, FailureKind.RETRY, "upstream_timeout"),
     ],
 )
-def test_unknown_codes_fall_back_to_the_http_status(status: int, kind: str, reason: str) -> None:
+def test_unknown_codes_fall_back_to_the_http_status(status: int, kind: FailureKind, reason: str) -> None:
     error = kling_error(status, 9999)
     assert (error.kind, error.reason) == (kind, reason)
 
 
 def test_gateway_pages_that_are_not_json() -> None:
-    for status, kind in ((502, "retry"), (200, "retry"), (404, "fail_task")):
+    for status, kind in ((502, FailureKind.RETRY), (200, FailureKind.RETRY), (404, FailureKind.FAIL_TASK)):
         with pytest.raises(UpstreamError) as info:
             check(httpx.Response(status, text="<html>Bad Gateway</html>"))
         assert info.value.kind == kind
@@ -142,7 +142,7 @@ def test_success_status_with_an_error_code_is_still_an_error() -> None:
     response = httpx.Response(200, json={"code": 0, "message": "SUCCEED"})
     with pytest.raises(UpstreamError) as info:
         check(response)
-    assert info.value.kind == "retry"
+    assert info.value.kind == FailureKind.RETRY
 
 
 # --- task statuses -----------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_unknown_status_or_missing_video_is_retried() -> None:
     for data in ({"task_status": "weird"}, {"task_status": "succeed", "task_result": {"videos": []}}):
         with pytest.raises(UpstreamError) as info:
             task_status(data)
-        assert info.value.kind == "retry"
+        assert info.value.kind == FailureKind.RETRY
 
 
 # --- mapping details ---------------------------------------------------------------------------

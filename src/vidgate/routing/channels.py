@@ -8,6 +8,7 @@ benched for a cool-down; one whose credentials or account are refused is benched
 
 from __future__ import annotations
 
+import enum
 import random
 from dataclasses import dataclass, field
 
@@ -18,6 +19,16 @@ FAILURES_TO_BENCH = 3
 COOL_DOWN_S = 60.0
 #: a channel whose credentials or account were refused waits this long before it is tried again
 AUTH_BENCH_S = 15 * 60.0
+
+
+class ChannelAction(enum.Enum):
+    """What the outcome of calls to a channel means for it (the engine's ``health`` decides,
+    :meth:`vidgate.routing.registry.ChannelRegistry.apply` records it)."""
+
+    NOTHING = "nothing"  # nothing to record: the channel is fine, or merely at its limit
+    RECORD_FAILURE = "record_failure"  # failed once more: FAILURES_TO_BENCH in a row bench it for COOL_DOWN_S
+    BENCH = "bench"  # it cannot work until fixed (credentials, account): benched for AUTH_BENCH_S
+    CLEAR_FAILURES = "clear_failures"  # it answered: its run of failures is over
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,20 @@
 """Channels as the engine uses them: read from the store, credentials unsealed, cached briefly
-so that routing a task or polling a round costs no extra query."""
+so that routing a task or polling a round costs no extra query; and what the engine learns of
+their health written back (the cache then read afresh)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from vidgate.providers.upstream.base import Credentials
-from vidgate.routing.channels import Channel
+from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, Channel, ChannelAction
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
 from vidgate.store.channels import ChannelRecord
+
+log = logging.getLogger(__name__)
 
 REFRESH_S = 2.0
 
@@ -68,3 +72,20 @@ class ChannelRegistry:
     def invalidate(self) -> None:
         with self._lock:
             self._loaded_at = float("-inf")
+
+    def apply(self, channel: Channel, action: ChannelAction, reason: str = "") -> None:
+        """Record what calls to ``channel`` showed (``reason``: the failure's message); the next
+        read sees it. Blocking: the store is written."""
+        if action is ChannelAction.NOTHING:
+            return
+        if action is ChannelAction.BENCH:
+            log.error("channel %s benched: %s", channel.name, reason)
+            self.store.channels.bench(channel.id, time.time() + AUTH_BENCH_S, reason)
+        elif action is ChannelAction.RECORD_FAILURE:
+            log.warning("channel %s failed: %s", channel.name, reason)
+            self.store.channels.record_failure(
+                channel.id, threshold=FAILURES_TO_BENCH, cool_down=COOL_DOWN_S, reason=reason
+            )
+        else:  # CLEAR_FAILURES
+            self.store.channels.clear_failures(channel.id)
+        self.invalidate()

@@ -3,6 +3,7 @@
 from vidgate.providers.upstream.apimart import ApimartProvider
 from vidgate.providers.upstream.base import (
     Credentials,
+    FailureKind,
     UpstreamError,
     UpstreamJob,
     UpstreamProvider,
@@ -13,6 +14,7 @@ from vidgate.providers.upstream.kling import KlingProvider
 __all__ = [
     "ApimartProvider",
     "Credentials",
+    "FailureKind",
     "KlingProvider",
     "UpstreamError",
     "UpstreamJob",

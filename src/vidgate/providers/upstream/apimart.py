@@ -18,6 +18,7 @@ import httpx
 from vidgate.catalog import MODELS
 from vidgate.providers.upstream.base import (
     Credentials,
+    FailureKind,
     State,
     UpstreamError,
     UpstreamJob,
@@ -27,7 +28,7 @@ from vidgate.providers.upstream.base import (
     failure_reason,
     json_object,
     retry_after,
-    send,
+    http_call,
 )
 from vidgate.tasks.model import Status, read_status
 
@@ -63,7 +64,7 @@ class ApimartProvider(UpstreamProvider):
         return model in self.models
 
     async def submit(self, client: httpx.AsyncClient, creds: Credentials, job: UpstreamJob) -> str:
-        response = await send(
+        response = await http_call(
             client, "POST", _url(creds, "/v1/videos/generations"), headers=_headers(creds), json=self.body(job)
         )
         body = _checked(response)
@@ -72,17 +73,21 @@ class ApimartProvider(UpstreamProvider):
         task_id = entry.get("task_id") if isinstance(entry, dict) else None
         if not isinstance(task_id, str) or not task_id:
             raise UpstreamError(
-                "the upstream accepted the task but returned no task_id", kind="retry", reason="upstream_error"
+                "the upstream accepted the task but returned no task_id",
+                kind=FailureKind.RETRY,
+                reason="upstream_error",
             )
         return task_id
 
     async def poll(self, client: httpx.AsyncClient, creds: Credentials, model: str, upstream_id: str) -> UpstreamStatus:
-        response = await send(
+        response = await http_call(
             client, "GET", _url(creds, f"/v1/tasks/{quote(upstream_id, safe='')}"), headers=_headers(creds)
         )
         data = _checked(response).get("data")
         if not isinstance(data, dict):
-            raise UpstreamError("the upstream task answer has no data object", kind="retry", reason="upstream_error")
+            raise UpstreamError(
+                "the upstream task answer has no data object", kind=FailureKind.RETRY, reason="upstream_error"
+            )
         return task_status(data)
 
     def body(self, job: UpstreamJob) -> dict[str, Any]:
@@ -103,7 +108,7 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
     state = STATES[status] if status is not None else None
     if state is None:
         raise UpstreamError(
-            f"the upstream reported an unknown task status {raw!r}", kind="retry", reason="upstream_error"
+            f"the upstream reported an unknown task status {raw!r}", kind=FailureKind.RETRY, reason="upstream_error"
         )
     progress = data.get("progress") if isinstance(data.get("progress"), int) else None
     if state == "failed":
@@ -113,7 +118,7 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
     urls = video_urls(data.get("result"))
     if not urls:
         raise UpstreamError(
-            "the upstream reported completion without a video URL", kind="retry", reason="upstream_error"
+            "the upstream reported completion without a video URL", kind=FailureKind.RETRY, reason="upstream_error"
         )
     return UpstreamStatus(state="completed", progress=100, video_urls=urls)
 
@@ -153,24 +158,25 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
     )
     status = response.status_code
     if status in (401, 403):
-        raise UpstreamError(message, kind="bench_channel", reason="upstream_auth_failed")
+        raise UpstreamError(message, kind=FailureKind.BENCH_CHANNEL, reason="upstream_auth_failed")
     if status == 402:
-        raise UpstreamError(message, kind="bench_channel", reason="quota_exhausted")
+        raise UpstreamError(message, kind=FailureKind.BENCH_CHANNEL, reason="quota_exhausted")
     if status == 429:
         wait = retry_after(response, DEFAULT_RATE_LIMIT_WAIT_S)
-        raise UpstreamError(message, kind="retry_elsewhere", reason="upstream_rate_limited", retry_after=wait)
+        raise UpstreamError(message, kind=FailureKind.RETRY_ELSEWHERE, reason="upstream_rate_limited", retry_after=wait)
     if status in (400, 413, 422):
-        raise UpstreamError(message, kind="fail_task", reason="invalid_parameters")
+        raise UpstreamError(message, kind=FailureKind.FAIL_TASK, reason="invalid_parameters")
     if status == 404:
-        raise UpstreamError(message, kind="fail_task", reason="upstream_error")
-    if status in (408, 504):
-        raise UpstreamError(message, kind="retry", reason="upstream_timeout", retry_after=retry_after(response, None))
-    raise UpstreamError(message, kind="retry", reason="upstream_error", retry_after=retry_after(response, None))
+        raise UpstreamError(message, kind=FailureKind.FAIL_TASK, reason="upstream_error")
+    reason = "upstream_timeout" if status in (408, 504) else "upstream_error"
+    raise UpstreamError(message, kind=FailureKind.RETRY, reason=reason, retry_after=retry_after(response, None))
 
 
 def _headers(creds: Credentials) -> dict[str, str]:
     if not creds.api_key:
-        raise UpstreamError("this apimart channel has no API key", kind="bench_channel", reason="upstream_auth_failed")
+        raise UpstreamError(
+            "this apimart channel has no API key", kind=FailureKind.BENCH_CHANNEL, reason="upstream_auth_failed"
+        )
     return {"Authorization": f"Bearer {creds.api_key}"}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -23,11 +24,20 @@ from vidgate.catalog import GenerationRequest
 from vidgate.errors import ProviderError
 from vidgate.media.probe import sniff
 
-Kind = Literal["fail_task", "retry", "retry_elsewhere", "bench_channel"]
 State = Literal["pending", "processing", "completed", "failed"]
 
+
+class FailureKind(enum.Enum):
+    """What the engine should do about a failed upstream call (see :class:`UpstreamError`)."""
+
+    FAIL_TASK = "fail_task"  # the task cannot succeed (bad parameters, content refused, task lost)
+    RETRY = "retry"  # a transient failure: try the same call on the same channel later
+    RETRY_ELSEWHERE = "retry_elsewhere"  # this channel is at its rate or concurrency limit
+    BENCH_CHANNEL = "bench_channel"  # this channel cannot work (credentials, account, balance) until fixed
+
+
 #: error kinds that concern the whole channel, not one task: once seen, its other polls are not sent
-CHANNEL_KINDS: frozenset[Kind] = frozenset({"retry_elsewhere", "bench_channel"})
+CHANNEL_KINDS: frozenset[FailureKind] = frozenset({FailureKind.RETRY_ELSEWHERE, FailureKind.BENCH_CHANNEL})
 #: individual polls :func:`poll_each` keeps in flight at once
 POLL_CONCURRENCY = 32
 
@@ -94,15 +104,17 @@ class UpstreamStatus:
 class UpstreamError(ProviderError):
     """An upstream call failed; ``kind`` says what the engine should do about it.
 
-    - ``fail_task``: the task cannot succeed (bad parameters, content refused, task lost);
-    - ``retry``: a transient failure, try the same call on the same channel later;
-    - ``retry_elsewhere``: this channel is at its rate or concurrency limit;
-    - ``bench_channel``: this channel cannot work (credentials, account, balance) until fixed.
+    - ``FAIL_TASK``: the task cannot succeed (bad parameters, content refused, task lost);
+    - ``RETRY``: a transient failure, try the same call on the same channel later;
+    - ``RETRY_ELSEWHERE``: this channel is at its rate or concurrency limit;
+    - ``BENCH_CHANNEL``: this channel cannot work (credentials, account, balance) until fixed.
     """
 
-    def __init__(self, message: str, *, kind: Kind, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(message, reason=reason, retryable=kind != "fail_task")
-        self.kind: Kind = kind
+    def __init__(self, message: str, *, kind: FailureKind, reason: str, retry_after: float | None = None) -> None:
+        if not isinstance(kind, FailureKind):
+            raise TypeError(f"an upstream failure's kind is a FailureKind, not {kind!r}")
+        super().__init__(message, reason=reason, retryable=kind is not FailureKind.FAIL_TASK)
+        self.kind = kind
         self.retry_after = retry_after
 
 
@@ -178,7 +190,7 @@ async def poll_each(
 # --- helpers the adapters share ---------------------------------------------------------------
 
 
-async def send(
+async def http_call(
     client: httpx.AsyncClient,
     method: str,
     url: str,
@@ -190,10 +202,10 @@ async def send(
     try:
         return await client.request(method, url, headers=headers, json=json)
     except httpx.TimeoutException as exc:
-        raise UpstreamError(f"{method} {url} timed out", kind="retry", reason="upstream_timeout") from exc
+        raise UpstreamError(f"{method} {url} timed out", kind=FailureKind.RETRY, reason="upstream_timeout") from exc
     except httpx.TransportError as exc:
         raise UpstreamError(
-            f"{method} {url} failed: {type(exc).__name__}: {exc}", kind="retry", reason="upstream_unreachable"
+            f"{method} {url} failed: {type(exc).__name__}: {exc}", kind=FailureKind.RETRY, reason="upstream_unreachable"
         ) from exc
 
 
@@ -204,13 +216,13 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     except ValueError as exc:
         raise UpstreamError(
             f"upstream answered HTTP {response.status_code} with a body that is not JSON",
-            kind="retry",
+            kind=FailureKind.RETRY,
             reason="upstream_error",
         ) from exc
     if not isinstance(body, dict):
         raise UpstreamError(
             f"upstream answered HTTP {response.status_code} with JSON that is not an object",
-            kind="retry",
+            kind=FailureKind.RETRY,
             reason="upstream_error",
         )
     return body

@@ -25,13 +25,14 @@ import httpx
 from vidgate.providers.upstream import kling_body, kling_codes
 from vidgate.providers.upstream.base import (
     Credentials,
+    FailureKind,
     PollResult,
     UpstreamError,
     UpstreamJob,
     UpstreamStatus,
     failure_reason,
     poll_each,
-    send,
+    http_call,
 )
 from vidgate.providers.upstream.kling_auth import KlingTokens
 
@@ -148,7 +149,7 @@ class KlingProvider:
             if self.clock() >= deadline:
                 raise UpstreamError(
                     f"Kling did not finish creating element {name!r} within {self.element_timeout_s:g} s",
-                    kind="retry",
+                    kind=FailureKind.RETRY,
                     reason="upstream_timeout",
                 )
             await asyncio.sleep(self.element_poll_s)
@@ -167,7 +168,7 @@ class KlingProvider:
         such a batch still shows some of them. Reading stops when all were seen, at a short
         page, or after a batch that showed none: the rest are older, or gone. If a page cannot
         be read, every wanted task not yet seen gets that error, unless the error is
-        ``fail_task``: then the listing is unusable as we ask for it, says nothing about the
+        ``FAIL_TASK``: then the listing is unusable as we ask for it, says nothing about the
         tasks, and they are left to their single queries.
         """
         found: dict[str, PollResult] = {}
@@ -178,7 +179,7 @@ class KlingProvider:
             before = len(found)
             for items in batch:
                 if isinstance(items, UpstreamError):
-                    if items.kind == "fail_task":
+                    if items.kind is FailureKind.FAIL_TASK:
                         return found, seen
                     return found | {uid: items for uid in wanted.values() if uid not in found}, seen
                 seen += items
@@ -212,13 +213,13 @@ class KlingProvider:
     async def _send(
         self, client: httpx.AsyncClient, creds: Credentials, method: str, path: str, body: Any = None
     ) -> httpx.Response:
-        return await send(client, method, creds.base_url.rstrip("/") + path, headers=self._headers(creds), json=body)
+        return await http_call(client, method, creds.base_url.rstrip("/") + path, headers=self._headers(creds), json=body)
 
     def _headers(self, creds: Credentials) -> dict[str, str]:
         if not creds.access_key or not creds.secret_key:
             raise UpstreamError(
                 "this Kling channel has no access key and secret key",
-                kind="bench_channel",
+                kind=FailureKind.BENCH_CHANNEL,
                 reason="upstream_auth_failed",
             )
         return {"Authorization": f"Bearer {self.tokens.token(creds.access_key, creds.secret_key)}"}
@@ -230,7 +231,7 @@ def parse_upstream_id(upstream_id: str) -> tuple[str, str]:
     if endpoint not in ENDPOINTS or not task_id:
         raise UpstreamError(
             f"{upstream_id!r} is not a Kling upstream id (<endpoint>:<task id>)",
-            kind="fail_task",
+            kind=FailureKind.FAIL_TASK,
             reason="upstream_error",
         )
     return endpoint, task_id
@@ -259,7 +260,9 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
     raw = data.get("task_status")
     state = kling_codes.STATES.get(raw) if isinstance(raw, str) else None
     if state is None:
-        raise UpstreamError(f"Kling reported an unknown task_status {raw!r}", kind="retry", reason="upstream_error")
+        raise UpstreamError(
+            f"Kling reported an unknown task_status {raw!r}", kind=FailureKind.RETRY, reason="upstream_error"
+        )
     if state == "failed":
         message = data.get("task_status_msg") or "Kling reported the task failed without a reason"
         return UpstreamStatus(state="failed", error_code=failure_reason(message), message=message)
@@ -268,14 +271,18 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
     videos = (data.get("task_result") or {}).get("videos") or []
     urls = [v["url"] for v in videos if isinstance(v, dict) and isinstance(v.get("url"), str)]
     if not urls:
-        raise UpstreamError("Kling reported success without a video URL", kind="retry", reason="upstream_error")
+        raise UpstreamError(
+            "Kling reported success without a video URL", kind=FailureKind.RETRY, reason="upstream_error"
+        )
     return UpstreamStatus(state="completed", progress=100, video_urls=urls, seconds=_seconds(videos[0]))
 
 
 def _task_id(data: dict[str, Any]) -> str:
     task_id = data.get("task_id")
     if not isinstance(task_id, str | int) or not str(task_id):
-        raise UpstreamError("Kling accepted the request but returned no task_id", kind="retry", reason="upstream_error")
+        raise UpstreamError(
+            "Kling accepted the request but returned no task_id", kind=FailureKind.RETRY, reason="upstream_error"
+        )
     return str(task_id)
 
 
@@ -283,7 +290,9 @@ def _element_id(data: dict[str, Any], name: str) -> int:
     elements = (data.get("task_result") or {}).get("elements") or []
     if not elements or not isinstance(elements[0].get("element_id"), int):
         raise UpstreamError(
-            f"Kling created element {name!r} but returned no element_id", kind="retry", reason="upstream_error"
+            f"Kling created element {name!r} but returned no element_id",
+            kind=FailureKind.RETRY,
+            reason="upstream_error",
         )
     return int(elements[0]["element_id"])
 
@@ -292,7 +301,8 @@ def _element_failed(name: str, why: str) -> UpstreamError:
     """An element Kling would not create: its images were refused, or are unusable."""
     message = f"Kling could not create element {name!r}: {why}"
     refused = failure_reason(message) == "content_rejected"
-    return UpstreamError(message, kind="fail_task", reason="content_rejected" if refused else "invalid_parameters")
+    reason = "content_rejected" if refused else "invalid_parameters"
+    return UpstreamError(message, kind=FailureKind.FAIL_TASK, reason=reason)
 
 
 def _seconds(video: dict[str, Any]) -> float | None:

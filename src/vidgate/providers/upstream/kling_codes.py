@@ -13,41 +13,46 @@ from typing import Any, TypeVar
 
 import httpx
 
-from vidgate.providers.upstream.base import Kind, State, UpstreamError, error_body, json_object, retry_after
+from vidgate.providers.upstream.base import FailureKind, State, UpstreamError, error_body, json_object, retry_after
 
 D = TypeVar("D", dict[str, Any], list[Any])
+
+# the kinds, short, so that the table reads as one
+FAIL, RETRY, ELSEWHERE, BENCH = (
+    FailureKind.FAIL_TASK, FailureKind.RETRY, FailureKind.RETRY_ELSEWHERE, FailureKind.BENCH_CHANNEL
+)
 
 
 @dataclass(frozen=True)
 class Rule:
-    kind: Kind
+    kind: FailureKind
     reason: str
     retry_after: float | None = None
 
 
 #: Kling business code -> what we do. One table; the reply lists it.
 CODES: dict[int, Rule] = {
-    1000: Rule("bench_channel", "upstream_auth_failed"),  # authentication failed
-    1001: Rule("bench_channel", "upstream_auth_failed"),  # Authorization header empty
-    1002: Rule("bench_channel", "upstream_auth_failed"),  # Authorization invalid
-    1003: Rule("bench_channel", "upstream_auth_failed"),  # token not yet valid (clock skew)
-    1004: Rule("bench_channel", "upstream_auth_failed"),  # token expired
-    1100: Rule("bench_channel", "upstream_account_error"),  # account exception
-    1101: Rule("bench_channel", "quota_exhausted"),  # account in arrears
-    1102: Rule("bench_channel", "quota_exhausted"),  # resource pack used up or expired
-    1103: Rule("bench_channel", "upstream_account_error"),  # no permission for this resource/model
-    1200: Rule("fail_task", "invalid_parameters"),  # invalid request parameters
-    1201: Rule("fail_task", "invalid_parameters"),  # invalid parameter value
-    1202: Rule("fail_task", "upstream_error"),  # invalid method (our mapping is wrong)
-    1203: Rule("fail_task", "upstream_error"),  # resource (task, model) does not exist
-    1300: Rule("fail_task", "content_rejected"),  # platform policy triggered
-    1301: Rule("fail_task", "content_rejected"),  # content security policy triggered
-    1302: Rule("retry_elsewhere", "upstream_rate_limited", 5.0),  # request rate limit
-    1303: Rule("retry_elsewhere", "upstream_rate_limited", 10.0),  # concurrency / resource pack limit
-    1304: Rule("bench_channel", "upstream_account_error"),  # IP allow-list policy
-    5000: Rule("retry", "upstream_error"),  # internal server error
-    5001: Rule("retry", "upstream_error"),  # temporarily unavailable (maintenance)
-    5002: Rule("retry", "upstream_timeout"),  # internal timeout
+    1000: Rule(BENCH, "upstream_auth_failed"),  # authentication failed
+    1001: Rule(BENCH, "upstream_auth_failed"),  # Authorization header empty
+    1002: Rule(BENCH, "upstream_auth_failed"),  # Authorization invalid
+    1003: Rule(BENCH, "upstream_auth_failed"),  # token not yet valid (clock skew)
+    1004: Rule(BENCH, "upstream_auth_failed"),  # token expired
+    1100: Rule(BENCH, "upstream_account_error"),  # account exception
+    1101: Rule(BENCH, "quota_exhausted"),  # account in arrears
+    1102: Rule(BENCH, "quota_exhausted"),  # resource pack used up or expired
+    1103: Rule(BENCH, "upstream_account_error"),  # no permission for this resource/model
+    1200: Rule(FAIL, "invalid_parameters"),  # invalid request parameters
+    1201: Rule(FAIL, "invalid_parameters"),  # invalid parameter value
+    1202: Rule(FAIL, "upstream_error"),  # invalid method (our mapping is wrong)
+    1203: Rule(FAIL, "upstream_error"),  # resource (task, model) does not exist
+    1300: Rule(FAIL, "content_rejected"),  # platform policy triggered
+    1301: Rule(FAIL, "content_rejected"),  # content security policy triggered
+    1302: Rule(ELSEWHERE, "upstream_rate_limited", 5.0),  # request rate limit
+    1303: Rule(ELSEWHERE, "upstream_rate_limited", 10.0),  # concurrency / resource pack limit
+    1304: Rule(BENCH, "upstream_account_error"),  # IP allow-list policy
+    5000: Rule(RETRY, "upstream_error"),  # internal server error
+    5001: Rule(RETRY, "upstream_error"),  # temporarily unavailable (maintenance)
+    5002: Rule(RETRY, "upstream_timeout"),  # internal timeout
 }
 
 #: Kling ``task_status`` -> our state
@@ -62,16 +67,16 @@ STATES: dict[str, State] = {
 def rule_for_status(status: int) -> Rule:
     """What an HTTP status means when the body carries no code we know."""
     if status in (401, 403):
-        return Rule("bench_channel", "upstream_auth_failed")
+        return Rule(BENCH, "upstream_auth_failed")
     if status == 429:
-        return Rule("retry_elsewhere", "upstream_rate_limited", 5.0)
+        return Rule(ELSEWHERE, "upstream_rate_limited", 5.0)
     if status in (408, 504):
-        return Rule("retry", "upstream_timeout")
+        return Rule(RETRY, "upstream_timeout")
     if status in (400, 422):
-        return Rule("fail_task", "invalid_parameters")
+        return Rule(FAIL, "invalid_parameters")
     if status == 404:
-        return Rule("fail_task", "upstream_error")
-    return Rule("retry", "upstream_error")
+        return Rule(FAIL, "upstream_error")
+    return Rule(RETRY, "upstream_error")
 
 
 def check(response: httpx.Response) -> dict[str, Any]:
@@ -95,5 +100,5 @@ def _data(response: httpx.Response, shape: type[D]) -> D:
     if rule is None:
         rule = rule_for_status(response.status_code if not response.is_success else 502)
     message = f"Kling answered HTTP {response.status_code}, code {code}: {body.get('message') or 'no message'}"
-    wait = retry_after(response, rule.retry_after) if rule.kind != "fail_task" else None
+    wait = retry_after(response, rule.retry_after) if rule.kind is not FailureKind.FAIL_TASK else None
     raise UpstreamError(message, kind=rule.kind, reason=rule.reason, retry_after=wait)
