@@ -1,7 +1,8 @@
-"""The authentication cache (PostgreSQL): a key seen a moment ago is not looked up again, yet a
-revoked key or a suspended account is refused at once by the process that made the change and
+"""The authentication cache: a key seen a moment ago is not looked up again, yet a revoked key or
+a suspended account is refused at once by the process that made the change and (PostgreSQL)
 within moments by every other one; while the change channel is down nothing is served from the
-cache; on SQLite nothing is cached at all."""
+cache. On a SQLite file every process's change is heard before it returns; an in-memory SQLite
+database caches nothing."""
 
 from __future__ import annotations
 
@@ -146,8 +147,73 @@ def test_while_the_change_channel_is_down_nothing_is_served_from_the_cache(pg_st
     assert counting.calls == 3
 
 
-def test_sqlite_caches_nothing(tmp_path: Path) -> None:
-    store = Store.from_url(f"sqlite:///{tmp_path}/v.db")
+@pytest.fixture
+def sqlite_stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two stores on one SQLite file: as two processes (a server and a ``vidgate`` command) have."""
+    url = f"sqlite:///{tmp_path}/v.db"
+    mine, other = Store.from_url(url), Store.from_url(url, migrate=False)
+    try:
+        yield mine, other
+    finally:
+        other.close()
+        mine.close()
+
+
+def test_sqlite_caches_and_hears_every_change_at_once_whoever_makes_it(sqlite_stores: tuple[Store, Store]) -> None:
+    store, other = sqlite_stores
+    cache = KeyCache(store, ttl=30)
+    cache.start()
+    try:
+        counting = Counting(store)
+        account = store.accounts.create_account("a", 1)
+        key, secret = store.accounts.create_key(account.id)
+        for _ in range(5):
+            cache.principal(secret)
+        assert cache.ttl == 30 and counting.calls == 1
+        # another process's changes: heard before they return, not after a while
+        other.accounts.set_limits(account.id, rate_limit_per_minute=7, max_active_tasks=3)
+        assert cache.principal(secret).rate_limit_per_minute == 7
+        other.accounts.set_status(account.id, "suspended")
+        with pytest.raises(AuthenticationFailed, match="suspended"):
+            cache.principal(secret)
+        other.accounts.set_status(account.id, "active")
+        assert cache.cached(secret) is None
+        cache.principal(secret)
+        assert cache.cached(secret) is not None
+        # this process's own: at once as well
+        store.accounts.revoke_key(account.id, key.id)
+        assert cache.cached(secret) is None
+        with pytest.raises(AuthenticationFailed, match="revoked"):
+            cache.principal(secret)
+    finally:
+        cache.stop()
+
+
+def test_sqlite_a_lookup_that_straddles_another_process_s_change_is_not_kept(
+    sqlite_stores: tuple[Store, Store],
+) -> None:
+    store, other = sqlite_stores
+    cache = KeyCache(store, ttl=30)
+    cache.start()
+    account = store.accounts.create_account("a", 1)
+    key, secret = store.accounts.create_key(account.id)
+    real = store.accounts.authenticate
+
+    def authenticate_then_revoked_elsewhere(s: str):  # type: ignore[no-untyped-def]
+        principal = real(s)  # read before the revocation commits ...
+        other.accounts.revoke_key(account.id, key.id)  # ... which another process then makes
+        return principal
+
+    store.accounts.authenticate = authenticate_then_revoked_elsewhere  # type: ignore[method-assign]
+    cache.principal(secret)  # passes: it was being checked when the change committed
+    store.accounts.authenticate = real  # type: ignore[method-assign]
+    with pytest.raises(AuthenticationFailed, match="revoked"):
+        cache.principal(secret)
+    cache.stop()
+
+
+def test_sqlite_in_memory_caches_nothing() -> None:
+    store = Store.from_url("sqlite:///:memory:")
     try:
         cache = KeyCache(store, ttl=30)
         cache.start()

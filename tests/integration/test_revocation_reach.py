@@ -216,3 +216,29 @@ def test_across_two_server_processes_a_revoked_key_is_refused_from_the_answer_on
             proc.wait(timeout=30)
         store.close()
     assert accepted_after_revoke == [], f"accepted after the revoke answered in rounds {accepted_after_revoke}"
+
+
+def test_on_sqlite_a_command_s_changes_apply_from_its_return_on(tmp_path: Path) -> None:
+    """SQLite has no notifications: a running server (which caches keys there too) sees the
+    command's change from the moment the command returns, not after the cache's 30 s."""
+    settings = make_settings(tmp_path, workers=False, auth_cache_seconds=30)
+    url = settings.resolved_database_url
+    with running_server(settings) as server:
+        account, secret = server.new_account()
+        key_id = server.store.accounts.keys(account)[0].id
+        with server.client(secret) as client:
+            for _ in range(3):
+                assert status(client) == 404  # known, and now cached
+            vidgate(url, "accounts", "limits", account, "--rate-limit", "1")
+            # the new limit (1 a minute; the server's is 100,000) is in force at once: by the
+            # second request at the latest
+            assert 429 in (status(client), status(client))
+            vidgate(url, "accounts", "limits", account, "--rate-limit", "0")
+            assert status(client) == 404
+            assert "suspended" in vidgate(url, "accounts", "suspend", account)
+            assert status(client) == 401
+            assert ", active," in vidgate(url, "accounts", "activate", account)
+            assert status(client) == 404
+            vidgate(url, "keys", "revoke", account, key_id)
+            assert status(client) == 401
+            assert "revoked" in client.get(UNKNOWN_TASK).json()["error"]["message"]

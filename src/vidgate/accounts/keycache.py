@@ -9,8 +9,11 @@ process, which confirms it once the cache is dropped; the change is answered onl
 listening process has confirmed it (``vidgate.store.announce``). A lookup that straddles a
 change is not kept (a generation counter), so an authentication that read the key before the
 change cannot put it back. While the notification channel is down the cache is not used, and
-after it comes back it starts empty, so a change is never missed. On SQLite, where another
-process (``vidgate keys revoke``) could not tell this one, nothing is cached.
+after it comes back it starts empty, so a change is never missed. On SQLite there is no
+notification channel: every change, whichever process makes it (``vidgate keys revoke``, another
+server on the same file), grows a counter beside the database file after its commit and before
+it returns (``AccountStore.key_changes``), and the cache compares that counter (a ``stat``) on
+every lookup and is dropped when it has moved: the same promise, with no listening thread.
 
 Failed authentications are never cached: their error must name the reason every time.
 """
@@ -31,8 +34,12 @@ MAX_ENTRIES = 100_000
 class KeyCache:
     def __init__(self, store: Store, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
-        self.ttl = ttl if store.accounts.changes_reach_other_processes else 0.0
+        #: SQLite: the counter of key changes by any process (None on PostgreSQL, which listens)
+        self._changes = store.accounts.key_changes()
+        heard = store.accounts.changes_reach_other_processes or self._changes is not None
+        self.ttl = ttl if heard else 0.0
         self.clock = clock
+        self._seen = self._changes() if self._changes is not None else 0
         self._entries: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every change: a lookup that straddles one is not kept
@@ -42,8 +49,13 @@ class KeyCache:
         store.accounts.on_key_change(self.clear)
 
     def start(self) -> None:
-        """Listen for changes (a thread); until it listens, nothing is served from the cache."""
-        if self.ttl > 0:
+        """Listen for changes (a thread; SQLite: none needed); until it listens, nothing is
+        served from the cache."""
+        if self.ttl <= 0:
+            return
+        if self._changes is not None:
+            self._listening.set()
+        else:
             self._supervisor.start("keycache", self._watch)
 
     def stop(self) -> None:
@@ -57,6 +69,11 @@ class KeyCache:
     def cached(self, secret: str) -> Principal | None:
         """The principal of ``secret`` if it is known and fresh; no I/O."""
         if not self._listening.is_set():
+            return None
+        if self._changes is not None and (seen := self._changes()) != self._seen:
+            with self._lock:
+                self._seen = seen
+            self.clear()
             return None
         entry = self._entries.get(hash_secret(secret))
         if entry is None or entry[0] < self.clock():

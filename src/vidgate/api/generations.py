@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.body import read_json
@@ -23,8 +24,9 @@ REQUEST_BODY = {
     "/v1/videos/generations",
     summary="Submit a video generation task",
     openapi_extra={"requestBody": REQUEST_BODY},
+    response_model=dict[str, Any],
 )
-async def create_generation(request: Request, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+async def create_generation(request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
     body = await read_json(request, ctx.settings.max_body_bytes)
     task = await run_in_threadpool(ctx.tasks.submit, caller, body)
-    return {"code": 200, "data": [{"status": "submitted", "task_id": task.id}]}
+    return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.deps import AppContext, Caller, Ctx
 from vidgate.api.openapi import errors
@@ -19,9 +21,19 @@ def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
     return {"code": 200, "data": task_object(task, lambda key, exp: ctx.signer.url(base, key, exp))}
 
 
-@router.get("/v1/tasks/{task_id}", summary="Read a task's status, progress, cost and result")
-def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    return envelope(ctx.tasks.get(caller, task_id), request, ctx)
+@router.get(
+    "/v1/tasks/{task_id}", summary="Read a task's status, progress, cost and result", response_model=dict[str, Any]
+)
+async def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
+    # an ended task is answered from memory, on the event loop; anything else is read from the
+    # database: on the loop too where that is a local read (SQLite), else in a worker thread.
+    # The envelope is plain JSON values: answered as built, without FastAPI validating and
+    # serialising it against the (schema-less) response model
+    task = ctx.tasks.ended(caller, task_id)
+    if task is None:
+        task = ctx.tasks.get(caller, task_id) if ctx.tasks.reads_inline else \
+            await run_in_threadpool(ctx.tasks.get, caller, task_id)
+    return JSONResponse(envelope(task, request, ctx))
 
 
 @router.post(

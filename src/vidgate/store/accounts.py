@@ -240,6 +240,13 @@ class AccountStore:
         """Whether ``watch_keys`` hears of changes other processes make (PostgreSQL)."""
         return self.db.tells_other_processes
 
+    def key_changes(self) -> Callable[[], int] | None:
+        """SQLite: a counter that grows whenever any process on this database file has revoked a
+        key or changed an account's status or limits, before that change returns; cheap enough
+        to read on every request. None where changes are heard through ``watch_keys`` instead
+        (PostgreSQL), or cannot be heard at all (an in-memory database)."""
+        return None if self.db.tells_other_processes else self.db.changes(KEYS_CHANGED)
+
     def on_key_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` as soon as this process revokes a key or changes an account's status
         or limits (after the commit)."""

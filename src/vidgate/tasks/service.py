@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ulid import ULID
@@ -16,6 +17,8 @@ from vidgate.tasks.model import Task
 
 #: what a model is expected to take when the operator has not said otherwise (seconds)
 DEFAULT_ESTIMATED_TIME = 60
+#: ended tasks remembered for reading (see ``TaskService.ended``); the oldest go first
+ENDED_CACHE_ENTRIES = 20_000
 
 
 class TaskService:
@@ -35,6 +38,9 @@ class TaskService:
         self.estimated_times = estimated_times
         self.max_active_per_key = max_active_per_key
         self.on_submit = on_submit
+        self._ended: dict[str, Task] = {}
+        #: whether ``get`` may run on the event loop (a local SQLite read) rather than a thread
+        self.reads_inline = store.db.reads_never_wait
 
     def submit(self, principal: Principal, body: Any) -> Task:
         """Validate, price, reserve the money and queue the task, or raise and change nothing."""
@@ -65,4 +71,23 @@ class TaskService:
         task = self.store.tasks.get(task_id, account_id=principal.account_id)
         if task is None:  # someone else's task answers exactly like an unknown one
             raise TaskNotFound(f"no task {task_id!r} for this account")
+        if task.status.ended:
+            self._remember(task)
         return task
+
+    def ended(self, principal: Principal, task_id: str) -> Task | None:
+        """The caller's task if it has ended and was read before; no I/O. An ended task never
+        changes what a client sees of it again (every status change is guarded by the status it
+        leaves, and no change leaves an ended one; the janitor's purge only marks the row), so
+        it is served from memory from then on. Anything else (another account's task, one not
+        read yet, one still active): None, and the database answers."""
+        task = self._ended.get(task_id)
+        return task if task is not None and task.account_id == principal.account_id else None
+
+    def _remember(self, task: Task) -> None:
+        if len(self._ended) >= ENDED_CACHE_ENTRIES:
+            try:
+                del self._ended[next(iter(self._ended))]
+            except (StopIteration, KeyError, RuntimeError):  # another thread got there first
+                pass
+        self._ended[task.id] = replace(task, request={})  # the view never shows the request: keep it small
