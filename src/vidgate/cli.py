@@ -28,10 +28,14 @@ def main() -> None:
 @data_dir_option
 @click.option("--workers/--no-workers", default=None, help="Run workers in this process (default: yes).")
 @click.option("--concurrency", type=int, default=None, help="Tasks rendered at once (default 2).")
-def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, concurrency: int | None) -> None:
+@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="API processes sharing the port, to use more cores (each with its own workers unless --no-workers).")
+def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, concurrency: int | None,
+          processes: int) -> None:
     """Run the API server (and, by default, workers) on HOST:PORT."""
     from vidgate.app import create_app
     from vidgate.serving import serve as serve_http
+    from vidgate.serving import serve_processes
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
@@ -49,7 +53,14 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
     with configuration_errors():
         app = create_app(settings)
     click.echo(f"vidgate serving on http://{host}:{port} (data in {settings.data_dir})")
-    serve_http(app, settings, host=host, port=port)
+    if processes == 1:
+        serve_http(app, settings, host=host, port=port)
+        return
+    app.state.ctx.limiter.close()  # it served to check the configuration; each process builds its own
+    app.state.ctx.store.close()
+    flags = {"DATA_DIR": settings.data_dir, "WORKERS": settings.workers, "WORKER_CONCURRENCY": settings.worker_concurrency}
+    serve_processes(settings, host=host, port=port, processes=processes,
+                    env={f"VIDGATE_{name}": str(value) for name, value in flags.items()})
 
 
 @main.command()

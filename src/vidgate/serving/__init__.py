@@ -1,12 +1,15 @@
 """Serving the app over HTTP: uvicorn, with vidgate's protocol (request deadlines, a connection
 cap, the error envelope on unparsable requests; see ``protocol``) and its limits (``limits``).
 
-``vidgate serve`` runs :func:`serve`; anything that runs the app itself (tests, another ASGI
-server) gets these guarantees only through :func:`server_config` or its own equivalent.
+``vidgate serve`` runs :func:`serve` (:func:`serve_processes` with ``--processes N``); anything
+that runs the app itself (tests, another ASGI server) gets these guarantees only through
+:func:`server_config` or its own equivalent.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 import uvicorn
@@ -15,7 +18,9 @@ from vidgate.config import Settings
 from vidgate.serving.limits import ConnectionLimits
 from vidgate.serving.protocol import guarded
 
-__all__ = ["ConnectionLimits", "serve", "server_config"]
+__all__ = ["ConnectionLimits", "serve", "serve_processes", "server_config"]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def server_config(app: Any, settings: Settings, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
@@ -34,3 +39,41 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, log_lev
 def serve(app: Any, settings: Settings, *, host: str, port: int) -> None:
     """Serve ``app`` until interrupted (SIGINT/SIGTERM)."""
     uvicorn.Server(server_config(app, settings, host=host, port=port)).run()
+
+
+def serve_processes(settings: Settings, *, host: str, port: int, processes: int, env: dict[str, str]) -> None:
+    """Serve with ``processes`` API processes sharing one listening socket (uvicorn's workers,
+    each with its own app, pools and event loop, started afresh should one die), until
+    interrupted. Each builds its settings from the environment, with ``env`` (the command line's
+    own settings, as ``VIDGATE_*`` variables) on top."""
+    os.environ.update(env)
+    config = uvicorn.Config(
+        "vidgate.serving:process_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        http="vidgate.serving:process_protocol",
+        timeout_keep_alive=settings.keep_alive_seconds,
+        access_log=settings.access_log,
+    )
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def process_app() -> Any:
+    """The app of one of :func:`serve_processes`' processes."""
+    from vidgate.app import create_app
+    from vidgate.config import load_settings
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    return create_app(load_settings())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "process_protocol":  # the HTTP protocol of one of serve_processes' processes
+        from vidgate.config import load_settings
+
+        return guarded(ConnectionLimits.from_settings(load_settings()).within_open_files())
+    raise AttributeError(name)
