@@ -4,10 +4,12 @@ task is read afresh on every poll, so its status is never older than its last ch
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import make_settings
@@ -82,3 +84,100 @@ def test_an_active_task_is_read_afresh_on_every_poll(tmp_path: Path, monkeypatch
             assert reads.calls == 3
             running.store.tasks.cancel(task_id, running.store.tasks.get(task_id).account_id)  # another process's change
             assert client.get(f"/v1/tasks/{task_id}").json()["data"]["status"] == "cancelled"  # seen at once
+
+
+def without_hot_paths(app) -> None:  # type: ignore[no-untyped-def]
+    """The app as it would be without ``api.fastpath``: every request through FastAPI's routes."""
+
+
+@pytest.fixture
+def fast_and_plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Running, Running]]:
+    """Two servers on one database, one with the hot-path middleware and one without."""
+    url = f"sqlite:///{tmp_path}/vidgate.db"
+    common = dict(database_url=url, workers=False, rate_limit_per_minute=100_000, max_body_bytes=4096)
+    with running_server(make_settings(tmp_path / "fast", **common)) as fast:
+        monkeypatch.setattr("vidgate.app.fastpath.install", without_hot_paths)
+        with running_server(make_settings(tmp_path / "plain", secret_key=_secret(fast), **common)) as plain:
+            yield fast, plain
+
+
+def _secret(running: Running) -> str:
+    return running.settings.signing_key().decode()
+
+
+def test_the_hot_paths_answer_exactly_as_the_routes_do(fast_and_plain: tuple[Running, Running]) -> None:
+    fast, plain = fast_and_plain
+    account, secret = fast.new_account(balance="1")
+    _, stranger = fast.new_account()
+    poor_account, poor = fast.new_account(balance="0")
+    revoked_account, revoked = fast.new_account()
+    ended = fast.store.tasks.insert_with_hold(
+        task_id="task_01J9HA7JPQ9A0Z6JZ3V8M9W6PA", account_id=account,
+        key_id=fast.store.accounts.keys(account)[0].id, model="kling-v2-6", request=GOOD, hold=200_000,
+        estimated_time=60)
+    claimed = fast.store.tasks.claim("w", 60)
+    assert claimed is not None and claimed.id == ended.id
+    fast.store.tasks.complete(ended.id, "w", cost=100_000, result_path="ab/x.mp4", expires_at=2_000_000_000)
+    pending = fast.store.tasks.insert_with_hold(
+        task_id="task_01J9HA7JPQ9A0Z6JZ3V8M9W6PB", account_id=account,
+        key_id=fast.store.accounts.keys(account)[0].id, model="kling-v2-6", request=GOOD, hold=200_000,
+        estimated_time=60)
+    fast.store.accounts.revoke_key(revoked_account, fast.store.accounts.keys(revoked_account)[0].id)
+    json_ = {"Content-Type": "application/json"}
+    cases: list[tuple[str, str, str | None, dict[str, str], bytes | None]] = [
+        ("GET", f"/v1/tasks/{ended.id}", secret, {}, None),
+        ("GET", f"/v1/tasks/{ended.id}", secret, {}, None),  # again: from memory this time
+        ("GET", f"/v1/tasks/{pending.id}", secret, {}, None),
+        ("GET", f"/v1/tasks/{ended.id}", stranger, {}, None),
+        ("GET", "/v1/tasks/task_unknown", secret, {}, None),
+        ("GET", f"/v1/tasks/{ended.id}", None, {}, None),
+        ("GET", f"/v1/tasks/{ended.id}", "sk-vg-nope", {}, None),
+        ("GET", f"/v1/tasks/{ended.id}", revoked, {}, None),
+        ("GET", f"/v1/tasks/{ended.id}?x=1", secret, {"Host": "example.test"}, None),
+        ("POST", f"/v1/tasks/{ended.id}", secret, {}, None),  # 405, from the routes
+        ("POST", "/v1/videos/generations", secret, json_, b'{"model": "kling-v2-6"'),
+        ("POST", "/v1/videos/generations", secret, json_, b'{"model": "nope", "prompt": "x"}'),
+        ("POST", "/v1/videos/generations", secret, json_, b'{"model": "kling-v2-6", "prompt": "' + b"x" * 5000 + b'"}'),
+        ("POST", "/v1/videos/generations", poor, json_, b'{"model": "kling-v2-6", "prompt": "a cat"}'),
+        ("POST", "/v1/videos/generations", None, json_, b'{"model": "kling-v2-6", "prompt": "a cat"}'),
+        ("POST", "/v1/videos/generations", secret, json_, b'{"model": "kling-v2-6", "prompt": "a cat"}'),
+        ("GET", "/v1/videos/generations", secret, {}, None),
+    ]
+    for method, path, key, headers, body in cases:
+        answers = []
+        for running in (fast, plain):
+            sent = {**headers, **({"Authorization": f"Bearer {key}"} if key else {})}
+            with httpx.Client(base_url=running.url, timeout=30) as client:
+                r = client.request(method, path, headers=sent, content=body)
+            text = r.text.replace(running.url, "BASE")
+            if r.status_code == 200 and method == "POST":
+                text = re.sub(r"task_[0-9A-Z]{26}", "TASK", text)
+            answers.append((r.status_code, {k: v for k, v in r.headers.items() if k != "date"}, text))
+        assert answers[0] == answers[1], (method, path)
+    assert poor_account  # the poor account's submit was refused (402) by both
+    # a bug: the app's last-resort answer, from both
+    answers = []
+    for running in (fast, plain):
+        def broken(*_: object) -> None:
+            raise RuntimeError("a bug")
+
+        running.app.state.ctx.tasks.get = broken
+        with httpx.Client(base_url=running.url, timeout=30, headers={"Authorization": f"Bearer {secret}"}) as client:
+            r = client.get(f"/v1/tasks/{pending.id}")
+        answers.append((r.status_code, r.text))
+    assert answers[0] == answers[1] and answers[0][0] == 500
+
+
+def test_the_hot_paths_answer_a_rate_limit_as_the_routes_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = []
+    for name, plain in (("fast", False), ("plain", True)):
+        if plain:
+            monkeypatch.setattr("vidgate.app.fastpath.install", without_hot_paths)
+        with running_server(make_settings(tmp_path / name, workers=False, rate_limit_per_minute=2)) as running:
+            _, secret = running.new_account()
+            with running.client(secret) as client:
+                for _ in range(2):
+                    client.get("/v1/tasks/task_unknown")
+                r = client.get("/v1/tasks/task_unknown")
+        answers.append((r.status_code, r.headers.get("retry-after") is not None, r.json()["error"]["code"]))
+    assert answers[0] == answers[1] == (429, True, "rate_limited")

@@ -23,6 +23,14 @@ def error_response(exc: VidgateError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
 
 
+def unavailable_response(exc: Unavailable) -> JSONResponse:
+    log.warning("answered 503: %s", exc)
+    return error_response(
+        ServiceUnavailable(f"the service cannot reach its database right now ({exc}); nothing was done, "
+                           "retry in a moment")
+    )
+
+
 def install(app: FastAPI, routes: list[BaseRoute]) -> None:
     """The handlers; ``routes`` are the API's, for the Allow header of a 405."""
 
@@ -57,11 +65,7 @@ def install(app: FastAPI, routes: list[BaseRoute]) -> None:
 
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
-        log.warning("answered 503: %s", exc)
-        return error_response(
-            ServiceUnavailable(f"the service cannot reach its database right now ({exc}); nothing was done, "
-                               "retry in a moment")
-        )
+        return unavailable_response(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.body import read_json
-from vidgate.api.deps import Caller, Ctx
+from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.openapi import errors
+from vidgate.store import Principal
 
 router = APIRouter(responses=errors(400, 401, 402, 413, 429))
 
@@ -27,6 +28,15 @@ REQUEST_BODY = {
     response_model=dict[str, Any],
 )
 async def create_generation(request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
+    return await answer_submit(request, ctx, caller)
+
+
+async def submit(request: Request, ctx: AppContext) -> JSONResponse:
+    """The route, for the hot-path middleware (``api.fastpath``): authenticate, then answer."""
+    return await answer_submit(request, ctx, await get_principal(request, ctx))
+
+
+async def answer_submit(request: Request, ctx: AppContext, caller: Principal) -> JSONResponse:
     body = await read_json(request, ctx.settings.max_body_bytes)
     task = await run_in_threadpool(ctx.tasks.submit, caller, body)
     return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]})

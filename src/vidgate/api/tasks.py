@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from vidgate.api.deps import AppContext, Caller, Ctx
+from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.openapi import errors
+from vidgate.store import Principal
 from vidgate.tasks.model import Task
 from vidgate.tasks.view import task_object
 
@@ -25,6 +26,15 @@ def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
     "/v1/tasks/{task_id}", summary="Read a task's status, progress, cost and result", response_model=dict[str, Any]
 )
 async def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
+    return await answer_task(request, ctx, caller, task_id)
+
+
+async def read_task(request: Request, ctx: AppContext, task_id: str) -> JSONResponse:
+    """The route, for the hot-path middleware (``api.fastpath``): authenticate, then answer."""
+    return await answer_task(request, ctx, await get_principal(request, ctx), task_id)
+
+
+async def answer_task(request: Request, ctx: AppContext, caller: Principal, task_id: str) -> JSONResponse:
     # an ended task is answered from memory, on the event loop; anything else is read from the
     # database: on the loop too where that is a local read (SQLite), else in a worker thread.
     # The envelope is plain JSON values: answered as built, without FastAPI validating and

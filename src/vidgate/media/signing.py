@@ -19,13 +19,24 @@ FILES_PREFIX = "/files/"
 MAX_EXPIRES_DIGITS = 12
 
 
+#: signatures remembered (a polled result's link is signed again on every poll)
+SIGNATURES_KEPT = 10_000
+
+
 class UrlSigner:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._signed: dict[tuple[str, int], str] = {}
 
     def signature(self, storage_key: str, expires: int) -> str:
+        if (known := self._signed.get((storage_key, expires))) is not None:
+            return known
         msg = f"{storage_key}\n{expires}".encode()
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+        signature = hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+        if len(self._signed) >= SIGNATURES_KEPT:
+            self._signed.clear()
+        self._signed[(storage_key, expires)] = signature
+        return signature
 
     def url(self, base_url: str, storage_key: str, expires: int) -> str:
         query = urlencode({"expires": expires, "signature": self.signature(storage_key, expires)})
