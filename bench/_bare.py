@@ -8,7 +8,7 @@ protocol, its default event loop; the access log off):
   envelope with a fresh task id;
 - anything else: Starlette's own 404.
 
-    python -m bench._bare --port PORT --key SECRET    (from the project root: bench/queue.py
+    python -m bench._bare --port PORT --key SECRET[,SECRET...]   (from the project root: bench/queue.py
                                                        would shadow the standard library's queue)
 """
 
@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 
 def build(key: str) -> Starlette:
-    keys = {key: "acct_bare"}
+    keys = {k: f"acct_bare_{i}" for i, k in enumerate(key.split(","))}
 
     def caller(request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -9,7 +9,10 @@ it runs wrk (`-t1 -c16`, 5 s a run, `--latency`) on each case, alternating the t
 - GET pending: the same for a pending task (deferred, so no worker takes it);
 - POST: `POST /v1/videos/generations` (kling-v2-6, std, 5 s): a real submit, money held and
   task inserted in one transaction (on SQLite the in-process workers complete each one);
-- 404: a path no route serves (no authentication, no database): the cost of the layers alone.
+- 404: a path no route serves (no authentication, no database): the cost of the layers alone;
+- post-16-accounts (only when asked for with --cases): POST as above, each request with the key
+  of the next of 16 accounts, so that submits do not queue behind one account's and one key's
+  rows (see bench/README.md).
 
 It prints each server's rate and p99 latency per round and, per case, the median over the rounds
 of vidgate's rate divided by the bare app's (the ratio) and of vidgate's p99 divided by the
@@ -20,6 +23,7 @@ wrk comes from the system's packages: when it is missing the bench installs it w
 
     .venv/bin/python bench/overhead.py [--rounds 3] [--duration 5] [--connections 16]
                                        [--only SQLite|PostgreSQL] [--cases get-completed,get-pending,post,404]
+                                       [--cases ...,post-16-accounts]
                                        [--serve-args "--processes 2"]
 """
 
@@ -60,6 +64,8 @@ from vidgate.store.tables import tasks
 HERE = Path(__file__).resolve().parent
 SUBMIT = {"model": "kling-v2-6", "prompt": "a cat on a piano", "mode": "std", "duration": 5, "aspect_ratio": "16:9"}
 CASES = ("get-completed", "get-pending", "post", "404")
+EXTRA_CASES = ("post-16-accounts",)
+ACCOUNTS = 16
 #: the longest any one step may take (a server's start, a task's completion)
 STEP_TIMEOUT_S = 60
 
@@ -123,10 +129,15 @@ def wrk(binary: str, url: str, script: Path, *, connections: int, duration: floa
     return Run(rps, p50, p99)
 
 
-def lua(folder: Path, name: str, key: str, method: str = "GET", body: dict | None = None) -> Path:
+def lua(folder: Path, name: str, key: str, method: str = "GET", body: dict | None = None,
+        rotate: list[str] | None = None) -> Path:
     lines = [f'wrk.method = "{method}"', f'wrk.headers["Authorization"] = "Bearer {key}"']
     if body is not None:
         lines += ['wrk.headers["Content-Type"] = "application/json"', f"wrk.body = {json.dumps(json.dumps(body))}"]
+    if rotate:  # each request with the next key
+        lines += ["local keys = {" + ", ".join(f'"Bearer {k}"' for k in rotate) + "}", "local i = 0",
+                  "request = function()", "  i = i % #keys + 1", '  wrk.headers["Authorization"] = keys[i]',
+                  "  return wrk.format()", "end"]
     path = folder / f"{name}.lua"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -174,13 +185,16 @@ def vidgate_env(url: str, data: Path) -> dict[str, str]:
     return env
 
 
-def prepare(url: str) -> tuple[str, str]:
+def prepare(url: str) -> tuple[str, str, list[str]]:
     """An account with plenty of money and a key, and a pending task that stays pending (deferred
-    by a day, as a task waiting for its retry is). Returns the key and the pending task's id."""
+    by a day, as a task waiting for its retry is); 16 more accounts with a key each. Returns the
+    key, the pending task's id and the 16 other keys."""
     store = Store.from_url(url)
     try:
         account = store.accounts.create_account("bench", to_micros("100000000"))
         key, secret = store.accounts.create_key(account.id)
+        others = [store.accounts.create_key(store.accounts.create_account(f"bench-{i}", to_micros("100000000")).id)[1]
+                  for i in range(ACCOUNTS)]
         req = parse_request(SUBMIT)
         task = store.tasks.insert_with_hold(
             task_id=f"task_{ULID()}", account_id=account.id, key_id=key.id, model=req.model,
@@ -191,7 +205,7 @@ def prepare(url: str) -> tuple[str, str]:
             conn.execute(sa.update(tasks).where(tasks.c.id == task.id).values(not_before=time.time() + 86400))
     finally:
         store.close()
-    return secret, task.id
+    return secret, task.id, others
 
 
 def completed_task(base: str, key: str) -> str:
@@ -207,14 +221,14 @@ def completed_task(base: str, key: str) -> str:
 
 # --- the measurement ---------------------------------------------------------------------------
 def measure(backend: str, url: str, data: Path, args: argparse.Namespace, binary: str) -> dict[str, Case]:
-    key, pending = prepare(url)
+    key, pending, others = prepare(url)
     env = vidgate_env(url, data)
     embedded = backend == "SQLite"
     vport, bport = free_port(), free_port()
     serve = [sys.executable, "-m", "vidgate", "serve", "--port", str(vport)]
     serve += [] if embedded else ["--no-workers"]
     serve += shlex.split(args.serve_args)
-    bare_cmd = [sys.executable, "-m", "bench._bare", "--port", str(bport), "--key", key]
+    bare_cmd = [sys.executable, "-m", "bench._bare", "--port", str(bport), "--key", ",".join([key, *others])]
     with ExitStack() as stack:
         vbase, bbase = f"http://127.0.0.1:{vport}", f"http://127.0.0.1:{bport}"
         vproc = stack.enter_context(process(serve, env, data / "vidgate.log"))
@@ -239,6 +253,7 @@ def measure(backend: str, url: str, data: Path, args: argparse.Namespace, binary
             "get-pending": (lua(data, "get", key), f"/v1/tasks/{pending}", 200),
             "post": (lua(data, "post", key, "POST", SUBMIT), "/v1/videos/generations", 200),
             "404": (lua(data, "get", key), "/no/such/path", 404),
+            "post-16-accounts": (lua(data, "post16", key, "POST", SUBMIT, others), "/v1/videos/generations", 200),
         }
         cases = [c for c in args.cases.split(",") if c]
         for name in cases:  # warm both up (pools, caches, first-request work), unmeasured
@@ -256,7 +271,7 @@ def measure(backend: str, url: str, data: Path, args: argparse.Namespace, binary
                     run = wrk(binary, base + path, script, connections=args.connections, duration=args.duration,
                               expect_status=status)
                     getattr(results[name], who).append(run)
-                    print(f"  {backend:10} round {round_no + 1} {name:14} {who:8} {run.rps:9.0f} req/s  "
+                    print(f"  {backend:10} round {round_no + 1} {name:17} {who:8} {run.rps:9.0f} req/s  "
                           f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms", flush=True)
     return results
 
@@ -264,7 +279,7 @@ def measure(backend: str, url: str, data: Path, args: argparse.Namespace, binary
 def report(all_results: dict[str, dict[str, Case]], args: argparse.Namespace) -> None:
     print(f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} alternating rounds"
           + (f", vidgate serve {args.serve_args}" if args.serve_args else ""))
-    print(f"{'':11}{'case':15}{'vidgate req/s':>22}{'bare req/s':>22}{'ratio':>7}"
+    print(f"{'':11}{'case':18}{'vidgate req/s':>22}{'bare req/s':>22}{'ratio':>7}"
           f"{'vidgate p99 ms':>22}{'bare p99 ms':>22}{'p99 x':>7}")
 
     def span(values: list[float], fmt: str) -> str:
@@ -272,7 +287,7 @@ def report(all_results: dict[str, dict[str, Case]], args: argparse.Namespace) ->
 
     for backend, results in all_results.items():
         for name, case in results.items():
-            print(f"{backend:11}{name:15}"
+            print(f"{backend:11}{name:18}"
                   f"{span([r.rps for r in case.vidgate], '{:.0f}'):>22}{span([r.rps for r in case.bare], '{:.0f}'):>22}"
                   f"{case.ratio():>7.2f}"
                   f"{span([r.p99_ms for r in case.vidgate], '{:.1f}'):>22}"
@@ -289,10 +304,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--only", choices=["SQLite", "PostgreSQL"], help="measure one backend")
-    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"comma-separated, of {', '.join(CASES + EXTRA_CASES)}")
     parser.add_argument("--serve-args", default="", help="more arguments for `vidgate serve`")
     args = parser.parse_args()
-    unknown = set(args.cases.split(",")) - set(CASES)
+    unknown = set(args.cases.split(",")) - set(CASES + EXTRA_CASES)
     if unknown:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     signal.signal(signal.SIGTERM, _stop)  # stopped from outside: still stop the servers it started
