@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=30.0,
         ge=0,
-        description="PostgreSQL: remember a key's check this long (revocations and suspensions still apply at once); "
-        "0 turns the cache off; SQLite never caches",
+        description="remember a key's check this long (revocations, suspensions and limits still apply from their "
+        "answer on); 0 turns the cache off; an in-memory SQLite database never caches",
     )
 
     # connections (see README "Connections"; enforced by `vidgate serve`)
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1, description="open connections per server process")
     keep_alive_seconds: int = Field(default=5, ge=1, description="an idle kept-alive connection is closed after this")
     access_log: bool = Field(
-        default=False, description="`vidgate serve`: log one line per request (uvicorn's access log); costs throughput"
+        default=False, description="`vidgate serve`: log one line per request (uvicorn's access log); it costs on every request"
     )
 
     # operators

@@ -32,7 +32,7 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, log_lev
         log_level=log_level,
         http=guarded(limits),
         timeout_keep_alive=limits.keep_alive,
-        access_log=settings.access_log,  # a line per request costs a fifth of a poll's time: off unless asked
+        access_log=settings.access_log,  # a line per request costs on every request: off unless asked
     )
 
 
