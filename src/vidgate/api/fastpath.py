@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from fastapi import FastAPI
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,7 +50,8 @@ class HotPaths:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
+            method = scope["method"]
+            path = scope["path"] if not scope.get("root_path") else get_route_path(scope)  # as the router sees it
             if method == "GET" and (match := _TASK.fullmatch(path)):
                 return await self._answer(scope, receive, send, tasks.read_task, match.group(1))
             if method == "POST" and path == SUBMIT_PATH:
