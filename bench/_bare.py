@@ -41,15 +41,32 @@ def build(key: str) -> Starlette:
             return unauthorized()
         now = int(time.time())
         task_id = request.path_params["task_id"]
-        return JSONResponse({"code": 200, "data": {
-            "id": task_id, "status": "completed", "progress": 100, "created": now - 10, "completed": now - 5,
-            "actual_time": 5, "estimated_time": 60, "cost": 0.35,
-            "result": {"videos": [{
-                "url": [f"http://127.0.0.1:8000/files/{task_id[-2:]}/{task_id}.mp4?expires={now + 86400}"
-                        "&signature=1f0c2d7e3b9a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5"],
-                "expires_at": now + 86400,
-            }]},
-        }})
+        return JSONResponse(
+            {
+                "code": 200,
+                "data": {
+                    "id": task_id,
+                    "status": "completed",
+                    "progress": 100,
+                    "created": now - 10,
+                    "completed": now - 5,
+                    "actual_time": 5,
+                    "estimated_time": 60,
+                    "cost": 0.35,
+                    "result": {
+                        "videos": [
+                            {
+                                "url": [
+                                    f"http://127.0.0.1:8000/files/{task_id[-2:]}/{task_id}.mp4?expires={now + 86400}"
+                                    "&signature=1f0c2d7e3b9a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5"
+                                ],
+                                "expires_at": now + 86400,
+                            }
+                        ]
+                    },
+                },
+            }
+        )
 
     async def submit(request: Request) -> JSONResponse:
         if caller(request) is None:
@@ -59,10 +76,12 @@ def build(key: str) -> Starlette:
             return JSONResponse({"error": {"code": 400, "message": "model is required"}}, status_code=400)
         return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": f"task_{uuid.uuid4().hex}"}]})
 
-    return Starlette(routes=[
-        Route("/v1/tasks/{task_id}", get_task, methods=["GET"]),
-        Route("/v1/videos/generations", submit, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/tasks/{task_id}", get_task, methods=["GET"]),
+            Route("/v1/videos/generations", submit, methods=["POST"]),
+        ]
+    )
 
 
 def main() -> None:

@@ -96,8 +96,13 @@ def ensure_wrk() -> str:
         return found
     if shutil.which("apt-get") and os.geteuid() == 0:
         print("wrk is missing: apt-get install -y wrk", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, timeout=300,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        subprocess.run(
+            ["apt-get", "install", "-y", "wrk"],
+            check=False,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         found = shutil.which("wrk")
         if found:
             return found
@@ -129,15 +134,22 @@ def wrk(binary: str, url: str, script: Path, *, connections: int, duration: floa
     return Run(rps, p50, p99)
 
 
-def lua(folder: Path, name: str, key: str, method: str = "GET", body: dict | None = None,
-        rotate: list[str] | None = None) -> Path:
+def lua(
+    folder: Path, name: str, key: str, method: str = "GET", body: dict | None = None, rotate: list[str] | None = None
+) -> Path:
     lines = [f'wrk.method = "{method}"', f'wrk.headers["Authorization"] = "Bearer {key}"']
     if body is not None:
         lines += ['wrk.headers["Content-Type"] = "application/json"', f"wrk.body = {json.dumps(json.dumps(body))}"]
     if rotate:  # each request with the next key
-        lines += ["local keys = {" + ", ".join(f'"Bearer {k}"' for k in rotate) + "}", "local i = 0",
-                  "request = function()", "  i = i % #keys + 1", '  wrk.headers["Authorization"] = keys[i]',
-                  "  return wrk.format()", "end"]
+        lines += [
+            "local keys = {" + ", ".join(f'"Bearer {k}"' for k in rotate) + "}",
+            "local i = 0",
+            "request = function()",
+            "  i = i % #keys + 1",
+            '  wrk.headers["Authorization"] = keys[i]',
+            "  return wrk.format()",
+            "end",
+        ]
     path = folder / f"{name}.lua"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -193,12 +205,18 @@ def prepare(url: str) -> tuple[str, str, list[str]]:
     try:
         account = store.accounts.create_account("bench", to_micros("100000000"))
         key, secret = store.accounts.create_key(account.id)
-        others = [store.accounts.create_key(store.accounts.create_account(f"bench-{i}", to_micros("100000000")).id)[1]
-                  for i in range(ACCOUNTS)]
+        others = [
+            store.accounts.create_key(store.accounts.create_account(f"bench-{i}", to_micros("100000000")).id)[1]
+            for i in range(ACCOUNTS)
+        ]
         req = parse_request(SUBMIT)
         task = store.tasks.insert_with_hold(
-            task_id=f"task_{ULID()}", account_id=account.id, key_id=key.id, model=req.model,
-            request=req.model_dump(mode="json", by_alias=True, exclude_none=True), hold=to_micros("1"),
+            task_id=f"task_{ULID()}",
+            account_id=account.id,
+            key_id=key.id,
+            model=req.model,
+            request=req.model_dump(mode="json", by_alias=True, exclude_none=True),
+            hold=to_micros("1"),
             estimated_time=60,
         )
         with store.db.write() as conn:
@@ -268,30 +286,45 @@ def measure(backend: str, url: str, data: Path, args: argparse.Namespace, binary
             for name in cases:
                 script, path, status = scripts[name]
                 for who, base in order:
-                    run = wrk(binary, base + path, script, connections=args.connections, duration=args.duration,
-                              expect_status=status)
+                    run = wrk(
+                        binary,
+                        base + path,
+                        script,
+                        connections=args.connections,
+                        duration=args.duration,
+                        expect_status=status,
+                    )
                     getattr(results[name], who).append(run)
-                    print(f"  {backend:10} round {round_no + 1} {name:17} {who:8} {run.rps:9.0f} req/s  "
-                          f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms", flush=True)
+                    print(
+                        f"  {backend:10} round {round_no + 1} {name:17} {who:8} {run.rps:9.0f} req/s  "
+                        f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms",
+                        flush=True,
+                    )
     return results
 
 
 def report(all_results: dict[str, dict[str, Case]], args: argparse.Namespace) -> None:
-    print(f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} alternating rounds"
-          + (f", vidgate serve {args.serve_args}" if args.serve_args else ""))
-    print(f"{'':11}{'case':18}{'vidgate req/s':>22}{'bare req/s':>22}{'ratio':>7}"
-          f"{'vidgate p99 ms':>22}{'bare p99 ms':>22}{'p99 x':>7}")
+    print(
+        f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} alternating rounds"
+        + (f", vidgate serve {args.serve_args}" if args.serve_args else "")
+    )
+    print(
+        f"{'':11}{'case':18}{'vidgate req/s':>22}{'bare req/s':>22}{'ratio':>7}"
+        f"{'vidgate p99 ms':>22}{'bare p99 ms':>22}{'p99 x':>7}"
+    )
 
     def span(values: list[float], fmt: str) -> str:
         return f"{fmt.format(min(values))}-{fmt.format(max(values))}"
 
     for backend, results in all_results.items():
         for name, case in results.items():
-            print(f"{backend:11}{name:18}"
-                  f"{span([r.rps for r in case.vidgate], '{:.0f}'):>22}{span([r.rps for r in case.bare], '{:.0f}'):>22}"
-                  f"{case.ratio():>7.2f}"
-                  f"{span([r.p99_ms for r in case.vidgate], '{:.1f}'):>22}"
-                  f"{span([r.p99_ms for r in case.bare], '{:.1f}'):>22}{case.p99_ratio():>7.2f}")
+            print(
+                f"{backend:11}{name:18}"
+                f"{span([r.rps for r in case.vidgate], '{:.0f}'):>22}{span([r.rps for r in case.bare], '{:.0f}'):>22}"
+                f"{case.ratio():>7.2f}"
+                f"{span([r.p99_ms for r in case.vidgate], '{:.1f}'):>22}"
+                f"{span([r.p99_ms for r in case.bare], '{:.1f}'):>22}{case.p99_ratio():>7.2f}"
+            )
 
 
 def _stop(*_: object) -> None:
@@ -304,8 +337,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--only", choices=["SQLite", "PostgreSQL"], help="measure one backend")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated, of {', '.join(CASES + EXTRA_CASES)}")
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES + EXTRA_CASES)}"
+    )
     parser.add_argument("--serve-args", default="", help="more arguments for `vidgate serve`")
     args = parser.parse_args()
     unknown = set(args.cases.split(",")) - set(CASES + EXTRA_CASES)

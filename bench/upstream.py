@@ -101,7 +101,9 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
         fake_port, port = free_port(), free_port()
         fake_url = f"http://127.0.0.1:{fake_port}"
-        procs = [start(["fake-upstream", "kling", "--port", str(fake_port), "--delay", *map(str, args.delay)], env, log)]
+        procs = [
+            start(["fake-upstream", "kling", "--port", str(fake_port), "--delay", *map(str, args.delay)], env, log)
+        ]
         url = f"sqlite:///{data / 'vidgate.db'}" if args.database == "sqlite" else stack.enter_context(fresh_postgres())
         (data / "channels.toml").write_text(
             f'[[channels]]\nname = "fake-kling"\nprovider = "kling"\nbase_url = "{fake_url}"\n'
@@ -139,7 +141,12 @@ def main() -> None:
             t0 = time.time()
             per = args.tasks // args.clients
             with ThreadPoolExecutor(args.clients) as ex:
-                list(ex.map(lambda c: [c.post("/v1/videos/generations", json=BODY).raise_for_status() for _ in range(per)], clients))
+                list(
+                    ex.map(
+                        lambda c: [c.post("/v1/videos/generations", json=BODY).raise_for_status() for _ in range(per)],
+                        clients,
+                    )
+                )
             submitted = time.time() - t0
             total = per * args.clients
             deadline = time.time() + args.delay[1] + 120
@@ -168,8 +175,12 @@ def main() -> None:
             "".join(f"{r.upstream_id} {ended[r.upstream_id.split(':', 1)[1]]:.3f} {r.completed_at:.3f}\n" for r in done)
         )
     setup = "embedded (SQLite)" if args.database == "sqlite" else f"PostgreSQL, API + {args.workers} worker processes"
-    print(f"\n{total} kling-v3 tasks through the fake Kling API, completing {args.delay[0]:g}-{args.delay[1]:g} s after submit")
-    print(f"vidgate: {setup}; submitted in {submitted:.1f} s ({total / submitted:.0f}/s); completed {len(done)} of {total}")
+    print(
+        f"\n{total} kling-v3 tasks through the fake Kling API, completing {args.delay[0]:g}-{args.delay[1]:g} s after submit"
+    )
+    print(
+        f"vidgate: {setup}; submitted in {submitted:.1f} s ({total / submitted:.0f}/s); completed {len(done)} of {total}"
+    )
     print(f"\n{'delay from upstream completion to vidgate completed':52}{'seconds':>10}")
     for label, value in [
         ("p50", statistics.median(delays)),

@@ -35,9 +35,7 @@ RGB = tuple[int, int, int]
 # --- images and videos ----------------------------------------------------------------------
 
 
-def make_image(
-    path: Path, width: int, height: int, color: RGB = (200, 40, 40), *, fmt: str | None = None
-) -> Path:
+def make_image(path: Path, width: int, height: int, color: RGB = (200, 40, 40), *, fmt: str | None = None) -> Path:
     """A plain image in Pillow format ``fmt``, or the one the suffix names (.png, .jpg, .webp, .gif, .bmp)."""
     Image.new("RGB", (width, height), color).save(path, fmt)
     return path

@@ -86,4 +86,3 @@ def create_app(settings: Settings) -> FastAPI:
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
-

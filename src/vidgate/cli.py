@@ -28,10 +28,16 @@ def main() -> None:
 @data_dir_option
 @click.option("--workers/--no-workers", default=None, help="Run workers in this process (default: yes).")
 @click.option("--concurrency", type=int, default=None, help="Tasks rendered at once (default 2).")
-@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
-              help="API processes sharing the port, to use more cores (each with its own workers unless --no-workers).")
-def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, concurrency: int | None,
-          processes: int) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="API processes sharing the port, to use more cores (each with its own workers unless --no-workers).",
+)
+def serve(
+    host: str, port: int, data_dir: Path | None, workers: bool | None, concurrency: int | None, processes: int
+) -> None:
     """Run the API server (and, by default, workers) on HOST:PORT."""
     from vidgate.app import create_app
     from vidgate.serving import serve as serve_http
@@ -58,16 +64,29 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
         return
     app.state.ctx.limiter.close()  # it served to check the configuration; each process builds its own
     app.state.ctx.store.close()
-    flags = {"DATA_DIR": settings.data_dir, "WORKERS": settings.workers, "WORKER_CONCURRENCY": settings.worker_concurrency}
-    serve_processes(settings, host=host, port=port, processes=processes,
-                    env={f"VIDGATE_{name}": str(value) for name, value in flags.items()})
+    flags = {
+        "DATA_DIR": settings.data_dir,
+        "WORKERS": settings.workers,
+        "WORKER_CONCURRENCY": settings.worker_concurrency,
+    }
+    serve_processes(
+        settings,
+        host=host,
+        port=port,
+        processes=processes,
+        env={f"VIDGATE_{name}": str(value) for name, value in flags.items()},
+    )
 
 
 @main.command()
 @data_dir_option
 @click.option("--concurrency", type=int, default=None, help="Tasks worked on at once (default 2).")
-@click.option("--health-port", type=int, default=None,
-              help="Serve /healthz and /readyz on this port (127.0.0.1, or --health-host).")
+@click.option(
+    "--health-port",
+    type=int,
+    default=None,
+    help="Serve /healthz and /readyz on this port (127.0.0.1, or --health-host).",
+)
 @click.option("--health-host", default="127.0.0.1", show_default=True)
 def worker(data_dir: Path | None, concurrency: int | None, health_port: int | None, health_host: str) -> None:
     """Run workers alone (no API), against the database of VIDGATE_DATABASE_URL or --data-dir.
@@ -106,8 +125,9 @@ def _serve_health(host: str, port: int, store: Store, storage, loops) -> None:  
 
     from vidgate.api.health import Readiness, health_app
 
-    server = uvicorn.Server(uvicorn.Config(health_app(Readiness(store, storage, loops)), host=host, port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(health_app(Readiness(store, storage, loops)), host=host, port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, name="vidgate-health", daemon=True).start()
 
 

@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1, description="open connections per server process")
     keep_alive_seconds: int = Field(default=5, ge=1, description="an idle kept-alive connection is closed after this")
     access_log: bool = Field(
-        default=False, description="`vidgate serve`: log one line per request (uvicorn's access log); it costs on every request"
+        default=False,
+        description="`vidgate serve`: log one line per request (uvicorn's access log); it costs on every request",
     )
 
     # operators

@@ -69,8 +69,11 @@ def test_an_ended_task_is_answered_from_memory_once_read(instant: Running, monke
         # another account's key: 404, the same as for an unknown task, from the database
         refused = other.get(f"/v1/tasks/{task_id}")
         assert refused.status_code == 404 and reads.calls == 1
-        assert client.get(f"/v1/tasks/{task_id}", headers={"Host": "example.test"}).json()["data"]["result"][
-            "videos"][0]["url"][0].startswith("http://example.test/files/")  # the link follows the request
+        assert (
+            client.get(f"/v1/tasks/{task_id}", headers={"Host": "example.test"})
+            .json()["data"]["result"]["videos"][0]["url"][0]
+            .startswith("http://example.test/files/")
+        )  # the link follows the request
 
 
 def test_an_active_task_is_read_afresh_on_every_poll(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,16 +115,26 @@ def test_the_hot_paths_answer_exactly_as_the_routes_do(fast_and_plain: tuple[Run
     poor_account, poor = fast.new_account(balance="0")
     revoked_account, revoked = fast.new_account()
     ended = fast.store.tasks.insert_with_hold(
-        task_id="task_01J9HA7JPQ9A0Z6JZ3V8M9W6PA", account_id=account,
-        key_id=fast.store.accounts.keys(account)[0].id, model="kling-v2-6", request=GOOD, hold=200_000,
-        estimated_time=60)
+        task_id="task_01J9HA7JPQ9A0Z6JZ3V8M9W6PA",
+        account_id=account,
+        key_id=fast.store.accounts.keys(account)[0].id,
+        model="kling-v2-6",
+        request=GOOD,
+        hold=200_000,
+        estimated_time=60,
+    )
     claimed = fast.store.tasks.claim("w", 60)
     assert claimed is not None and claimed.id == ended.id
     fast.store.tasks.complete(ended.id, "w", cost=100_000, result_path="ab/x.mp4", expires_at=2_000_000_000)
     pending = fast.store.tasks.insert_with_hold(
-        task_id="task_01J9HA7JPQ9A0Z6JZ3V8M9W6PB", account_id=account,
-        key_id=fast.store.accounts.keys(account)[0].id, model="kling-v2-6", request=GOOD, hold=200_000,
-        estimated_time=60)
+        task_id="task_01J9HA7JPQ9A0Z6JZ3V8M9W6PB",
+        account_id=account,
+        key_id=fast.store.accounts.keys(account)[0].id,
+        model="kling-v2-6",
+        request=GOOD,
+        hold=200_000,
+        estimated_time=60,
+    )
     fast.store.accounts.revoke_key(revoked_account, fast.store.accounts.keys(revoked_account)[0].id)
     json_ = {"Content-Type": "application/json"}
     cases: list[tuple[str, str, str | None, dict[str, str], bytes | None]] = [
@@ -158,6 +171,7 @@ def test_the_hot_paths_answer_exactly_as_the_routes_do(fast_and_plain: tuple[Run
     # a bug: the app's last-resort answer, from both
     answers = []
     for running in (fast, plain):
+
         def broken(*_: object) -> None:
             raise RuntimeError("a bug")
 

@@ -30,11 +30,20 @@ def test_two_processes_share_the_port_and_the_contract(tmp_path: Path) -> None:
     key, secret = store.accounts.create_key(account.id)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-    env.update(VIDGATE_DATABASE_URL=url, VIDGATE_DATA_DIR=str(tmp_path), VIDGATE_PROVIDER="instant",
-               VIDGATE_POLL_INTERVAL_SECONDS="0.2", VIDGATE_RATE_LIMIT_PER_MINUTE="1000000")
+    env.update(
+        VIDGATE_DATABASE_URL=url,
+        VIDGATE_DATA_DIR=str(tmp_path),
+        VIDGATE_PROVIDER="instant",
+        VIDGATE_POLL_INTERVAL_SECONDS="0.2",
+        VIDGATE_RATE_LIMIT_PER_MINUTE="1000000",
+    )
     with open(tmp_path / "serve.log", "wb") as log:
-        serve = subprocess.Popen([sys.executable, "-m", "vidgate", "serve", "--port", str(port), "--processes", "2"],
-                                 env=env, stdout=log, stderr=subprocess.STDOUT)
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "vidgate", "serve", "--port", str(port), "--processes", "2"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -48,7 +57,8 @@ def test_two_processes_share_the_port_and_the_contract(tmp_path: Path) -> None:
                 with httpx.Client(base_url=base, headers=headers, timeout=30) as fresh:
                     assert fresh.get(UNKNOWN_TASK).status_code == 404
             task_id = client.post("/v1/videos/generations", json={"model": "kling-v2-6", "prompt": "a cat"}).json()[
-                "data"][0]["task_id"]
+                "data"
+            ][0]["task_id"]
             while (task := client.get(f"/v1/tasks/{task_id}").json()["data"])["status"] != "completed":
                 assert time.monotonic() < deadline, task
                 time.sleep(0.05)

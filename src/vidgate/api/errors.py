@@ -26,8 +26,9 @@ def error_response(exc: VidgateError) -> JSONResponse:
 def unavailable_response(exc: Unavailable) -> JSONResponse:
     log.warning("answered 503: %s", exc)
     return error_response(
-        ServiceUnavailable(f"the service cannot reach its database right now ({exc}); nothing was done, "
-                           "retry in a moment")
+        ServiceUnavailable(
+            f"the service cannot reach its database right now ({exc}); nothing was done, retry in a moment"
+        )
     )
 
 

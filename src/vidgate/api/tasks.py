@@ -41,8 +41,11 @@ async def answer_task(request: Request, ctx: AppContext, caller: Principal, task
     # serialising it against the (schema-less) response model
     task = ctx.tasks.ended(caller, task_id)
     if task is None:
-        task = ctx.tasks.get(caller, task_id) if ctx.tasks.reads_inline else \
-            await run_in_threadpool(ctx.tasks.get, caller, task_id)
+        task = (
+            ctx.tasks.get(caller, task_id)
+            if ctx.tasks.reads_inline
+            else await run_in_threadpool(ctx.tasks.get, caller, task_id)
+        )
     return JSONResponse(envelope(task, request, ctx))
 
 

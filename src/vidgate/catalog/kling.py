@@ -34,7 +34,9 @@ class KlingRequest(GenerationRequest):
     mode: str = "std"
     aspect_ratio: str | None = None
     size: str | None = Field(default=None, description="alias of aspect_ratio")
-    image_urls: list[str] = Field(default_factory=list, description="0: text to video, 1: first frame, 2: first + last frame")
+    image_urls: list[str] = Field(
+        default_factory=list, description="0: text to video, 1: first frame, 2: first + last frame"
+    )
     audio: bool = False
     watermark: bool = False
 
@@ -61,8 +63,7 @@ class KlingRequest(GenerationRequest):
         if len(v) > 2:
             raise rule(
                 "unsupported_image_count",
-                f"image_urls has {len(v)} images; give 0 (text to video), 1 (first frame) "
-                "or 2 (first + last frame)",
+                f"image_urls has {len(v)} images; give 0 (text to video), 1 (first frame) or 2 (first + last frame)",
             )
         return check_urls(v, "image_urls")
 
@@ -264,12 +265,16 @@ class KlingV3Request(KlingRequest):
                     raise rule("unsupported_combination", f"{field} requires multi_shot: true", param=field)
             if self.prompt is None:
                 raise rule(
-                    "missing_parameter", "prompt is required (it may be left out only with multi_shot: true)", param="prompt"
+                    "missing_parameter",
+                    "prompt is required (it may be left out only with multi_shot: true)",
+                    param="prompt",
                 )
             return self
         if self.shot_type is None:
             raise rule(
-                "missing_parameter", "shot_type is required with multi_shot: true (customize or intelligence)", param="shot_type"
+                "missing_parameter",
+                "shot_type is required with multi_shot: true (customize or intelligence)",
+                param="shot_type",
             )
         if self.shot_type == "intelligence":
             if self.prompt is None:

@@ -1,10 +1,10 @@
 """A task and its status machine. Pure: no I/O.
 
-    pending ──> processing ──> completed
-       │            │  └─────> failed
-       │            └────────> cancelled
-       └──> cancelled / failed
-    processing ──> pending   (lease expired: handed back for another attempt)
+pending ──> processing ──> completed
+   │            │  └─────> failed
+   │            └────────> cancelled
+   └──> cancelled / failed
+processing ──> pending   (lease expired: handed back for another attempt)
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def read_status(word: str) -> Status | None:
     if word in STATUS_ALIASES:
         return STATUS_ALIASES[word]
     return Status(word) if word in Status.__members__.values() else None
+
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.FAILED}),

@@ -74,7 +74,11 @@ class Finisher:
                 await self._settle_later(task)
             else:
                 await self._quietly(
-                    task, self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error",
+                    task,
+                    self.store.upstream.fail,
+                    task.id,
+                    task.upstream_id,
+                    code="upstream_error",
                     message=f"the upstream's video could not be re-hosted: {exc.message}; it was not charged",
                 )
         except Unavailable as exc:
