@@ -75,7 +75,7 @@ class ChannelService:
             del fields["credentials"]  # unchanged: keep the bench state as it is
             del fields["enabled"]
         record = self.store.channels.update(channel_id, fields)
-        return self._public(record, self.store.channels.in_flight())  # type: ignore[arg-type]
+        return self._public(record, self.store.channels.in_flight())
 
     def delete(self, channel_id: str) -> None:
         self._record(channel_id)
