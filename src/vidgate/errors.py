@@ -35,6 +35,9 @@ answered as one (500), not dressed up as a refusal.
 ``VidgateError`` is kept as the common base for the few top levels that only report what went
 wrong (a ``vidgate`` command prints the message instead of a traceback). Anything that acts on
 an error catches one of the two branches.
+
+The store raises neither: it raises facts (``vidgate.store.errors``), which the services word
+as request errors.
 """
 
 from __future__ import annotations

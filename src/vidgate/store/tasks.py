@@ -5,7 +5,9 @@ got there first the update matches no row, and money moves only when the update 
 same transaction.
 
 How an ending settles money and counters, and the order rows are locked in, is
-``store.settlement``'s, shared with the queue of tasks running upstream.
+``store.settlement``'s, shared with the queue of tasks running upstream. A submit the data
+refuses raises a fact (``store.errors``): NotEnoughFunds, TooManyActiveTasks; a cancel of an
+ended task TaskAlreadyEnded.
 
 The statements of the hot path (submit, claim, heartbeat, complete, read) are built once, with
 bind parameters, rather than per call: building and fingerprinting a statement costs SQLAlchemy
@@ -25,9 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vidgate.errors import Conflict, InsufficientBalance, RateLimited
 from vidgate.store import ledger
 from vidgate.store.db import Database
+from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.store.settlement import (
     OWNED,
     SETTLED,
@@ -147,7 +149,9 @@ class TaskStore:
         estimated_time: int,
         max_active_per_key: int | None = None,
     ) -> Task:
-        """Reserve ``hold`` and insert the pending task, both or neither."""
+        """Reserve ``hold`` and insert the pending task, both or neither: TooManyActiveTasks if
+        the key has ``max_active_per_key`` already, NotEnoughFunds if the balance cannot cover
+        the hold."""
         now = time.time()
         task = Task(
             id=task_id,
@@ -167,9 +171,7 @@ class TaskStore:
             conn.execute(_INSERT, {**values, "key_id": key_id, "updated_at": now})
             balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
             if balance is None:  # raising rolls the insert back: no task, no money moved
-                raise InsufficientBalance(
-                    f"this task costs up to {hold / 1e6:g} and the account balance cannot cover it; top up and retry"
-                )
+                raise NotEnoughFunds(account_id, ledger.balance(conn, account_id), hold)
         self.db.notify_pending()
         return task
 
@@ -218,7 +220,7 @@ class TaskStore:
     def cancel(self, task_id: str, account_id: str) -> Task | None:
         """The client's cancel: a pending task is cancelled at once with its hold released; a
         processing one is flagged and its worker stops and settles it (see ``finish_cancel``).
-        None if there is no such task for this account; an ended task raises Conflict."""
+        None if there is no such task for this account; an ended task raises TaskAlreadyEnded."""
         with self.db.write() as conn:
             current = conn.execute(
                 sa.select(tasks.c.status).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
@@ -227,10 +229,7 @@ class TaskStore:
                 return None
             status = Status(current.status)
             if status.ended:
-                raise Conflict(
-                    f"task {task_id} has already ended ({status.value}); only pending or processing tasks can be cancelled",
-                    code="task_already_ended",
-                )
+                raise TaskAlreadyEnded(task_id, status)
             if status == Status.PENDING:
                 end_where(conn, (tasks.c.id == task_id, tasks.c.status == status.value), Status.CANCELLED,
                           code="cancelled", message="the task was cancelled by the client before it started")
@@ -344,7 +343,5 @@ class TaskStore:
         which also queues concurrent submits of the same key behind each other)."""
         bump = _COUNT_IN if limit is None else _COUNT_IN_LIMITED
         if conn.execute(bump, {"key_id": key_id, "limit": limit}).rowcount == 0:
-            raise RateLimited(
-                f"this key already has {limit} active tasks, its limit; wait for one to finish",
-                retry_after=5,
-            )
+            assert limit is not None  # the unlimited update always matches the key
+            raise TooManyActiveTasks(key_id, limit)
