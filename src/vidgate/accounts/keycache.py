@@ -12,7 +12,8 @@ change cannot put it back. While the notification channel is down the cache is n
 after it comes back it starts empty, so a change is never missed. On SQLite, where another
 process (``vidgate keys revoke``) could not tell this one, nothing is cached.
 
-Failed authentications are never cached: their error must name the reason every time.
+Failed authentications are never cached: their error must name the reason every time. The
+store says why it refused a secret (``vidgate.store.errors``); the client's 401 is worded here.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from vidgate.errors import AuthenticationFailed
 from vidgate.resilience import LoopHealth, Supervisor
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import hash_secret
+from vidgate.store.errors import AccountSuspended, KeyRevoked, UnknownKey
 
 MAX_ENTRIES = 100_000
 
@@ -69,7 +72,14 @@ class KeyCache:
         if (hit := self.cached(secret)) is not None:
             return hit
         generation = self._generation
-        principal = self.store.accounts.authenticate(secret)
+        try:
+            principal = self.store.accounts.authenticate(secret)
+        except UnknownKey:
+            raise AuthenticationFailed("invalid API key") from None
+        except KeyRevoked:
+            raise AuthenticationFailed("this API key has been revoked") from None
+        except AccountSuspended:
+            raise AuthenticationFailed("the account of this API key is suspended") from None
         if self._listening.is_set():
             with self._lock:
                 if generation == self._generation:

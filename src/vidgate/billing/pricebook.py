@@ -18,8 +18,9 @@ from typing import Any
 from vidgate.billing.prices import PriceTable
 from vidgate.catalog import GenerationRequest
 from vidgate.config import Settings
-from vidgate.errors import InvalidRequest
+from vidgate.errors import Conflict, InvalidRequest
 from vidgate.store import Store
+from vidgate.store.errors import PriceVersionTaken
 from vidgate.store.prices import PriceStore, StoredPrices
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,15 @@ class PriceBook:
         return self._stored
 
     def replace(self, data: Any, note: str | None = None) -> StoredPrices:
-        """Validate ``data`` in full, then make it the table of every process."""
+        """Validate ``data`` in full, then make it the table of every process. Two operators
+        replacing it at the same moment: the second gets a Conflict and may retry."""
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidRequest(f"note is {len(note)} characters long; at most {MAX_NOTE} are allowed", param="note")
         table = PriceTable.parse(data)
-        stored = self.store.replace(table.to_storage(), note)
+        try:
+            stored = self.store.replace(table.to_storage(), note)
+        except PriceVersionTaken:
+            raise Conflict("the price table was replaced by someone else at the same moment; retry") from None
         with self._lock:
             self._install(stored, table)
         return stored

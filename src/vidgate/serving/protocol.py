@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from vidgate.errors import InvalidRequest, ServiceUnavailable, VidgateError
+from vidgate.errors import InvalidRequest, RequestError, ServiceUnavailable
 from vidgate.serving.limits import ConnectionLimits
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Phase(Enum):
     IDLE = "idle"
 
 
-def raw_response(error: VidgateError) -> bytes:
+def raw_response(error: RequestError) -> bytes:
     """A complete ``Connection: close`` HTTP response carrying ``error``'s envelope."""
     body = json.dumps(error.to_body(), separators=(",", ":")).encode()
     head = [

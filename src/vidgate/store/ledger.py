@@ -130,6 +130,11 @@ def last_entry(conn: Connection, account_id: str) -> dict[str, Any]:
     return dict(row)
 
 
+def balance(conn: Connection, account_id: str) -> int:
+    """The account's balance now (micros)."""
+    return int(conn.execute(sa.select(accounts.c.balance).where(accounts.c.id == account_id)).scalar_one())
+
+
 def sum_entries(conn: Connection, account_id: str) -> int:
     total = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.account_id == account_id)
