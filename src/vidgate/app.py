@@ -83,6 +83,6 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 

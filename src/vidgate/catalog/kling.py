@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vidgate.catalog.base import (
     ASPECT_RATIOS,
     GenerationRequest,
     MediaRef,
+    Resolution,
+    Role,
     check_aspect_alias,
     check_mode,
     check_urls,
@@ -19,7 +21,7 @@ from vidgate.catalog.base import (
     rule,
 )
 
-MODE_RESOLUTION = {"std": "720p", "pro": "1080p", "4k": "4k"}
+MODE_RESOLUTION: dict[str, Resolution] = {"std": "720p", "pro": "1080p", "4k": "4k"}
 ELEMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -45,8 +47,8 @@ class KlingRequest(GenerationRequest):
 
     @field_validator("aspect_ratio", "size")
     @classmethod
-    def _aspect(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
-        return one_of(v, info.field_name, ASPECT_RATIOS)
+    def _aspect(cls, v: str, info: ValidationInfo) -> str:
+        return one_of(v, str(info.field_name), ASPECT_RATIOS)
 
     @field_validator("negative_prompt")
     @classmethod
@@ -77,7 +79,7 @@ class KlingRequest(GenerationRequest):
 
     @property
     def resolution(self) -> Literal["720p", "1080p", "4k"]:
-        return MODE_RESOLUTION[self.mode]  # type: ignore[return-value]
+        return MODE_RESOLUTION[self.mode]
 
     @property
     def aspect(self) -> str:
@@ -100,9 +102,9 @@ class KlingRequest(GenerationRequest):
         return self.negative_prompt
 
     def media_refs(self) -> list[MediaRef]:
-        roles = ("first_frame", "last_frame")
+        roles: tuple[Role, Role] = ("first_frame", "last_frame")
         return [
-            MediaRef(role=roles[i], url=url, kind="image", param=f"image_urls[{i}]")  # type: ignore[arg-type]
+            MediaRef(role=roles[i], url=url, kind="image", param=f"image_urls[{i}]")
             for i, url in enumerate(self.image_urls)
         ]
 

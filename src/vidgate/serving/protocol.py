@@ -70,6 +70,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._received = 0
 
     # --- the connection ----------------------------------------------------------------------
+    # uvicorn's own protocol declares this with asyncio.Transport, narrower than asyncio.Protocol's
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.server_state.connections) >= self.limits.max_connections:
             self._refused = True

@@ -174,7 +174,7 @@ def verify(conn: Connection) -> list[Discrepancy]:
         ledger.c.balance_after,
         sa.func.coalesce(previous, 0).label("previous"),
     ).subquery()
-    broken = dict(
+    broken: dict[str, int] = dict(
         conn.execute(
             sa.select(chain.c.account_id, sa.func.count())
             .where(chain.c.balance_after != chain.c.previous + chain.c.amount)

@@ -29,7 +29,8 @@ class PriceStore:
     def current_version(self) -> int | None:
         """Cheap: what processes poll to notice a new table."""
         with self.db.read() as conn:
-            return conn.execute(sa.select(sa.func.max(price_tables.c.version))).scalar_one()  # type: ignore[no-any-return]
+            version: int | None = conn.execute(sa.select(sa.func.max(price_tables.c.version))).scalar_one()
+            return version
 
     def current(self) -> StoredPrices | None:
         with self.db.read() as conn:

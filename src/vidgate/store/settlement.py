@@ -89,11 +89,11 @@ def completion(*, charge: Any, result: Any, expires: Any, now: Any) -> dict[str,
 SETTLED = (tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
 
 
-def settle_completed(conn: Connection, completed: Sequence[Row[Any]]) -> None:
+def settle_completed(conn: Connection, completed: Sequence[Row[Any, Any]]) -> None:
     """Money and counters for tasks just completed: each account's row and each key's and
     channel's counter is updated once, however many of its tasks are in the batch. Rows are
     locked in the one order every transaction uses (see ``LOCK_ORDER``)."""
-    by_account: dict[str, list[tuple[str, int, str, str | None]]] = defaultdict(list)
+    by_account: dict[str, list[tuple[str, int, str | None, str | None]]] = defaultdict(list)
     for row in completed:
         by_account[row.account_id] += [
             ("release", row.hold, "hold released on completion", row.id),
@@ -114,7 +114,7 @@ _COUNT_OUT = {
 }
 
 
-def count_out(conn: Connection, ended: Sequence[Row[Any]], counters: Sequence[str] = ("key_id", "channel_id")) -> None:
+def count_out(conn: Connection, ended: Sequence[Row[Any, Any]], counters: Sequence[str] = ("key_id", "channel_id")) -> None:
     """These tasks (rows with key_id and channel_id) have ended: fewer active for their keys,
     fewer in flight for their channels (or only the ``counters`` named)."""
     for field in counters:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from vidgate.store import ledger
 from vidgate.store.db import Database
@@ -64,7 +64,7 @@ class SweepResult:
     timed_out: int = 0
 
 
-def _task(row: Mapping[str, Any]) -> Task:
+def _task(row: RowMapping) -> Task:
     return Task(
         id=row["id"],
         account_id=row["account_id"],
