@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
@@ -29,6 +30,7 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
     from vidgate.serving import serve as serve_http
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    require_free_port(host, port)
     settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
     store = open_store(settings, wait=settings.database_wait_seconds)
     try:
@@ -45,6 +47,22 @@ def serve(host: str, port: int, data_dir: Path | None, workers: bool | None, con
         app = create_app(settings)
     click.echo(f"vidgate serving on http://{host}:{port} (data in {settings.data_dir})")
     serve_http(app, settings, host=host, port=port)
+
+
+def require_free_port(host: str, port: int) -> None:
+    """End the command with one line, not uvicorn's error, if HOST:PORT cannot be listened on
+    (checked before anything is opened, so a first start creates no account for nothing)."""
+    from vidgate.serving import check_port
+
+    try:
+        check_port(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else 8001
+            raise click.ClickException(
+                f"port {port} on {host} is already in use; choose another with --port (make run PORT={other})"
+            ) from None
+        raise click.ClickException(f"cannot listen on port {port} of {host}: {exc.strerror or exc}") from None
 
 
 @click.command()
