@@ -7,6 +7,7 @@ command returns, exactly as one made through ``/admin/v1``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 #: the statuses of an account, as ``vidgate.store.accounts.STATUSES`` (a test keeps them equal;
 #: importing the store here would load the database layer for every ``vidgate`` command)
 ACCOUNT_STATUSES = ("active", "suspended")
+#: what TOML allows nowhere in a comment: control characters but the tab
+_NOT_IN_COMMENTS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @click.group()
@@ -244,7 +247,7 @@ def prices_show(data_dir: Path | None) -> None:
     with price_book(data_dir) as book:
         stored = book.stored()
         note = f": {stored.note}" if stored.note else ""
-        click.echo(f"# price table version {stored.version}, {when(stored.created_at)}{note}")
+        click.echo(toml_comment(f"price table version {stored.version}, {when(stored.created_at)}{note}"))
         click.echo(book.current().to_toml())
 
 
@@ -340,3 +343,8 @@ def echo_entry(entry: dict[str, Any]) -> None:
 def when(at: float | None) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else "never"
 
+
+def toml_comment(text: str) -> str:
+    """``text`` as TOML comment lines, so that what ``prices show`` prints ``prices set`` reads
+    back whatever the note holds (a line break, a control character TOML refuses in comments)."""
+    return "\n".join("# " + _NOT_IN_COMMENTS.sub(" ", line) for line in text.splitlines())
