@@ -1,8 +1,12 @@
 # vidgate: `make run` starts the server, `make test` runs the whole suite.
+# `make run PORT=8001 HOST=0.0.0.0` serves elsewhere; `make test PYTEST_ARGS="tests/unit -q"` runs a part.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# set on the command line only: a PORT or HOST in the environment (many platforms export one) is not used
+HOST   = 127.0.0.1
+PORT   = 8000
 
 .PHONY: install run test bench clean
 
@@ -15,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/vidgate serve
+	$(BIN)/vidgate serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
