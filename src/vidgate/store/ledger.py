@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vidgate.store.tables import accounts, ledger
+from vidgate.store.tables import P, accounts, ledger
 
 KINDS = ("topup", "adjustment", "hold", "release", "capture")
 #: the largest entry id either database can hold (a signed 64-bit integer)
@@ -50,7 +50,6 @@ def post_many(conn: Connection, account_id: str, moves: list[Move]) -> int:
     return balance
 
 
-P = sa.bindparam
 #: up to this many entries, PostgreSQL moves money in one statement (a submit has one entry, a
 #: settlement two); a batch of settlements uses two statements rather than one compiled anew
 ONE_STATEMENT_MOVES = 4

@@ -31,10 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from vidgate.store import ledger
-from vidgate.store.tables import api_keys, channels, tasks
-from vidgate.tasks.model import Status
-
-P = sa.bindparam
+from vidgate.store.tables import P, api_keys, channels, tasks
+from vidgate.tasks.model import Status, moved_to
 
 #: Every transaction that touches these shared rows locks them in this order (and rows of one
 #: table in id order), so two transactions never wait for each other in a circle: a submit
@@ -73,7 +71,7 @@ OWNED = owned(P("task_id"), P("worker"))  # the same, for prebuilt statements
 def completion(*, charge: Any, result: Any, expires: Any, now: Any) -> dict[str, Any]:
     """What completing a task sets (expressions or values): the charge is never more than held."""
     return dict(
-        status=Status.COMPLETED.value,
+        status=moved_to(Status.COMPLETED, Status.PROCESSING),
         progress=100,
         cost=sa.case((tasks.c.hold < charge, tasks.c.hold), else_=charge),
         result_path=result,
@@ -141,7 +139,8 @@ def end_where(
     ids = lock_tasks(conn, *where)
     end = (
         sa.update(tasks)
-        .values(status=status.value, progress=100, cost=0, error_code=code, error_message=message,
+        .values(status=moved_to(status, Status.PENDING, Status.PROCESSING), progress=100, cost=0,
+                error_code=code, error_message=message,
                 completed_at=now, lease_expires_at=None, next_poll_at=None, updated_at=now)
         .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
     )

@@ -6,6 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+#: a bind parameter of a statement built once and run many times (the hot path's)
+P = sa.bindparam
+
 
 class Id(sa.types.TypeDecorator[str]):
     """An id (VARCHAR(40)). Ids come from clients (paths, queries) to be looked up, and PostgreSQL

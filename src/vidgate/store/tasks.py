@@ -41,11 +41,10 @@ from vidgate.store.settlement import (
     owned,
     settle_completed,
 )
-from vidgate.store.tables import api_keys, tasks
-from vidgate.tasks.model import ENDED, Status, Task
+from vidgate.store.tables import P, api_keys, tasks
+from vidgate.tasks.model import ENDED, Status, Task, moved_to
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
-P = sa.bindparam
 
 
 class Lease(Enum):
@@ -107,7 +106,7 @@ _CLAIM = (
     sa.update(tasks)
     .where(tasks.c.id == _OLDEST_PENDING, tasks.c.status == Status.PENDING.value)
     .values(
-        status=Status.PROCESSING.value,
+        status=moved_to(Status.PROCESSING, Status.PENDING),
         worker_id=P("worker", type_=sa.String),
         lease_expires_at=P("lease_until", type_=sa.Double),
         started_at=sa.func.coalesce(tasks.c.started_at, P("now", type_=sa.Double)),
@@ -264,7 +263,7 @@ class TaskStore:
         reserved in channels freed; ``count_attempt=False`` gives the attempt back. False if it
         was no longer this worker's."""
         mine = owned(task_id, worker_id)
-        values: dict[str, Any] = dict(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
+        values: dict[str, Any] = dict(status=moved_to(Status.PENDING, Status.PROCESSING), worker_id=None, lease_expires_at=None, progress=0,
                                       not_before=not_before, updated_at=time.time())
         if not count_attempt:
             values["attempts"] = tasks.c.attempts - 1
@@ -296,7 +295,7 @@ class TaskStore:
                 result.requeued += conn.execute(
                     sa.update(tasks)
                     .where(tasks.c.id.in_(chunk), *requeue)
-                    .values(status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0,
+                    .values(status=moved_to(Status.PENDING, Status.PROCESSING), worker_id=None, lease_expires_at=None, progress=0,
                             updated_at=now)
                 ).rowcount
             for model, limit in [*timeouts.items(), (None, default_timeout)]:

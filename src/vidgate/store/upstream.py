@@ -29,7 +29,7 @@ from vidgate.store.settlement import (
     owned,
     settle_completed,
 )
-from vidgate.store.tables import channels, tasks
+from vidgate.store.tables import P, channels, tasks
 from vidgate.store.tasks import TaskStore
 from vidgate.tasks.model import Status
 
@@ -38,7 +38,6 @@ _NEXT_DUE = sa.select(sa.func.min(tasks.c.next_poll_at)).where(
     tasks.c.status == PROCESSING, tasks.c.next_poll_at.is_not(None)
 )
 
-P = sa.bindparam
 _HAND_OVER = (
     sa.update(tasks)
     .where(*OWNED, tasks.c.channel_id == P("channel", type_=sa.String))  # reserved there

@@ -48,6 +48,7 @@ def read_status(word: str) -> Status | None:
         return STATUS_ALIASES[word]
     return Status(word) if word in Status.__members__.values() else None
 
+
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.FAILED}),
     Status.PROCESSING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING}),
@@ -59,6 +60,16 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 def can_move(src: Status, dst: Status) -> bool:
     return dst in TRANSITIONS[src]
+
+
+def moved_to(dst: Status, *srcs: Status) -> str:
+    """The value to set for a guarded update that moves a task from any of ``srcs`` to ``dst``.
+    Every status change of the store is built with it, so a move the machine above does not
+    allow fails when the statement is built (at import, for the prebuilt ones), never at run."""
+    forbidden = [src.value for src in srcs if not can_move(src, dst)]
+    if forbidden or not srcs:
+        raise ValueError(f"a task may not move from {forbidden or 'nowhere'} to {dst.value}")
+    return dst.value
 
 
 @dataclass(frozen=True)
