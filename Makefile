@@ -1,4 +1,5 @@
-# vidgate: `make run` starts the server, `make test` runs the whole suite.
+# vidgate: `make run` starts the server, `make test` checks the format, the lint and the types,
+# then runs the whole suite (`make lint` for the first three alone).
 # `make run PORT=8001 HOST=0.0.0.0` serves elsewhere; `make test PYTEST_ARGS="tests/unit -q"` runs a part.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 HOST   = 127.0.0.1
 PORT   = 8000
 
-.PHONY: install run test bench clean
+.PHONY: install run lint test bench clean
 
 install: $(STAMP)
 
@@ -21,11 +22,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/vidgate serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
 
 clean:
-	rm -rf $(VENV) .vidgate .pytest_cache
+	rm -rf $(VENV) .vidgate .pytest_cache .mypy_cache .ruff_cache

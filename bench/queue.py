@@ -17,7 +17,7 @@ printed as a ratio of that request rate, latency next to that round trip.
 
 from __future__ import annotations
 
-# ruff: noqa: E402, I001
+# ruff: noqa: I001
 
 import _paths  # noqa: F401  (first: this file shadows the stdlib `queue`, see _paths.py)
 from bench._cpu import cpu_snapshot
@@ -96,7 +96,7 @@ def deployment(url: str, data: Path, workers: int, processes: int) -> object:
     )
     port = free_port()
     procs = []
-    log = open(data / "bench.log", "ab")
+    log = open(data / "bench.log", "ab")  # noqa: SIM115 - the servers' output, open as long as they run
     embedded = url.startswith("sqlite")
     serve = ["serve", "--port", str(port)] + (["--concurrency", str(workers)] if embedded else ["--no-workers"])
     procs.append(subprocess.Popen([sys.executable, "-m", "vidgate", *serve], env=env, stdout=log, stderr=log))
@@ -129,7 +129,9 @@ def active(store: Store) -> int:
     without loading the database the benchmark measures (counting completed ones would scan
     the whole table each time)."""
     with store.db.read() as conn:
-        return conn.execute(sa.select(sa.func.count()).where(tasks.c.status.in_(["pending", "processing"]))).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).where(tasks.c.status.in_(["pending", "processing"]))
+        ).scalar_one()
 
 
 def run(url: str, data: Path, n: int, workers: int, processes: int, clients: int, per_client_accounts: bool) -> Result:
@@ -217,7 +219,10 @@ def main() -> None:
         return statistics.quantiles(values, n=100)[int(p) - 1]
 
     accounts = "one account" if args.one_account else "one account per client"
-    print(f"\n{args.tasks} tasks, {args.workers} workers, {args.clients} concurrent clients ({accounts}), instant provider\n")
+    print(
+        f"\n{args.tasks} tasks, {args.workers} workers, {args.clients} concurrent clients ({accounts}), "
+        "instant provider\n"
+    )
     print(f"{'':34}{'SQLite':>14}{'PostgreSQL':>14}")
     rows = [
         ("throughput, tasks/s", lambda r: f"{r.tasks_per_s:.0f}"),
@@ -227,7 +232,10 @@ def main() -> None:
         ("dispatch latency p50, ms", lambda r: f"{statistics.median(r.dispatch_ms):.1f}"),
         ("dispatch latency p95, ms", lambda r: f"{q(r.dispatch_ms, 95):.1f}"),
         ("baseline GET round trip p50, ms", lambda r: f"{statistics.median(r.baseline_rtt_ms):.1f}"),
-        ("  dispatch p50 / GET p50", lambda r: f"{statistics.median(r.dispatch_ms) / statistics.median(r.baseline_rtt_ms):.2f}"),
+        (
+            "  dispatch p50 / GET p50",
+            lambda r: f"{statistics.median(r.dispatch_ms) / statistics.median(r.baseline_rtt_ms):.2f}",
+        ),
     ]
     for part in ("api", "workers", "postgres", "bench clients"):
         rows.append((f"cpu per task, {part}, ms", lambda r, part=part: f"{r.cpu_ms_per_task.get(part, 0):.2f}"))

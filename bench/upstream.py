@@ -15,7 +15,7 @@ task exactly once per interval would show delays spread evenly over it (p99 = 0.
 
 from __future__ import annotations
 
-# ruff: noqa: E402, I001
+# ruff: noqa: I001
 
 import _paths  # noqa: F401  (first: puts the project on the path, see _paths.py)
 from bench._cpu import cpu_snapshot
@@ -50,7 +50,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = open(log, "ab")
+    out = open(log, "ab")  # noqa: SIM115 - the process's output, open as long as it runs
     return subprocess.Popen([sys.executable, "-m", "vidgate", *args], env=env, stdout=out, stderr=out)
 
 
@@ -101,7 +101,9 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
         fake_port, port = free_port(), free_port()
         fake_url = f"http://127.0.0.1:{fake_port}"
-        procs = [start(["fake-upstream", "kling", "--port", str(fake_port), "--delay", *map(str, args.delay)], env, log)]
+        procs = [
+            start(["fake-upstream", "kling", "--port", str(fake_port), "--delay", *map(str, args.delay)], env, log)
+        ]
         url = f"sqlite:///{data / 'vidgate.db'}" if args.database == "sqlite" else stack.enter_context(fresh_postgres())
         (data / "channels.toml").write_text(
             f'[[channels]]\nname = "fake-kling"\nprovider = "kling"\nbase_url = "{fake_url}"\n'
@@ -139,7 +141,12 @@ def main() -> None:
             t0 = time.time()
             per = args.tasks // args.clients
             with ThreadPoolExecutor(args.clients) as ex:
-                list(ex.map(lambda c: [c.post("/v1/videos/generations", json=BODY).raise_for_status() for _ in range(per)], clients))
+                list(
+                    ex.map(
+                        lambda c: [c.post("/v1/videos/generations", json=BODY).raise_for_status() for _ in range(per)],
+                        clients,
+                    )
+                )
             submitted = time.time() - t0
             total = per * args.clients
             deadline = time.time() + args.delay[1] + 120
@@ -168,8 +175,14 @@ def main() -> None:
             "".join(f"{r.upstream_id} {ended[r.upstream_id.split(':', 1)[1]]:.3f} {r.completed_at:.3f}\n" for r in done)
         )
     setup = "embedded (SQLite)" if args.database == "sqlite" else f"PostgreSQL, API + {args.workers} worker processes"
-    print(f"\n{total} kling-v3 tasks through the fake Kling API, completing {args.delay[0]:g}-{args.delay[1]:g} s after submit")
-    print(f"vidgate: {setup}; submitted in {submitted:.1f} s ({total / submitted:.0f}/s); completed {len(done)} of {total}")
+    print(
+        f"\n{total} kling-v3 tasks through the fake Kling API, "
+        f"completing {args.delay[0]:g}-{args.delay[1]:g} s after submit"
+    )
+    print(
+        f"vidgate: {setup}; submitted in {submitted:.1f} s ({total / submitted:.0f}/s); "
+        f"completed {len(done)} of {total}"
+    )
     print(f"\n{'delay from upstream completion to vidgate completed':52}{'seconds':>10}")
     for label, value in [
         ("p50", statistics.median(delays)),

@@ -44,8 +44,9 @@ class Processes:
     def vidgate(self, *args: str) -> subprocess.Popen[bytes]:
         """Start ``vidgate ARGS``; its output goes to ``<folder>/<command>-<n>.log``."""
         with open(self.folder / f"{args[0]}-{len(self.procs)}.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "vidgate", *args], env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "vidgate", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         self.procs.append(proc)
         return proc
 

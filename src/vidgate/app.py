@@ -85,4 +85,3 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
-

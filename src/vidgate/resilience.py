@@ -46,8 +46,9 @@ def backoff_delay(failures: int, first: float, cap: float) -> float:
 class Outage:
     """Backoff and once-per-outage logging for a loop that calls something that may fail."""
 
-    def __init__(self, what: str, *, logger: logging.Logger = log, first: float = FIRST_WAIT_S,
-                 cap: float = MAX_WAIT_S) -> None:
+    def __init__(
+        self, what: str, *, logger: logging.Logger = log, first: float = FIRST_WAIT_S, cap: float = MAX_WAIT_S
+    ) -> None:
         self.what = what
         self.logger = logger
         self.first = first
@@ -75,14 +76,19 @@ class Outage:
     def recovered(self) -> None:
         """An attempt succeeded: the outage, if there was one, is over."""
         if self.since is not None:
-            self.logger.warning("%s: recovered after %.1f s (%d failed attempts)", self.what,
-                                time.monotonic() - self.since, self.failures)
+            self.logger.warning(
+                "%s: recovered after %.1f s (%d failed attempts)",
+                self.what,
+                time.monotonic() - self.since,
+                self.failures,
+            )
         self.failures = 0
         self.since = None
 
 
-def retry_while_unavailable(fn: Callable[..., T], *args: Any, stop: threading.Event, outage: Outage,
-                            **kwargs: Any) -> T:
+def retry_while_unavailable(
+    fn: Callable[..., T], *args: Any, stop: threading.Event, outage: Outage, **kwargs: Any
+) -> T:
     """``fn(*args, **kwargs)``, called again while it raises Unavailable, until it succeeds or
     ``stop`` is set (then the last Unavailable is raised). Only for calls that
     are safe to repeat: every write of the store is a guarded update, so a repeat of one that
@@ -132,8 +138,9 @@ class Supervisor:
 
     def start(self, name: str, target: Callable[..., None], *args: Any) -> threading.Thread:
         loop = _Loop(name, target, args)
-        loop.thread = threading.Thread(target=self._keep_running, args=(loop,), name=f"{self.prefix}-{name}",
-                                       daemon=True)
+        loop.thread = threading.Thread(
+            target=self._keep_running, args=(loop,), name=f"{self.prefix}-{name}", daemon=True
+        )
         with self._lock:
             self._loops.append(loop)
         loop.thread.start()

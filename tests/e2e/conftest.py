@@ -21,5 +21,3 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureServer]:
             server.serve_file(f"/{name}", make_mp4(folder / name, seconds, w, h, audio=audio))
         server.serve_file("/short.mp4", make_mp4(folder / "short.mp4", 2, 320, 240))
         yield server
-
-

@@ -37,7 +37,9 @@ class Cluster(Processes):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with self.store.db.read() as conn:
-                owners = conn.execute(sa.select(tasks.c.worker_id).where(tasks.c.status == "processing")).scalars().all()
+                owners = (
+                    conn.execute(sa.select(tasks.c.worker_id).where(tasks.c.status == "processing")).scalars().all()
+                )
             for proc in workers:
                 if proc.poll() is None and any(f":{proc.pid}:" in (o or "") for o in owners):
                     return proc
@@ -61,7 +63,9 @@ def test_killed_workers_lose_nothing_and_nothing_runs_or_bills_twice(cluster: Cl
     cluster.api()
     workers = [cluster.vidgate("worker") for _ in range(3)]
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}", headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{cluster.port}", headers={"Authorization": f"Bearer {key}"}
+    ) as client:
         ids = []
         for _ in range(TASKS):
             r = client.post("/v1/videos/generations", json=BODY)
@@ -112,7 +116,9 @@ def test_sigterm_hands_unfinished_work_back(cluster: Cluster) -> None:
     _, key = cluster.store.accounts.create_key(account.id)
     cluster.api()
     first = cluster.vidgate("worker", "--concurrency", "1")
-    with httpx.Client(base_url=f"http://127.0.0.1:{cluster.port}", headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{cluster.port}", headers={"Authorization": f"Bearer {key}"}
+    ) as client:
         task_id = client.post("/v1/videos/generations", json=BODY).json()["data"][0]["task_id"]
         cluster.busy_worker([first])
         first.send_signal(signal.SIGTERM)

@@ -150,7 +150,9 @@ def test_first_frame_is_the_given_image_from_a_data_uri(live: Running, tmp_path:
     colour = (30, 160, 220)
     data_uri = "data:image/png;base64," + base64.b64encode(image_bytes(640, 360, colour)).decode()
     with live.client(key) as client:
-        task_id = submit(client, {"model": "kling-v3", "prompt": "the sky clears", "image_urls": [data_uri], "duration": 3})
+        task_id = submit(
+            client, {"model": "kling-v3", "prompt": "the sky clears", "image_urls": [data_uri], "duration": 3}
+        )
         task, _ = wait_until_ended(client, task_id)
     assert task["status"] == "completed", task
     out = decode(download(task["result"]["videos"][0]["url"][0], tmp_path / "v.mp4"))
@@ -213,7 +215,10 @@ def test_failed_task_costs_nothing_and_refunds_the_hold(
 ) -> None:
     account, key = live.new_account("10")
     base = media.url("")
-    body = {k: v.format(base=base) if isinstance(v, str) else [u.format(base=base) for u in v] if isinstance(v, list) else v for k, v in body.items()}
+    body = {
+        k: v.format(base=base) if isinstance(v, str) else [u.format(base=base) for u in v] if isinstance(v, list) else v
+        for k, v in body.items()
+    }
     with live.client(key) as client:
         task_id = submit(client, body)
         assert live.balance(account) < to_micros("10")  # the hold is taken at submit

@@ -69,8 +69,9 @@ class Deployment(Processes):
 
     def submit(self, key: str, out: Submits, stop: threading.Event) -> None:
         """Submits until ``stop``; each answer recorded (the API may be away a while)."""
-        with httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {key}"},
-                          timeout=10) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ) as client:
             while not stop.is_set():
                 try:
                     r = client.post("/v1/videos/generations", json=BODY)
@@ -167,10 +168,12 @@ def test_every_accepted_task_ends_and_money_settles_once(name: str, deployment: 
     assert set(submits.statuses) <= {200, 503}, (submits.statuses, submits.bodies[:3])
 
     with d.store.db.read() as conn:
-        rows = conn.execute(sa.select(tasks.c.id, tasks.c.status, tasks.c.cost, tasks.c.hold, tasks.c.worker_id,
-                                      tasks.c.completed_at)).all()
-        entries = conn.execute(sa.select(ledger.c.task_id, ledger.c.kind, ledger.c.amount)
-                               .where(ledger.c.task_id.is_not(None))).all()
+        rows = conn.execute(
+            sa.select(tasks.c.id, tasks.c.status, tasks.c.cost, tasks.c.hold, tasks.c.worker_id, tasks.c.completed_at)
+        ).all()
+        entries = conn.execute(
+            sa.select(ledger.c.task_id, ledger.c.kind, ledger.c.amount).where(ledger.c.task_id.is_not(None))
+        ).all()
     by_id = {r.id: r for r in rows}
     assert set(submits.accepted) <= set(by_id)  # nothing accepted was lost
     assert all(r.status in FINAL for r in rows)
@@ -200,6 +203,8 @@ def test_every_accepted_task_ends_and_money_settles_once(name: str, deployment: 
             assert any(f":{worker.pid}:" in w and w.endswith(f":{n}") for w in after), (worker.pid, n, after)
     completed = sum(1 for r in rows if r.status == "completed")
     back = min(r.completed_at for r in rows if r.status == "completed" and r.completed_at > ended_at) - ended_at
-    print(f"\n{name}: {len(submits.accepted)} accepted, {dict(submits.statuses)} answers, "
-          f"{submits.unreachable} unreachable; {completed} completed, {len(rows) - completed} failed; "
-          f"first completion {back:.2f} s after the fault ended, all ended {recovery:.1f} s after")
+    print(
+        f"\n{name}: {len(submits.accepted)} accepted, {dict(submits.statuses)} answers, "
+        f"{submits.unreachable} unreachable; {completed} completed, {len(rows) - completed} failed; "
+        f"first completion {back:.2f} s after the fault ended, all ended {recovery:.1f} s after"
+    )

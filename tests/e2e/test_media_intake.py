@@ -107,7 +107,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("make", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_refused_input_fails_its_task_and_leaves_nothing(guarded: Running, media: FixtureServer, make, words: str) -> None:  # type: ignore[no-untyped-def]
+def test_refused_input_fails_its_task_and_leaves_nothing(
+    guarded: Running, media: FixtureServer, make, words: str
+) -> None:  # type: ignore[no-untyped-def]
     task_id, task, account = run_to_end(guarded, make(media))
     assert task["status"] == "failed", task
     assert task["cost"] == 0 and "result" not in task
@@ -139,12 +141,22 @@ def test_a_name_that_resolves_to_a_refused_address_fails_the_task_without_connec
     task_id = f"task_{ULID()}"
     body = image_task("https://images.rebind.test/a.png")
     store.tasks.insert_with_hold(
-        task_id=task_id, account_id=account.id, key_id=key.id, model="kling-v3", request=body, hold=180_000,
+        task_id=task_id,
+        account_id=account.id,
+        key_id=key.id,
+        model="kling-v3",
+        request=body,
+        hold=180_000,
         estimated_time=10,
     )
     fetcher = Fetcher(FetchPolicy(), resolver=lambda host, port: ["127.0.0.1"], transport=NoConnectTransport())
     executor = Executor(
-        store, LocalStorage(tmp_path), fetcher, InstantProvider(), PriceTable.load(), lease_seconds=30,
+        store,
+        LocalStorage(tmp_path),
+        fetcher,
+        InstantProvider(),
+        PriceTable.load(),
+        lease_seconds=30,
         result_ttl_seconds=3600,
     )
     claimed = store.tasks.claim("w", 30)
@@ -178,8 +190,13 @@ def test_inputs_are_fetched_once_per_task_even_across_attempts(media: FixtureSer
     key, _ = store.accounts.create_key(account.id)
     body = motion_task(media.url("/ok.png"), media.url("/ref.mp4"))
     store.tasks.insert_with_hold(
-        task_id=f"task_{ULID()}", account_id=account.id, key_id=key.id, model=body["model"], request=body,
-        hold=700_000, estimated_time=10,
+        task_id=f"task_{ULID()}",
+        account_id=account.id,
+        key_id=key.id,
+        model=body["model"],
+        request=body,
+        hold=700_000,
+        estimated_time=10,
     )
     fetcher = Fetcher(FetchPolicy(allow_hosts=("127.0.0.1",)))
     before = {p: media.paths_requested.count(p) for p in ("/ok.png", "/ref.mp4")}
@@ -188,8 +205,15 @@ def test_inputs_are_fetched_once_per_task_even_across_attempts(media: FixtureSer
         task = store.tasks.claim("w", 30)
         assert task is not None
         run = RunningTask(task.id, "w")
-        Executor(store, LocalStorage(tmp_path), fetcher, provider_for(run), PriceTable.load(), lease_seconds=30,
-                 result_ttl_seconds=3600).run(task, run)
+        Executor(
+            store,
+            LocalStorage(tmp_path),
+            fetcher,
+            provider_for(run),
+            PriceTable.load(),
+            lease_seconds=30,
+            result_ttl_seconds=3600,
+        ).run(task, run)
 
     attempt(DiesMidRender)
     task_id = next(iter((tmp_path / "inputs").iterdir())).name

@@ -29,7 +29,7 @@ from vidgate.store.tables import tasks
 
 KLING_MODELS = ["kling-v2-6", "kling-v3", "kling-v2-6-motion-control", "kling-v3-motion-control"]
 ALL_MODELS = [*KLING_MODELS, "Omni-Flash-Ext"]
-FAST = dict(delay_s=(0.2, 0.6))
+FAST = {"delay_s": (0.2, 0.6)}
 
 
 class Fake:
@@ -132,7 +132,9 @@ def test_a_failing_channel_fails_over_to_the_next(fault: str, tmp_path: Path) ->
         running = vidgate_with(stack, tmp_path, channels, upstream_retry_submit=60.0)
         account, key = running.new_account("10")
         with running.client(key) as client:
-            r = client.post("/v1/videos/generations", json={"model": "Omni-Flash-Ext", "prompt": "failover", "duration": 4})
+            r = client.post(
+                "/v1/videos/generations", json={"model": "Omni-Flash-Ext", "prompt": "failover", "duration": 4}
+            )
             task, _ = wait_until_ended(client, r.json()["data"][0]["task_id"], timeout=30)
         channel_id, _ = upstream_of(running, task["id"])
         chosen = running.store.channels.get(channel_id)
@@ -151,8 +153,12 @@ def test_a_channel_never_has_more_tasks_running_than_its_max_concurrent(kind: st
         fake = start_fake(stack, kind, delay_s=(0.3, 0.5), max_running=2)
         (tmp_path / "channels.toml").write_text(channel_toml("small", fake, ["kling-v3"], max_concurrent=2))
         settings = make_settings(
-            tmp_path, channels_file=tmp_path / "channels.toml", worker_concurrency=8,
-            upstream_poll_interval=0.2, upstream_first_poll=0.1, upstream_retry_submit=0.2,
+            tmp_path,
+            channels_file=tmp_path / "channels.toml",
+            worker_concurrency=8,
+            upstream_poll_interval=0.2,
+            upstream_first_poll=0.1,
+            upstream_retry_submit=0.2,
         )
         running = stack.enter_context(running_server(settings))
         _, key = running.new_account("10")
@@ -207,7 +213,9 @@ def test_content_rejection_fails_the_task_with_a_full_refund(kind: str, tmp_path
         running = vidgate_with(stack, tmp_path, channel_toml(kind, fake, ["kling-v3"]))
         account, key = running.new_account("10")
         with running.client(key) as client:
-            r = client.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "REJECT this", "duration": 3})
+            r = client.post(
+                "/v1/videos/generations", json={"model": "kling-v3", "prompt": "REJECT this", "duration": 3}
+            )
             task, _ = wait_until_ended(client, r.json()["data"][0]["task_id"], timeout=30)
     assert task["status"] == "failed", task
     assert task["error"]["code"] == "task_failed" and task["error"]["reason"] == "content_rejected"

@@ -224,8 +224,10 @@ def test_what_get_prices_answers_put_prices_takes_back(server: Running, admin: h
     assert whole["models"] == before["models"] and whole["version"] == before["version"] + 2
 
     edited = {**before, "note": "std doubled"}
-    edited["models"] = {**before["models"], "kling-v2-6": {**before["models"]["kling-v2-6"],
-                                                           "std": {"durations": {"5": 0.4, "10": 0.8}}}}
+    edited["models"] = {
+        **before["models"],
+        "kling-v2-6": {**before["models"]["kling-v2-6"], "std": {"durations": {"5": 0.4, "10": 0.8}}},
+    }
     try:
         changed = data(admin.put("/admin/v1/prices", json=edited))
         assert changed["models"]["kling-v2-6"]["std"]["durations"] == {"5": 0.4, "10": 0.8}

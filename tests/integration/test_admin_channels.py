@@ -83,7 +83,7 @@ def test_create_change_list_delete_without_ever_showing_credentials(server: Runn
 
 def test_a_channel_with_tasks_in_flight_cannot_be_deleted(tmp_path: Path) -> None:
     with running_server(make_settings(tmp_path, admin_token=ADMIN, workers=False)) as server:
-        account_id, key = server.new_account()
+        _account_id, key = server.new_account()
         with admin(server) as client, server.client(key) as user:
             channel = client.post("/admin/v1/channels", json=KLING).json()["data"]
             r = user.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "x", "duration": 3})
@@ -91,7 +91,12 @@ def test_a_channel_with_tasks_in_flight_cannot_be_deleted(tmp_path: Path) -> Non
             assert server.store.tasks.claim("w", 30) is not None  # as a worker submitting it upstream
             assert server.store.upstream.reserve(task_id, "w", channel["id"])
             assert server.store.upstream.hand_over(
-                task_id, "w", channel_id=channel["id"], upstream_id="text2video:1", first_poll_at=time.time() + 3600, quote=1
+                task_id,
+                "w",
+                channel_id=channel["id"],
+                upstream_id="text2video:1",
+                first_poll_at=time.time() + 3600,
+                quote=1,
             )
             assert client.get(f"/admin/v1/channels/{channel['id']}").json()["data"]["in_flight"] == 1
             busy = client.delete(f"/admin/v1/channels/{channel['id']}")
@@ -112,9 +117,9 @@ def test_refused_credentials_bench_the_channel_and_stay_out_of_the_logs(
         _, key = running.new_account("10")
         with admin(running) as client, running.client(key) as user:
             channel = client.post("/admin/v1/channels", json={**KLING, "base_url": url}).json()["data"]
-            task_id = user.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "x", "duration": 3}).json()[
-                "data"
-            ][0]["task_id"]
+            task_id = user.post(
+                "/v1/videos/generations", json={"model": "kling-v3", "prompt": "x", "duration": 3}
+            ).json()["data"][0]["task_id"]
             deadline = time.monotonic() + 15
             while client.get(f"/admin/v1/channels/{channel['id']}").json()["data"]["benched_until"] is None:
                 assert time.monotonic() < deadline, "the channel was never benched"
@@ -156,11 +161,15 @@ def test_channels_from_the_file_are_stored_encrypted_and_kling_defaults_to_its_g
 @pytest.mark.parametrize(
     ("channel", "problem"),
     [
-        ('provider = "kling"\nmodels = ["kling-v3", "Omni-Flash-Ext"]\naccess_key = "ak"\nsecret_key = "${TEST_SK}"',
-         "provider 'kling' does not serve Omni-Flash-Ext"),
+        (
+            'provider = "kling"\nmodels = ["kling-v3", "Omni-Flash-Ext"]\naccess_key = "ak"\nsecret_key = "${TEST_SK}"',
+            "provider 'kling' does not serve Omni-Flash-Ext",
+        ),
         ('provider = "apimart"\nmodels = ["kling-v3"]\napi_key = "${TEST_SK}"', "an apimart channel needs base_url"),
-        ('provider = "kling"\nbase_url = "ftp://x"\nmodels = ["kling-v3"]\naccess_key = "ak"\nsecret_key = "${TEST_SK}"',
-         "base_url"),
+        (
+            'provider = "kling"\nbase_url = "ftp://x"\nmodels = ["kling-v3"]\naccess_key = "ak"\nsecret_key = "${TEST_SK}"',
+            "base_url",
+        ),
     ],
 )
 def test_a_mistake_in_the_channels_file_stops_the_server_with_a_message_that_quotes_no_credential(
@@ -168,10 +177,15 @@ def test_a_mistake_in_the_channels_file_stops_the_server_with_a_message_that_quo
 ) -> None:
     (tmp_path / "channels.toml").write_text(f'[[channels]]\nname = "bad"\n{channel}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-    env.update(TEST_SK=SECRET, VIDGATE_DATA_DIR=str(tmp_path / "data"), VIDGATE_CHANNELS_FILE=str(tmp_path / "channels.toml"))
+    env.update(
+        TEST_SK=SECRET, VIDGATE_DATA_DIR=str(tmp_path / "data"), VIDGATE_CHANNELS_FILE=str(tmp_path / "channels.toml")
+    )
     done = subprocess.run(
         [sys.executable, "-m", "vidgate", "serve", "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1
     assert "channel 1 ('bad')" in done.stderr and problem in done.stderr, done.stderr

@@ -34,12 +34,16 @@ def error_of(r: httpx.Response, status: int, type_: str, code: str) -> dict:
 def test_every_endpoint_needs_a_valid_key(api_only: Running, headers: dict[str, str]) -> None:
     with httpx.Client(base_url=api_only.url, headers=headers) as client:
         error_of(client.post("/v1/videos/generations", json=GOOD), 401, "authentication_error", "invalid_api_key")
-        error_of(client.get("/v1/tasks/task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"), 401, "authentication_error", "invalid_api_key")
+        error_of(
+            client.get("/v1/tasks/task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"), 401, "authentication_error", "invalid_api_key"
+        )
 
 
 def test_auth_is_checked_before_the_body(api_only: Running) -> None:
     with httpx.Client(base_url=api_only.url) as client:
-        error_of(client.post("/v1/videos/generations", content=b"{nope"), 401, "authentication_error", "invalid_api_key")
+        error_of(
+            client.post("/v1/videos/generations", content=b"{nope"), 401, "authentication_error", "invalid_api_key"
+        )
 
 
 @pytest.mark.parametrize("body", [b"{nope", b"", b"[1, 2]", b'"text"', b"null", b"42", b"\xff\xfe"])
@@ -66,8 +70,12 @@ def test_task_of_another_account_answers_like_an_unknown_one(api_only: Running) 
         assert client.get(f"/v1/tasks/{task_id}").status_code == 200
     with api_only.client(theirs) as client:
         other = error_of(client.get(f"/v1/tasks/{task_id}"), 404, "not_found_error", "task_not_found")
-        unknown = error_of(client.get("/v1/tasks/task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"), 404, "not_found_error", "task_not_found")
-    assert other["message"].replace(task_id, "ID") == unknown["message"].replace("task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ", "ID")
+        unknown = error_of(
+            client.get("/v1/tasks/task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"), 404, "not_found_error", "task_not_found"
+        )
+    assert other["message"].replace(task_id, "ID") == unknown["message"].replace(
+        "task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ", "ID"
+    )
 
 
 def test_submit_envelope_and_pending_task_object(api_only: Running) -> None:

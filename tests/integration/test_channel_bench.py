@@ -22,8 +22,16 @@ BOX = SecretBox(b"k" * 32)
 
 
 def channel(store: Store, name: str = "c", **fields: Any) -> ChannelRecord:
-    return store.channels.upsert({"name": name, "provider": "apimart", "base_url": "http://x",
-                                  "credentials": BOX.seal({"api_key": "k1"}), "models": [MODEL], **fields})
+    return store.channels.upsert(
+        {
+            "name": name,
+            "provider": "apimart",
+            "base_url": "http://x",
+            "credentials": BOX.seal({"api_key": "k1"}),
+            "models": [MODEL],
+            **fields,
+        }
+    )
 
 
 def fail(store: Store, channel_id: str, times: int, reason: str = "upstream said 503") -> None:
@@ -42,12 +50,20 @@ def take_a_task(store: Store, channel_id: str) -> None:
     account = store.accounts.create_account("t", 10_000_000)
     key_id = store.accounts.create_key(account.id)[0].id
     task_id = f"task_{ULID()}"
-    store.tasks.insert_with_hold(task_id=task_id, account_id=account.id, key_id=key_id, model=MODEL,
-                                 request={"model": MODEL, "prompt": "x"}, hold=1000, estimated_time=10)
+    store.tasks.insert_with_hold(
+        task_id=task_id,
+        account_id=account.id,
+        key_id=key_id,
+        model=MODEL,
+        request={"model": MODEL, "prompt": "x"},
+        hold=1000,
+        estimated_time=10,
+    )
     assert store.tasks.claim("w", 30) is not None
     assert store.upstream.reserve(task_id, "w", channel_id)
-    assert store.upstream.hand_over(task_id, "w", channel_id=channel_id, upstream_id=f"u-{task_id}",
-                                    first_poll_at=0, quote=1)
+    assert store.upstream.hand_over(
+        task_id, "w", channel_id=channel_id, upstream_id=f"u-{task_id}", first_poll_at=0, quote=1
+    )
 
 
 def routed(store: Store, now: float | None = None) -> str | None:

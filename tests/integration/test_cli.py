@@ -128,6 +128,11 @@ def test_make_run_serves_on_the_port_and_host_given() -> None:
     )
     assert dry.returncode == 0, dry.stderr
     assert "/vidgate serve --host 0.0.0.0 --port 8001" in dry.stdout
-    default = subprocess.run(["make", "-n", "-C", str(root), "run"], env={**ENV, "PORT": "9", "HOST": "::"},
-                             capture_output=True, text=True, timeout=60)
+    default = subprocess.run(
+        ["make", "-n", "-C", str(root), "run"],
+        env={**ENV, "PORT": "9", "HOST": "::"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "/vidgate serve --host 127.0.0.1 --port 8000" in default.stdout  # the environment's PORT is not used

@@ -333,9 +333,7 @@ def test_impostors_are_refused(
     ("width", "height", "says"),
     [(30000, 30000, "declares more than 179 megapixels"), (7000, 7000, "is 7000x7000 pixels (49.0 megapixels)")],
 )
-def test_png_bombs_are_refused(
-    width: int, height: int, says: str, server: FixtureServer, tmp_path: Path
-) -> None:
+def test_png_bombs_are_refused(width: int, height: int, says: str, server: FixtureServer, tmp_path: Path) -> None:
     bomb = make_png_bomb(tmp_path / "bomb.png", width, height)
     assert bomb.stat().st_size < 20_000
     url = server.serve_file("/bomb.png", bomb)

@@ -43,7 +43,8 @@ def test_while_the_database_is_down_requests_get_503_and_readyz_says_why(
     _, key = running.new_account("1")
     with running.client(key) as client:
         task_id = client.post("/v1/videos/generations", json={"model": "kling-v2-6", "prompt": "a"}).json()["data"][0][
-            "task_id"]
+            "task_id"
+        ]
         server.stop()
         try:
             for _ in range(3):  # the keep-alive connection survives each answer

@@ -33,8 +33,17 @@ def test_image_formats_and_sizes(name: str, fmt: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("orientation", "size"), [(1, (400, 300)), (2, (400, 300)), (3, (400, 300)), (4, (400, 300)),
-                              (5, (300, 400)), (6, (300, 400)), (7, (300, 400)), (8, (300, 400))]
+    ("orientation", "size"),
+    [
+        (1, (400, 300)),
+        (2, (400, 300)),
+        (3, (400, 300)),
+        (4, (400, 300)),
+        (5, (300, 400)),
+        (6, (300, 400)),
+        (7, (300, 400)),
+        (8, (300, 400)),
+    ],
 )
 def test_exif_orientation_is_applied(orientation: int, size: tuple[int, int], tmp_path: Path) -> None:
     path = make_jpeg_with_exif_orientation(tmp_path / "p.jpg", 400, 300, orientation)
@@ -65,9 +74,7 @@ def test_images_of_exactly_the_pixel_limit_pass(tmp_path: Path) -> None:
         (40001, 1000, "the image is 40001x1000 pixels (40.0 megapixels); the limit is 40 megapixels"),
     ],
 )
-def test_decompression_bombs_are_refused_from_the_header(
-    width: int, height: int, message: str, tmp_path: Path
-) -> None:
+def test_decompression_bombs_are_refused_from_the_header(width: int, height: int, message: str, tmp_path: Path) -> None:
     with pytest.raises(MediaError) as caught:
         probe_image(make_png_bomb(tmp_path / "bomb.png", width, height))
     assert caught.value.message == message
@@ -110,9 +117,7 @@ def test_a_truncated_image_is_refused(suffix: str, name: str, tmp_path: Path) ->
     (tmp_path / "cut").write_bytes(data[: len(data) // 2])
     with pytest.raises(MediaError) as caught:
         probe_image(tmp_path / "cut")
-    assert caught.value.message == (
-        f"the image starts like {name} but cannot be read; it may be damaged or truncated"
-    )
+    assert caught.value.message == (f"the image starts like {name} but cannot be read; it may be damaged or truncated")
 
 
 def test_empty_files_are_refused(tmp_path: Path) -> None:
@@ -135,9 +140,7 @@ def test_empty_files_are_refused(tmp_path: Path) -> None:
         ("d.mov", 10.0, 10, False, "mov"),
     ],
 )
-def test_video_measurements(
-    name: str, seconds: float, fps: int, audio: bool, container: str, tmp_path: Path
-) -> None:
+def test_video_measurements(name: str, seconds: float, fps: int, audio: bool, container: str, tmp_path: Path) -> None:
     path = make_mp4(tmp_path / name, seconds, 160, 96, fps=fps, audio=audio)
     renamed = path.rename(tmp_path / "no-extension")
     assert probe_video(renamed) == VideoInfo(

@@ -29,8 +29,9 @@ def media(tmp_path: Path) -> Iterator[FixtureServer]:
 
 @pytest.fixture()
 def live(tmp_path: Path) -> Iterator[Running]:
-    settings = make_settings(tmp_path, provider="instant", max_attempts=3, retry_backoff_seconds=BACKOFF_S,
-                             poll_interval_seconds=0.1)
+    settings = make_settings(
+        tmp_path, provider="instant", max_attempts=3, retry_backoff_seconds=BACKOFF_S, poll_interval_seconds=0.1
+    )
     with running_server(settings) as running:
         yield running
 
@@ -43,8 +44,9 @@ def submit_with_image(client: httpx.Client, url: str) -> str:
 
 def attempts(running: Running, task_id: str) -> int:
     with running.store.db.read() as conn:
-        return int(conn.execute(tasks.select().with_only_columns(tasks.c.attempts)
-                                .where(tasks.c.id == task_id)).scalar_one())
+        return int(
+            conn.execute(tasks.select().with_only_columns(tasks.c.attempts).where(tasks.c.id == task_id)).scalar_one()
+        )
 
 
 def test_an_input_answering_503_is_fetched_again_and_the_task_completes(
@@ -63,9 +65,7 @@ def test_an_input_answering_503_is_fetched_again_and_the_task_completes(
     assert live.balance(account) == 1_000_000 - task["cost"] * 1_000_000
 
 
-def test_a_task_still_failing_after_max_attempts_fails_with_a_full_refund(
-    live: Running, media: FixtureServer
-) -> None:
+def test_a_task_still_failing_after_max_attempts_fails_with_a_full_refund(live: Running, media: FixtureServer) -> None:
     url = media.serve("/down.png", b"", status=503)
     account, key = live.new_account("1")
     with live.client(key) as client:

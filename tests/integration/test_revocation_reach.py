@@ -41,9 +41,7 @@ def within(check: Callable[[], bool], seconds: float) -> float:
 def vidgate(database_url: str, *args: str) -> str:
     """The vidgate command, a process of its own on the same database."""
     env = {**os.environ, "VIDGATE_DATABASE_URL": database_url}
-    done = subprocess.run(
-        [sys.executable, "-m", "vidgate", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-m", "vidgate", *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -187,9 +185,7 @@ def start_serving(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[b
 PROCESS_ROUNDS = 25
 
 
-def test_across_two_server_processes_a_revoked_key_is_refused_from_the_answer_on(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_across_two_server_processes_a_revoked_key_is_refused_from_the_answer_on(pg_url: str, tmp_path: Path) -> None:
     """Two `vidgate serve` processes on one database: a key cached by both, revoked through one,
     is refused by the other for the very next request, in every round."""
     store = Store.from_url(pg_url)

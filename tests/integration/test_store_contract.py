@@ -62,7 +62,9 @@ def sent_upstream(store: Store, ids: list[str]) -> Any:
     for n, task_id in enumerate(ids):
         assert store.tasks.claim("w", 30) is not None
         assert store.upstream.reserve(task_id, "w", channel.id)
-        assert store.upstream.hand_over(task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1)
+        assert store.upstream.hand_over(
+            task_id, "w", channel_id=channel.id, upstream_id=f"u{n}", first_poll_at=0, quote=1
+        )
     return channel
 
 
@@ -234,7 +236,7 @@ def test_hand_back_returns_a_task_without_counting_the_attempt(store: Store) -> 
 def test_ended_tasks_become_due_for_purge_after_their_expiry(store: Store) -> None:
     acct = Account(store)
     done, failed, running = acct.submit(), acct.submit(), acct.submit()
-    for task_id in (done, failed, running):
+    for _task_id in (done, failed, running):
         store.tasks.claim("w", 30)
     store.tasks.complete(done, "w", cost=1, result_path="r", expires_at=int(time.time()) - 1)
     store.tasks.fail(failed, code="x", message="y")
@@ -315,7 +317,9 @@ def test_each_keys_active_count_follows_every_way_a_task_ends(store: Store) -> N
     with store.db.read() as conn:
         counted = conn.execute(sa.select(api_keys.c.active_tasks).where(api_keys.c.id == acct.key_id)).scalar_one()
         actual = conn.execute(
-            sa.select(sa.func.count()).where(tasks.c.key_id == acct.key_id, tasks.c.status.in_(["pending", "processing"]))
+            sa.select(sa.func.count()).where(
+                tasks.c.key_id == acct.key_id, tasks.c.status.in_(["pending", "processing"])
+            )
         ).scalar_one()
     assert counted == actual == 3  # ids[4..6] never started
     acct.assert_ledger_adds_up()
@@ -342,8 +346,16 @@ def test_concurrent_workers_never_reserve_more_places_than_a_channels_max_concur
     acct = Account(store)
     ids = [acct.submit() for _ in range(10)]
     claimed = {store.tasks.claim(f"w{n}", 30).id: f"w{n}" for n in range(10)}  # type: ignore[union-attr]
-    channel = store.channels.upsert({"name": "c", "provider": "apimart", "base_url": "http://x",
-                                     "credentials": "sealed", "models": ["kling-v3"], "max_concurrent": 3})
+    channel = store.channels.upsert(
+        {
+            "name": "c",
+            "provider": "apimart",
+            "base_url": "http://x",
+            "credentials": "sealed",
+            "models": ["kling-v3"],
+            "max_concurrent": 3,
+        }
+    )
     barrier = threading.Barrier(10)
 
     def reserve(task_id: str) -> bool:
@@ -368,8 +380,16 @@ def test_a_reserved_place_is_freed_by_every_way_a_task_leaves_its_worker_unsent(
     back to 0 each time. A task is handed over only to the channel it reserved."""
     acct = Account(store)
     task_id = acct.submit()
-    channel = store.channels.upsert({"name": "c", "provider": "apimart", "base_url": "http://x",
-                                     "credentials": "sealed", "models": ["kling-v3"], "max_concurrent": 1})
+    channel = store.channels.upsert(
+        {
+            "name": "c",
+            "provider": "apimart",
+            "base_url": "http://x",
+            "credentials": "sealed",
+            "models": ["kling-v3"],
+            "max_concurrent": 1,
+        }
+    )
 
     def reserved(worker: str) -> None:
         assert store.tasks.claim(worker, 30).id == task_id  # type: ignore[union-attr]
@@ -389,8 +409,9 @@ def test_a_reserved_place_is_freed_by_every_way_a_task_leaves_its_worker_unsent(
     assert store.tasks.sweep(max_attempts=10, timeouts={}, default_timeout=3600).requeued == 1
     assert store.channels.in_flight() == {}
     reserved("w4")
-    other = store.channels.upsert({"name": "d", "provider": "apimart", "base_url": "http://y",
-                                   "credentials": "sealed", "models": ["kling-v3"]})
+    other = store.channels.upsert(
+        {"name": "d", "provider": "apimart", "base_url": "http://y", "credentials": "sealed", "models": ["kling-v3"]}
+    )
     assert not store.upstream.hand_over(task_id, "w4", channel_id=other.id, upstream_id="u", first_poll_at=0, quote=1)
     assert store.tasks.fail(task_id, code="content_rejected", message="no", worker_id="w4")
     assert store.channels.in_flight() == {}
@@ -547,7 +568,9 @@ def test_updates_of_many_tasks_lock_them_in_id_order_and_never_deadlock(store: S
         conn.execute(sa.update(tasks).where(tasks.c.id == a).values(started_at=1.0, next_poll_at=2.0))
     run = {
         "reschedule": lambda: store.upstream.reschedule([NextPoll(a, "u0", 5.0, 7, 0), NextPoll(b, "u1", 5.0, 7, 0)]),
-        "complete_many": lambda: store.upstream.complete_many([Finished(a, "u0", 1, "r", 1), Finished(b, "u1", 1, "r", 1)]),
+        "complete_many": lambda: store.upstream.complete_many(
+            [Finished(a, "u0", 1, "r", 1), Finished(b, "u1", 1, "r", 1)]
+        ),
         "fail by the sweeper": lambda: store.tasks.sweep(max_attempts=3, timeouts={"kling-v3": 0}, default_timeout=0),
     }[update]
     with store.db.engine.connect() as other, other.begin():
@@ -588,8 +611,12 @@ def test_several_entries_of_one_move_are_chained_in_order(store: Store) -> None:
     from vidgate.store import ledger
 
     acct = Account(store, balance=1_000)
-    moves = [("hold", -300, "a", None), ("release", 300, "b", None), ("capture", -120, "c", None),
-             ("adjustment", 20, None, None)]
+    moves = [
+        ("hold", -300, "a", None),
+        ("release", 300, "b", None),
+        ("capture", -120, "c", None),
+        ("adjustment", 20, None, None),
+    ]
     with store.db.write() as conn:
         assert ledger.post_many(conn, acct.id, moves) == 900
         assert ledger.post(conn, acct.id, "hold", -901, require_funds=True) is None

@@ -219,13 +219,30 @@ def test_content_moderation_failure_is_content_rejected(fake: tuple[str, FakeSta
 
 @pytest.mark.parametrize(
     ("reason", "ours"),
-    [("content_rejected", "content_rejected"), ("invalid_parameters", "invalid_parameters"),
-     ("upstream_timeout", "upstream_timeout"), ("timeout", "upstream_timeout"), ("internal_error", "upstream_error")],
+    [
+        ("content_rejected", "content_rejected"),
+        ("invalid_parameters", "invalid_parameters"),
+        ("upstream_timeout", "upstream_timeout"),
+        ("timeout", "upstream_timeout"),
+        ("internal_error", "upstream_error"),
+    ],
 )
 def test_the_reason_another_vidgate_gives_for_a_failure_is_kept(reason: str, ours: str) -> None:
     """Another vidgate answers as API.md says (`code: task_failed`) and adds the stable reason."""
-    failed = Task(id="task_1", account_id="a", model="kling-v3", status=Status.FAILED, progress=100, request={},
-                  hold=1, cost=0, estimated_time=1, created_at=0.0, error_code=reason, error_message="it failed")
+    failed = Task(
+        id="task_1",
+        account_id="a",
+        model="kling-v3",
+        status=Status.FAILED,
+        progress=100,
+        request={},
+        hold=1,
+        cost=0,
+        estimated_time=1,
+        created_at=0.0,
+        error_code=reason,
+        error_message="it failed",
+    )
     status = task_status(task_object(failed, lambda *_: ""))
     assert (status.state, status.error_code) == ("failed", ours)
 

@@ -22,8 +22,13 @@ def test_stop_drops_queued_blocking_work_and_returns_promptly(tmp_path: Path) ->
     store = Store.from_url(f"sqlite:///{tmp_path}/v.db")
     config = EngineConfig(result_ttl_seconds=60, threads=4, stop_wait=0.5)
     engine = UpstreamEngine(
-        store, LocalStorage(tmp_path), Fetcher(FetchPolicy()), PriceTable.load(), {},
-        ChannelRegistry(store, SecretBox(b"k" * 32)), config,
+        store,
+        LocalStorage(tmp_path),
+        Fetcher(FetchPolicy()),
+        PriceTable.load(),
+        {},
+        ChannelRegistry(store, SecretBox(b"k" * 32)),
+        config,
     )
     engine.start()
     ran: list[int] = []

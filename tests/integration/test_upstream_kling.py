@@ -276,8 +276,6 @@ EXPECTED: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-
-
 @pytest.fixture
 def elements(fake_app: tuple[str, Any]) -> dict[int, dict[str, Any]]:
     """The elements the fake Kling holds, by element_id."""

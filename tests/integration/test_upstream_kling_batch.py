@@ -29,8 +29,6 @@ _seeded = itertools.count()
 ModelIds = list[tuple[str, str]]
 
 
-
-
 async def submit_all(url: str, bodies: list[dict[str, Any]]) -> ModelIds:
     """Submit every body through the adapter, a few at a time."""
     gate = asyncio.Semaphore(8)
@@ -150,7 +148,9 @@ def test_tasks_the_listing_shows_ended_are_reported_once_besides_those_asked_abo
     results, also = poll([done[0], running[0]])
     assert set(results) == {done[0][1], running[0][1]}
     assert {uid: s.state for uid, s in also.items() if uid in ours} == {
-        done[1][1]: "completed", done[2][1]: "completed", failed[0][1]: "failed"
+        done[1][1]: "completed",
+        done[2][1]: "completed",
+        failed[0][1]: "failed",
     }
     assert also[done[1][1]].video_urls and also[failed[0][1]].error_code == "content_rejected"
     assert not set(poll([running[1]])[1]) & ours  # each is reported once

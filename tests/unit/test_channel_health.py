@@ -36,7 +36,9 @@ def test_every_kind_is_decided() -> None:
 
 def test_the_worst_failure_is_the_first_that_benches_else_the_first_transient_one() -> None:
     limit, transient, refused, lost = (
-        err(FailureKind.RETRY_ELSEWHERE), err(FailureKind.RETRY, "503"), err(FailureKind.BENCH_CHANNEL, "401"),
+        err(FailureKind.RETRY_ELSEWHERE),
+        err(FailureKind.RETRY, "503"),
+        err(FailureKind.BENCH_CHANNEL, "401"),
         err(FailureKind.FAIL_TASK),
     )
     assert worst([limit, transient, refused, err(FailureKind.BENCH_CHANNEL, "402")]) is refused

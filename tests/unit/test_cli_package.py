@@ -12,7 +12,16 @@ from vidgate.cli.operator import ACCOUNT_STATUSES
 from vidgate.store.accounts import STATUSES
 
 COMMANDS = {
-    "serve", "worker", "migrate", "keys", "accounts", "prices", "ledger", "generate", "tasks", "fake-upstream",
+    "serve",
+    "worker",
+    "migrate",
+    "keys",
+    "accounts",
+    "prices",
+    "ledger",
+    "generate",
+    "tasks",
+    "fake-upstream",
 }
 #: what ``import vidgate.cli`` must not load: the app and its server, the store, the fakes
 HEAVY = ("vidgate.app", "vidgate.serving", "vidgate.store", "vidgate.providers", "uvicorn", "fastapi", "sqlalchemy")

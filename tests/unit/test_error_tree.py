@@ -36,8 +36,12 @@ def test_upstream_errors_are_task_failures() -> None:
 
 def test_a_method_not_allowed_names_the_allowed_ones() -> None:
     err = MethodNotAllowed("DELETE is not allowed on /x", allow="GET, POST")
-    assert (err.status, err.type, err.code, err.headers) == (405, "invalid_request_error", "method_not_allowed",
-                                                             {"Allow": "GET, POST"})
+    assert (err.status, err.type, err.code, err.headers) == (
+        405,
+        "invalid_request_error",
+        "method_not_allowed",
+        {"Allow": "GET, POST"},
+    )
 
 
 def answers(*requests: tuple[str, str]) -> list[httpx.Response]:
@@ -64,9 +68,12 @@ def answers(*requests: tuple[str, str]) -> list[httpx.Response]:
 def test_a_request_error_is_answered_and_a_task_failure_in_a_request_is_a_bug() -> None:
     refused, failed, wrong_method = answers(("GET", "/refused"), ("GET", "/failed"), ("DELETE", "/refused"))
     assert (refused.status_code, refused.json()) == (
-        409, {"code": 409, "error": {"message": "no", "type": "invalid_request_error", "code": "busy"}}
+        409,
+        {"code": 409, "error": {"message": "no", "type": "invalid_request_error", "code": "busy"}},
     )
     assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
     assert (wrong_method.status_code, wrong_method.headers["allow"], wrong_method.json()["error"]["code"]) == (
-        405, "GET", "method_not_allowed"
+        405,
+        "GET",
+        "method_not_allowed",
     )

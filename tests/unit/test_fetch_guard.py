@@ -287,9 +287,7 @@ class StubResolver:
         return answers[min(turn, len(answers) - 1)]
 
 
-def fetcher(
-    resolver: Callable[[str, int], list[str]], transport: httpx.BaseTransport, **policy: object
-) -> Fetcher:
+def fetcher(resolver: Callable[[str, int], list[str]], transport: httpx.BaseTransport, **policy: object) -> Fetcher:
     return Fetcher(FetchPolicy(**policy), resolver=resolver, transport=transport)  # type: ignore[arg-type]
 
 
@@ -349,6 +347,7 @@ def test_unresolvable_names_fail_retryably(tmp_path: Path) -> None:
 def test_names_the_resolver_cannot_encode_fail_without_a_retry(tmp_path: Path) -> None:
     """The system resolver encodes a name with Python's idna codec, which raises UnicodeError
     (not OSError) for a label longer than 63 characters: the task fails with a media error."""
+
     def like_the_system_resolver(host: str, port: int) -> list[str]:
         host.encode("idna")  # what socket.getaddrinfo does first with a str host
         raise AssertionError("the name was encoded")

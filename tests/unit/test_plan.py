@@ -7,10 +7,10 @@ import pytest
 from vidgate.catalog import parse_request
 from vidgate.catalog.base import nearest_aspect
 from vidgate.catalog.kling import split_prompt
-from vidgate.providers.plan import build_job, frame_size
 from vidgate.errors import MediaError
 from vidgate.media.probe import ImageInfo, VideoInfo
 from vidgate.providers.base import InputMedia
+from vidgate.providers.plan import build_job, frame_size
 from vidgate.tasks.model import Status, can_move
 
 IMG = "https://e.x/a.png"
@@ -65,14 +65,24 @@ def test_motion_control_lasts_as_long_as_the_reference_and_keeps_its_sound() -> 
     req = parse_request({**body, "mode": "pro"})
     job = build_job("t", req, (image("character", 500, 500), video(8.5)))
     assert (job.width, job.height, job.frames, job.audio, job.audio_from) == (1080, 1920, 204, True, Path("r.mp4"))
-    silent = build_job("t", parse_request({**body, "mode": "std", "keep_original_sound": "no"}), (image("character", 5, 5), video(8.5)))
+    silent = build_job(
+        "t", parse_request({**body, "mode": "std", "keep_original_sound": "no"}), (image("character", 5, 5), video(8.5))
+    )
     assert (silent.audio, silent.audio_from) == (False, None)
 
 
 @pytest.mark.parametrize(("orientation", "seconds"), [("image", 2.9), ("image", 10.5), ("video", 30.2), ("video", 1.0)])
-def test_motion_control_reference_outside_its_range_fails_with_the_measured_value(orientation: str, seconds: float) -> None:
+def test_motion_control_reference_outside_its_range_fails_with_the_measured_value(
+    orientation: str, seconds: float
+) -> None:
     req = parse_request(
-        {"model": "kling-v2-6-motion-control", "image_url": IMG, "video_url": IMG, "character_orientation": orientation, "mode": "std"}
+        {
+            "model": "kling-v2-6-motion-control",
+            "image_url": IMG,
+            "video_url": IMG,
+            "character_orientation": orientation,
+            "mode": "std",
+        }
     )
     with pytest.raises(MediaError) as err:
         build_job("t", req, (image("character", 5, 5), video(seconds)))

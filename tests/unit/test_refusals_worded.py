@@ -57,8 +57,7 @@ def store(**parts: Refused) -> Store:
 
 
 def tasks(refusal: Refused) -> TaskService:
-    return TaskService(store(tasks=refusal), PriceTable.load(), FetchPolicy(), estimated_times={},
-                       max_active_per_key=3)
+    return TaskService(store(tasks=refusal), PriceTable.load(), FetchPolicy(), estimated_times={}, max_active_per_key=3)
 
 
 def accounts(refusal: Refused) -> AccountService:

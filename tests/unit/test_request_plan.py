@@ -12,8 +12,14 @@ from vidgate import catalog
 from vidgate.catalog import parse_request, stored_request
 from vidgate.errors import MediaError
 
-MOTION = {"model": "kling-v3-motion-control", "image_url": "https://e.x/a.png", "video_url": "https://e.x/m.mp4",
-          "character_orientation": "image", "mode": "std", "keep_original_sound": "yes"}
+MOTION = {
+    "model": "kling-v3-motion-control",
+    "image_url": "https://e.x/a.png",
+    "video_url": "https://e.x/m.mp4",
+    "character_orientation": "image",
+    "mode": "std",
+    "keep_original_sound": "yes",
+}
 
 
 def test_the_catalog_imports_nothing_of_the_render_side() -> None:
@@ -23,8 +29,16 @@ def test_the_catalog_imports_nothing_of_the_render_side() -> None:
 
 
 def test_each_request_says_what_its_output_will_be() -> None:
-    kling = parse_request({"model": "kling-v2-6", "prompt": "a", "aspect_ratio": "1:1", "negative_prompt": "fog",
-                           "audio": True, "mode": "pro"})
+    kling = parse_request(
+        {
+            "model": "kling-v2-6",
+            "prompt": "a",
+            "aspect_ratio": "1:1",
+            "negative_prompt": "fog",
+            "audio": True,
+            "mode": "pro",
+        }
+    )
     assert kling.output_aspect(None, None) == "1:1"
     assert kling.output_aspect((1920, 1080), None) == "16:9"  # Kling follows the first image
     assert kling.output_seconds(None) == 5.0 and kling.output_audio(False) is True
@@ -37,8 +51,15 @@ def test_each_request_says_what_its_output_will_be() -> None:
     assert motion.output_audio(True) is True and motion.output_audio(False) is False
     with pytest.raises(MediaError, match="3-10 s"):
         motion.output_seconds(12.0)
-    shots = parse_request({"model": "kling-v3", "prompt": "One. Two. Three.", "duration": 6, "multi_shot": True,
-                           "shot_type": "intelligence"})
+    shots = parse_request(
+        {
+            "model": "kling-v3",
+            "prompt": "One. Two. Three.",
+            "duration": 6,
+            "multi_shot": True,
+            "shot_type": "intelligence",
+        }
+    )
     assert shots.shot_spans() == [("One.", 2), ("Two.", 2), ("Three.", 2)]
 
 

@@ -20,7 +20,9 @@ def ch(id: str, **kw: Any) -> Channel:
     return Channel(id=id, name=id, provider="kling", base_url="http://x", **kw)
 
 
-def picks(channels: list[Channel], n: int = 200, *, model: str = MODEL, seed: int = 7, **kw: Any) -> Counter[str | None]:
+def picks(
+    channels: list[Channel], n: int = 200, *, model: str = MODEL, seed: int = 7, **kw: Any
+) -> Counter[str | None]:
     """How often each channel id is chosen over ``n`` seeded draws (None: nothing was chosen)."""
     rng = random.Random(seed)
     in_flight = kw.pop("in_flight", {})

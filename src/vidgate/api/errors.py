@@ -72,8 +72,9 @@ def install(app: FastAPI, routes: list[BaseRoute]) -> None:
     async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
         log.warning("answered 503: %s", exc)
         return error_response(
-            ServiceUnavailable(f"the service cannot reach its database right now ({exc}); nothing was done, "
-                               "retry in a moment")
+            ServiceUnavailable(
+                f"the service cannot reach its database right now ({exc}); nothing was done, retry in a moment"
+            )
         )
 
     @app.exception_handler(Exception)

@@ -42,8 +42,10 @@ class Readiness:
             "storage": self._storage(),
             "loops": {
                 "ok": all(loop.healthy for loop in loops),
-                "loops": [{"name": loop.name, "alive": loop.alive, "restarts": loop.restarts,
-                           "last_error": loop.last_error} for loop in loops],
+                "loops": [
+                    {"name": loop.name, "alive": loop.alive, "restarts": loop.restarts, "last_error": loop.last_error}
+                    for loop in loops
+                ],
             },
         }
 
@@ -67,14 +69,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database, storage and the process's loops",
-            responses={503: {"description": "a check failed; the body names it"}})
+@router.get(
+    "/readyz",
+    summary="Readiness: database, storage and the process's loops",
+    responses={503: {"description": "a check failed; the body names it"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     readiness: Readiness = request.app.state.readiness
     checks = await run_in_threadpool(readiness.checks)
     ready = all(check["ok"] for check in checks.values())
-    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 def health_app(readiness: Readiness) -> FastAPI:

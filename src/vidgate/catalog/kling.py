@@ -36,7 +36,9 @@ class KlingRequest(GenerationRequest):
     mode: str = "std"
     aspect_ratio: str | None = None
     size: str | None = Field(default=None, description="alias of aspect_ratio")
-    image_urls: list[str] = Field(default_factory=list, description="0: text to video, 1: first frame, 2: first + last frame")
+    image_urls: list[str] = Field(
+        default_factory=list, description="0: text to video, 1: first frame, 2: first + last frame"
+    )
     audio: bool = False
     watermark: bool = False
 
@@ -63,8 +65,7 @@ class KlingRequest(GenerationRequest):
         if len(v) > 2:
             raise rule(
                 "unsupported_image_count",
-                f"image_urls has {len(v)} images; give 0 (text to video), 1 (first frame) "
-                "or 2 (first + last frame)",
+                f"image_urls has {len(v)} images; give 0 (text to video), 1 (first frame) or 2 (first + last frame)",
             )
         return check_urls(v, "image_urls")
 
@@ -266,12 +267,16 @@ class KlingV3Request(KlingRequest):
                     raise rule("unsupported_combination", f"{field} requires multi_shot: true", param=field)
             if self.prompt is None:
                 raise rule(
-                    "missing_parameter", "prompt is required (it may be left out only with multi_shot: true)", param="prompt"
+                    "missing_parameter",
+                    "prompt is required (it may be left out only with multi_shot: true)",
+                    param="prompt",
                 )
             return self
         if self.shot_type is None:
             raise rule(
-                "missing_parameter", "shot_type is required with multi_shot: true (customize or intelligence)", param="shot_type"
+                "missing_parameter",
+                "shot_type is required with multi_shot: true (customize or intelligence)",
+                param="shot_type",
             )
         if self.shot_type == "intelligence":
             if self.prompt is None:
@@ -340,9 +345,10 @@ class KlingV3Request(KlingRequest):
 def split_prompt(prompt: str, seconds: int) -> list[tuple[str, int]]:
     """``intelligence`` shots: one per sentence (at most 6, at least 1 s each), time shared out
     evenly in whole seconds, earlier shots taking the remainder."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", prompt) if s.strip()] or [prompt]
+    # sentence ends, Chinese and Japanese full-width ones too
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", prompt) if s.strip()] or [prompt]  # noqa: RUF001
     count = min(len(sentences), 6, seconds)
     if len(sentences) > count:  # fold the tail into the last shot
-        sentences = sentences[: count - 1] + [" ".join(sentences[count - 1 :])]
+        sentences = [*sentences[: count - 1], " ".join(sentences[count - 1 :])]
     base, extra = divmod(seconds, count)
     return [(s, base + (1 if i < extra else 0)) for i, s in enumerate(sentences)]

@@ -44,7 +44,9 @@ def share(flag: str, help: str) -> Callable[[Callable[..., Any]], Callable[..., 
 )
 @click.option("--delete-after", type=float, default=None, help="Delete results this many seconds after completion.")
 @click.option(
-    "--max-running", type=click.IntRange(min=1), default=None,
+    "--max-running",
+    type=click.IntRange(min=1),
+    default=None,
     help="The account's concurrency limit: submits beyond this many unfinished tasks are refused (429).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random delays and faults.")

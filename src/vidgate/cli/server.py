@@ -71,8 +71,12 @@ def require_free_port(host: str, port: int) -> None:
 @click.command()
 @data_dir_option
 @click.option("--concurrency", type=int, default=None, help="Tasks worked on at once (default 2).")
-@click.option("--health-port", type=int, default=None,
-              help="Serve /healthz and /readyz on this port (127.0.0.1, or --health-host).")
+@click.option(
+    "--health-port",
+    type=int,
+    default=None,
+    help="Serve /healthz and /readyz on this port (127.0.0.1, or --health-host).",
+)
 @click.option("--health-host", default="127.0.0.1", show_default=True)
 def worker(data_dir: Path | None, concurrency: int | None, health_port: int | None, health_host: str) -> None:
     """Run workers alone (no API), against the database of VIDGATE_DATABASE_URL or --data-dir.
@@ -100,7 +104,7 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
         _serve_health(health_host, health_port, store, storage, pool.health)
     click.echo(f"vidgate worker {pool.id}: {settings.worker_concurrency} at once (data in {settings.data_dir})")
     stop.wait()
-    click.echo("stopping: no new tasks; running ones get %gs to finish" % settings.shutdown_grace_seconds)
+    click.echo(f"stopping: no new tasks; running ones get {settings.shutdown_grace_seconds:g}s to finish")
     pool.stop(settings.shutdown_grace_seconds)
     store.close()
     click.echo("worker stopped")
@@ -115,8 +119,9 @@ def _serve_health(
 
     from vidgate.api.health import Readiness, health_app
 
-    server = uvicorn.Server(uvicorn.Config(health_app(Readiness(store, storage, loops)), host=host, port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(health_app(Readiness(store, storage, loops)), host=host, port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, name="vidgate-health", daemon=True).start()
 
 
@@ -130,4 +135,3 @@ def migrate(data_dir: Path | None) -> None:
     settings = load_settings(data_dir=data_dir)
     Store.from_url(settings.resolved_database_url).close()
     click.echo("database is up to date")
-

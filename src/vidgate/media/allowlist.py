@@ -30,6 +30,7 @@ from vidgate.media.addresses import IPAddress, host_address, looks_numeric, norm
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+
 class AllowListError(ValueError):
     """A malformed entry; its message names the entry and the problem."""
 
@@ -81,7 +82,9 @@ def _split_port(text: str, entry: str) -> tuple[str, int | None]:
     if text.startswith("["):
         inside, bracket, rest = text[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
-            raise AllowListError(f"fetch allow-list entry {entry!r}: write an IPv6 address as [address] or [address]:port")
+            raise AllowListError(
+                f"fetch allow-list entry {entry!r}: write an IPv6 address as [address] or [address]:port"
+            )
         return inside, _port(rest[1:], entry) if rest else None
     if text.count(":") == 1:
         host, _, port = text.partition(":")

@@ -332,9 +332,7 @@ class Fetcher:
                 return response
             response.close()
             current = _redirect_target(target, response.headers["location"])
-        raise MediaError(
-            f"{_shown(url)} redirects more than {self.policy.max_redirects} times", reason="fetch_failed"
-        )
+        raise MediaError(f"{_shown(url)} redirects more than {self.policy.max_redirects} times", reason="fetch_failed")
 
     def _addresses(self, url: httpx.URL) -> list[IPAddress]:
         """The checked addresses to connect to: the literal one, or every address the name resolves to."""
@@ -357,9 +355,7 @@ class Fetcher:
                 _check_address(address, _port(url), self.policy, f"{shown}: {host} resolves to {address}")
         return addresses
 
-    def _send(
-        self, transport: httpx.BaseTransport, url: httpx.URL, addresses: list[IPAddress]
-    ) -> httpx.Response:
+    def _send(self, transport: httpx.BaseTransport, url: httpx.URL, addresses: list[IPAddress]) -> httpx.Response:
         """GET ``url`` from the first of ``addresses`` that takes the connection."""
         for address in addresses:
             try:
@@ -395,9 +391,7 @@ class Fetcher:
                 reason="too_large",
             )
 
-    def _copy_body(
-        self, response: httpx.Response, url: str, kind: MediaKind, out: BinaryIO, deadline: float
-    ) -> None:
+    def _copy_body(self, response: httpx.Response, url: str, kind: MediaKind, out: BinaryIO, deadline: float) -> None:
         """Stream the body to ``out``, cut off at the cap and at the deadline."""
         limit, received = self.policy.max_bytes(kind), 0
         for chunk in response.iter_bytes():

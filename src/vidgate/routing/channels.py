@@ -82,10 +82,7 @@ def choose(
     ready = [
         c
         for c in channels
-        if model in c.models
-        and c.id not in exclude
-        and c.healthy(now)
-        and in_flight.get(c.id, 0) < c.max_concurrent
+        if model in c.models and c.id not in exclude and c.healthy(now) and in_flight.get(c.id, 0) < c.max_concurrent
     ]
     if not ready:
         return None

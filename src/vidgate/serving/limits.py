@@ -73,6 +73,8 @@ class ConnectionLimits:
         log.warning(
             "VIDGATE_MAX_CONNECTIONS is %d but this process may open %d files; holding at most %d "
             "connections (raise `ulimit -n` to hold more)",
-            self.max_connections, soft, allowed,
+            self.max_connections,
+            soft,
+            allowed,
         )
         return replace(self, max_connections=allowed)

@@ -168,8 +168,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         global _last_warned
         if self.loop.time() - _last_warned > WARN_EVERY_S:
             _last_warned = self.loop.time()
-            log.warning("refusing connections: %d are open, the limit (VIDGATE_MAX_CONNECTIONS)",
-                        self.limits.max_connections)
+            log.warning(
+                "refusing connections: %d are open, the limit (VIDGATE_MAX_CONNECTIONS)", self.limits.max_connections
+            )
         return ServiceUnavailable(
             f"this server holds {self.limits.max_connections} connections, its limit; try again shortly",
             code="too_many_connections",

@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 
 CONFIRM_WAIT_S = 2.0
 
-_LISTENING = sa.text(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = :name"
-)
+_LISTENING = sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = :name")
 
 
 class Announcement:
@@ -75,7 +73,10 @@ class Announcement:
         if missing:
             log.warning(
                 "%d listening session(s) did not confirm a %s notification within %g s: %s",
-                len(missing), self.channel, timeout, sorted(missing),
+                len(missing),
+                self.channel,
+                timeout,
+                sorted(missing),
             )
         return missing
 

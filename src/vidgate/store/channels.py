@@ -16,8 +16,8 @@ from vidgate.store.tables import channels
 
 _IN_FLIGHT = sa.select(channels.c.id, channels.c.in_flight).where(channels.c.in_flight > 0)
 #: the channel answered or took a task: its run of failures is over
-CLEAR_FAILURES = sa.update(channels).where(channels.c.id == sa.bindparam("channel"), channels.c.failures != 0).values(
-    failures=0
+CLEAR_FAILURES = (
+    sa.update(channels).where(channels.c.id == sa.bindparam("channel"), channels.c.failures != 0).values(failures=0)
 )
 
 EDITABLE = ("name", "provider", "base_url", "credentials", "models", "priority", "weight", "max_concurrent", "enabled")
@@ -92,7 +92,9 @@ class ChannelStore:
         if "credentials" in values or "enabled" in values:  # fixed by the operator: try it again now
             values.update(benched_until=None, bench_reason=None, failures=0)
         with self.db.write() as conn:
-            conn.execute(sa.update(channels).where(channels.c.id == channel_id).values(updated_at=time.time(), **values))
+            conn.execute(
+                sa.update(channels).where(channels.c.id == channel_id).values(updated_at=time.time(), **values)
+            )
         return self.get(channel_id)
 
     def delete(self, channel_id: str) -> bool:

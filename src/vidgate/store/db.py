@@ -41,13 +41,18 @@ PING_IDLE_S = 10.0
 #: libpq: give up connecting after this long, and have the kernel notice a server that went
 #: away without closing its connections (a lost machine, a cut network), so no statement waits
 #: on a dead socket for ever
-PG_CONNECT_ARGS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-                   "keepalives_count": 3}
+PG_CONNECT_ARGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
 def normalise_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 here; everything else is used as given."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
@@ -129,8 +134,12 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with translated(), self._writers, self.engine.connect().execution_options(vidgate_write=True) as conn, \
-                conn.begin():
+        with (
+            translated(),
+            self._writers,
+            self.engine.connect().execution_options(vidgate_write=True) as conn,
+            conn.begin(),
+        ):
             yield conn
 
     @contextmanager

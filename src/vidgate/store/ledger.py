@@ -69,8 +69,15 @@ def _move(conn: Connection, account_id: str, moves: list[Move], *, require_funds
         running = 0
         for n, (kind, amount, note, task_id) in enumerate(moves):
             running += amount
-            params.update({f"kind_{n}": kind, f"amount_{n}": amount, f"note_{n}": note, f"task_id_{n}": task_id,
-                           f"after_{n}": running - total})
+            params.update(
+                {
+                    f"kind_{n}": kind,
+                    f"amount_{n}": amount,
+                    f"note_{n}": note,
+                    f"task_id_{n}": task_id,
+                    f"after_{n}": running - total,
+                }
+            )
         rows = conn.execute(stmt, params).all()
         return int(max(rows).balance_after) if rows else None
     change = _CHANGE_IF_COVERED if require_funds else _CHANGE
@@ -81,8 +88,17 @@ def _move(conn: Connection, account_id: str, moves: list[Move], *, require_funds
     entries = []
     for kind, amount, note, task_id in moves:
         balance += amount
-        entries.append(dict(account_id=account_id, task_id=task_id, kind=kind, amount=amount,
-                            balance_after=balance, note=note, created_at=now))
+        entries.append(
+            {
+                "account_id": account_id,
+                "task_id": task_id,
+                "kind": kind,
+                "amount": amount,
+                "balance_after": balance,
+                "note": note,
+                "created_at": now,
+            }
+        )
     conn.execute(_INSERT, entries)
     return balance
 
@@ -123,9 +139,11 @@ def entries(conn: Connection, account_id: str, *, after: int = 0, limit: int = 1
 
 
 def last_entry(conn: Connection, account_id: str) -> dict[str, Any]:
-    row = conn.execute(
-        sa.select(ledger).where(ledger.c.account_id == account_id).order_by(ledger.c.id.desc()).limit(1)
-    ).mappings().one()
+    row = (
+        conn.execute(sa.select(ledger).where(ledger.c.account_id == account_id).order_by(ledger.c.id.desc()).limit(1))
+        .mappings()
+        .one()
+    )
     return dict(row)
 
 
@@ -162,8 +180,9 @@ def verify(conn: Connection) -> list[Discrepancy]:
     )
     ledger_sum = sa.func.coalesce(totals.c.total, 0)
     sums = conn.execute(
-        sa.select(accounts.c.id, accounts.c.name, accounts.c.balance, ledger_sum.label("total"))
-        .select_from(accounts.outerjoin(totals, totals.c.account_id == accounts.c.id))
+        sa.select(accounts.c.id, accounts.c.name, accounts.c.balance, ledger_sum.label("total")).select_from(
+            accounts.outerjoin(totals, totals.c.account_id == accounts.c.id)
+        )
     ).all()
 
     previous = sa.func.lag(ledger.c.balance_after).over(partition_by=ledger.c.account_id, order_by=ledger.c.id)

@@ -53,8 +53,12 @@ class PgListener:
         while not stop.is_set():
             confirming = Confirmations(self.dsn, confirmation_channel(self.channel))
             try:
-                with psycopg.connect(self.dsn, autocommit=True, application_name=listener_name(self.channel),
-                                     connect_timeout=CONNECT_TIMEOUT_S) as conn:
+                with psycopg.connect(
+                    self.dsn,
+                    autocommit=True,
+                    application_name=listener_name(self.channel),
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                ) as conn:
                     self._listen(conn, confirming, stop, heard, outage)
             except Exception as exc:  # noqa: BLE001 - a lost connection, or a callback's bug: listen again
                 lost()

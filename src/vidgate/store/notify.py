@@ -78,4 +78,3 @@ class PgNotifier:
                 self._closed.wait(outage.failed(unavailable(exc)))
         if conn is not None:
             conn.close()
-

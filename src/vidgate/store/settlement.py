@@ -55,7 +55,8 @@ def lock_tasks(conn: Connection, *where: sa.ColumnElement[bool], ids: Sequence[s
     if ids is None:
         return list(conn.execute(select).scalars())
     return [
-        task_id for chunk in chunks(sorted(set(ids)))
+        task_id
+        for chunk in chunks(sorted(set(ids)))
         for task_id in conn.execute(select.where(tasks.c.id.in_(chunk))).scalars()
     ]
 
@@ -70,17 +71,17 @@ OWNED = owned(P("task_id"), P("worker"))  # the same, for prebuilt statements
 
 def completion(*, charge: Any, result: Any, expires: Any, now: Any) -> dict[str, Any]:
     """What completing a task sets (expressions or values): the charge is never more than held."""
-    return dict(
-        status=moved_to(Status.COMPLETED, Status.PROCESSING),
-        progress=100,
-        cost=sa.case((tasks.c.hold < charge, tasks.c.hold), else_=charge),
-        result_path=result,
-        expires_at=expires,
-        completed_at=now,
-        lease_expires_at=None,
-        next_poll_at=None,
-        updated_at=now,
-    )
+    return {
+        "status": moved_to(Status.COMPLETED, Status.PROCESSING),
+        "progress": 100,
+        "cost": sa.case((tasks.c.hold < charge, tasks.c.hold), else_=charge),
+        "result_path": result,
+        "expires_at": expires,
+        "completed_at": now,
+        "lease_expires_at": None,
+        "next_poll_at": None,
+        "updated_at": now,
+    }
 
 
 #: what ``settle_completed`` needs of each task just completed (RETURNING)
@@ -112,7 +113,9 @@ _COUNT_OUT = {
 }
 
 
-def count_out(conn: Connection, ended: Sequence[Row[Any, Any]], counters: Sequence[str] = ("key_id", "channel_id")) -> None:
+def count_out(
+    conn: Connection, ended: Sequence[Row[Any, Any]], counters: Sequence[str] = ("key_id", "channel_id")
+) -> None:
     """These tasks (rows with key_id and channel_id) have ended: fewer active for their keys,
     fewer in flight for their channels (or only the ``counters`` named)."""
     for field in counters:
@@ -139,9 +142,17 @@ def end_where(
     ids = lock_tasks(conn, *where)
     end = (
         sa.update(tasks)
-        .values(status=moved_to(status, Status.PENDING, Status.PROCESSING), progress=100, cost=0,
-                error_code=code, error_message=message,
-                completed_at=now, lease_expires_at=None, next_poll_at=None, updated_at=now)
+        .values(
+            status=moved_to(status, Status.PENDING, Status.PROCESSING),
+            progress=100,
+            cost=0,
+            error_code=code,
+            error_message=message,
+            completed_at=now,
+            lease_expires_at=None,
+            next_poll_at=None,
+            updated_at=now,
+        )
         .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
     )
     rows = [row for chunk in chunks(ids) for row in conn.execute(end.where(tasks.c.id.in_(chunk), *where)).all()]
@@ -149,5 +160,3 @@ def end_where(
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
     return len(rows)
-
-

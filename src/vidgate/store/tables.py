@@ -101,9 +101,17 @@ tasks = sa.Table(
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
     # Partial indexes (see migration 0006): a row is in them only while it is active, so ended
     # tasks (nearly all of them, in time) cost nothing there, and status changes write fewer entries.
-    sa.Index("ix_tasks_active", "status", "created_at", "id", postgresql_where=sa.text(ACTIVE_SQL),
-             sqlite_where=sa.text(ACTIVE_SQL)),
-    sa.Index("ix_tasks_next_poll", "next_poll_at", postgresql_where=sa.text(POLLED_SQL), sqlite_where=sa.text(POLLED_SQL)),
+    sa.Index(
+        "ix_tasks_active",
+        "status",
+        "created_at",
+        "id",
+        postgresql_where=sa.text(ACTIVE_SQL),
+        sqlite_where=sa.text(ACTIVE_SQL),
+    ),
+    sa.Index(
+        "ix_tasks_next_poll", "next_poll_at", postgresql_where=sa.text(POLLED_SQL), sqlite_where=sa.text(POLLED_SQL)
+    ),
 )
 
 ledger = sa.Table(

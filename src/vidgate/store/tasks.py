@@ -125,8 +125,14 @@ _HEARTBEAT_WITH_PROGRESS = _HEARTBEAT.values(progress=P("pct", type_=sa.Integer)
 _COMPLETE = (
     sa.update(tasks)
     .where(*OWNED)
-    .values(**completion(charge=P("charge", type_=sa.BigInteger), result=P("result", type_=sa.String),
-                         expires=P("expires", type_=sa.BigInteger), now=P("now", type_=sa.Double)))
+    .values(
+        **completion(
+            charge=P("charge", type_=sa.BigInteger),
+            result=P("result", type_=sa.String),
+            expires=P("expires", type_=sa.BigInteger),
+            now=P("now", type_=sa.Double),
+        )
+    )
     .returning(*SETTLED)
 )
 
@@ -186,7 +192,11 @@ class TaskStore:
         SQLite serialises writers; PostgreSQL skips rows another claimer has locked."""
         now = time.time()
         with self.db.write_one() as conn:
-            row = conn.execute(_CLAIM, {"now": now, "worker": worker_id, "lease_until": now + lease_seconds}).mappings().first()
+            row = (
+                conn.execute(_CLAIM, {"now": now, "worker": worker_id, "lease_until": now + lease_seconds})
+                .mappings()
+                .first()
+            )
         return _task(row) if row else None
 
     def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float, progress: int | None = None) -> Lease:
@@ -202,8 +212,14 @@ class TaskStore:
 
     def complete(self, task_id: str, worker_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         """processing -> completed; release the hold and capture ``cost`` (never more than held)."""
-        params = {"task_id": task_id, "worker": worker_id, "charge": cost, "result": result_path,
-                  "expires": expires_at, "now": time.time()}
+        params = {
+            "task_id": task_id,
+            "worker": worker_id,
+            "charge": cost,
+            "result": result_path,
+            "expires": expires_at,
+            "now": time.time(),
+        }
         with self.db.write() as conn:
             row = conn.execute(_COMPLETE, params).first()
             if row is not None:
@@ -230,8 +246,13 @@ class TaskStore:
             if status.ended:
                 raise TaskAlreadyEnded(task_id, status)
             if status == Status.PENDING:
-                end_where(conn, (tasks.c.id == task_id, tasks.c.status == status.value), Status.CANCELLED,
-                          code="cancelled", message="the task was cancelled by the client before it started")
+                end_where(
+                    conn,
+                    (tasks.c.id == task_id, tasks.c.status == status.value),
+                    Status.CANCELLED,
+                    code="cancelled",
+                    message="the task was cancelled by the client before it started",
+                )
             else:
                 conn.execute(
                     sa.update(tasks)
@@ -244,8 +265,13 @@ class TaskStore:
         """The worker has stopped a task the client cancelled: processing -> cancelled, refunded."""
         with self.db.write() as conn:
             return bool(
-                end_where(conn, owned(task_id, worker_id), Status.CANCELLED, code="cancelled",
-                          message="the task was cancelled by the client while it was processing")
+                end_where(
+                    conn,
+                    owned(task_id, worker_id),
+                    Status.CANCELLED,
+                    code="cancelled",
+                    message="the task was cancelled by the client while it was processing",
+                )
             )
 
     def hand_back(self, task_id: str, worker_id: str) -> bool:
@@ -263,8 +289,14 @@ class TaskStore:
         reserved in channels freed; ``count_attempt=False`` gives the attempt back. False if it
         was no longer this worker's."""
         mine = owned(task_id, worker_id)
-        values: dict[str, Any] = dict(status=moved_to(Status.PENDING, Status.PROCESSING), worker_id=None, lease_expires_at=None, progress=0,
-                                      not_before=not_before, updated_at=time.time())
+        values: dict[str, Any] = {
+            "status": moved_to(Status.PENDING, Status.PROCESSING),
+            "worker_id": None,
+            "lease_expires_at": None,
+            "progress": 0,
+            "not_before": not_before,
+            "updated_at": time.time(),
+        }
         if not count_attempt:
             values["attempts"] = tasks.c.attempts - 1
         with self.db.write() as conn:
@@ -282,10 +314,18 @@ class TaskStore:
         expired = (tasks.c.status == Status.PROCESSING.value, tasks.c.lease_expires_at < now)
         result = SweepResult()
         with self.db.write() as conn:
-            result.cancelled = end_where(conn, (*expired, tasks.c.cancel_requested.is_(True)), Status.CANCELLED,
-                                         code="cancelled", message="the task was cancelled by the client")
+            result.cancelled = end_where(
+                conn,
+                (*expired, tasks.c.cancel_requested.is_(True)),
+                Status.CANCELLED,
+                code="cancelled",
+                message="the task was cancelled by the client",
+            )
             result.failed = end_where(
-                conn, (*expired, tasks.c.attempts >= max_attempts), Status.FAILED, code="task_failed",
+                conn,
+                (*expired, tasks.c.attempts >= max_attempts),
+                Status.FAILED,
+                code="task_failed",
                 message=f"the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
             )
             requeue = (*expired, tasks.c.attempts < max_attempts)
@@ -295,17 +335,30 @@ class TaskStore:
                 result.requeued += conn.execute(
                     sa.update(tasks)
                     .where(tasks.c.id.in_(chunk), *requeue)
-                    .values(status=moved_to(Status.PENDING, Status.PROCESSING), worker_id=None, lease_expires_at=None, progress=0,
-                            updated_at=now)
+                    .values(
+                        status=moved_to(Status.PENDING, Status.PROCESSING),
+                        worker_id=None,
+                        lease_expires_at=None,
+                        progress=0,
+                        updated_at=now,
+                    )
                 ).rowcount
             for model, limit in [*timeouts.items(), (None, default_timeout)]:
                 scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
                 # created_at <= started_at: the first bound lets the index of active tasks find them
-                late = (tasks.c.status.in_(ACTIVE), tasks.c.created_at < now - limit, scope, tasks.c.started_at < now - limit)
+                late = (
+                    tasks.c.status.in_(ACTIVE),
+                    tasks.c.created_at < now - limit,
+                    scope,
+                    tasks.c.started_at < now - limit,
+                )
                 for upstream, code, who in ((True, "upstream_timeout", "the upstream"), (False, "timeout", "the task")):
                     result.timed_out += end_where(
-                        conn, (*late, tasks.c.upstream_id.is_not(None) if upstream else tasks.c.upstream_id.is_(None)),
-                        Status.FAILED, code=code, message=f"{who} did not finish within {limit:g} s; it was not charged",
+                        conn,
+                        (*late, tasks.c.upstream_id.is_not(None) if upstream else tasks.c.upstream_id.is_(None)),
+                        Status.FAILED,
+                        code=code,
+                        message=f"{who} did not finish within {limit:g} s; it was not charged",
                     )
         if result.requeued:
             self.db.notify_pending()

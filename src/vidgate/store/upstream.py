@@ -77,14 +77,32 @@ class InFlight:
 
 
 _IN_FLIGHT = (
-    tasks.c.id, tasks.c.model, tasks.c.request, tasks.c.channel_id, tasks.c.upstream_id, tasks.c.poll_errors,
-    tasks.c.cancel_requested, tasks.c.quote, tasks.c.started_at, tasks.c.progress,
+    tasks.c.id,
+    tasks.c.model,
+    tasks.c.request,
+    tasks.c.channel_id,
+    tasks.c.upstream_id,
+    tasks.c.poll_errors,
+    tasks.c.cancel_requested,
+    tasks.c.quote,
+    tasks.c.started_at,
+    tasks.c.progress,
 )
 
 
 def _in_flight(r: Any) -> InFlight:
-    return InFlight(r.id, r.model, r.request, r.channel_id, r.upstream_id, int(r.poll_errors),
-                    bool(r.cancel_requested), r.quote, r.started_at, int(r.progress))
+    return InFlight(
+        r.id,
+        r.model,
+        r.request,
+        r.channel_id,
+        r.upstream_id,
+        int(r.poll_errors),
+        bool(r.cancel_requested),
+        r.quote,
+        r.started_at,
+        int(r.progress),
+    )
 
 
 @dataclass(frozen=True)
@@ -137,8 +155,15 @@ class UpstreamStore:
     ) -> bool:
         """The worker submitted the task upstream (to the channel it reserved) and gives its slot
         back. The channel's run of failures (if any) is over: it just took a task."""
-        params = {"task_id": task_id, "worker": worker_id, "channel": channel_id, "upstream": upstream_id,
-                  "first_poll": first_poll_at, "quoted": quote, "now": time.time()}
+        params = {
+            "task_id": task_id,
+            "worker": worker_id,
+            "channel": channel_id,
+            "upstream": upstream_id,
+            "first_poll": first_poll_at,
+            "quoted": quote,
+            "now": time.time(),
+        }
         with self.db.write() as conn:
             handed = conn.execute(_HAND_OVER, params).rowcount == 1
             if handed:
@@ -242,10 +267,12 @@ class UpstreamStore:
         ours = sa.tuple_(tasks.c.id, tasks.c.upstream_id).in_([(f.task_id, f.upstream_id) for f in finished])
 
         def each(value: Callable[[Finished], object], kind: Any) -> sa.Case[Any]:  # the row's own entry's value
-            return sa.case(*[
-                (sa.and_(tasks.c.id == f.task_id, tasks.c.upstream_id == f.upstream_id), sa.literal(value(f), kind))
-                for f in finished
-            ])
+            return sa.case(
+                *[
+                    (sa.and_(tasks.c.id == f.task_id, tasks.c.upstream_id == f.upstream_id), sa.literal(value(f), kind))
+                    for f in finished
+                ]
+            )
 
         now = time.time()
         with self.db.write() as conn:
@@ -253,9 +280,14 @@ class UpstreamStore:
             rows = conn.execute(
                 sa.update(tasks)
                 .where(ours, tasks.c.status == PROCESSING)
-                .values(**completion(charge=each(lambda f: f.cost, sa.BigInteger),
-                                     result=each(lambda f: f.result_path, sa.String),
-                                     expires=each(lambda f: f.expires_at, sa.BigInteger), now=now))
+                .values(
+                    **completion(
+                        charge=each(lambda f: f.cost, sa.BigInteger),
+                        result=each(lambda f: f.result_path, sa.String),
+                        expires=each(lambda f: f.expires_at, sa.BigInteger),
+                        now=now,
+                    )
+                )
                 .returning(*SETTLED)
             ).all()
             if rows:
@@ -269,8 +301,13 @@ class UpstreamStore:
     def cancel(self, task_id: str, upstream_id: str) -> bool:
         with self.db.write() as conn:
             return bool(
-                end_where(conn, self._ours(task_id, upstream_id), Status.CANCELLED, code="cancelled",
-                          message="the task was cancelled by the client while it was processing upstream")
+                end_where(
+                    conn,
+                    self._ours(task_id, upstream_id),
+                    Status.CANCELLED,
+                    code="cancelled",
+                    message="the task was cancelled by the client while it was processing upstream",
+                )
             )
 
     @staticmethod

@@ -1,10 +1,10 @@
 """A task and its status machine. Pure: no I/O.
 
-    pending ──> processing ──> completed
-       │            │  └─────> failed
-       │            └────────> cancelled
-       └──> cancelled / failed
-    processing ──> pending   (lease expired: handed back for another attempt)
+pending ──> processing ──> completed
+   │            │  └─────> failed
+   │            └────────> cancelled
+   └──> cancelled / failed
+processing ──> pending   (lease expired: handed back for another attempt)
 """
 
 from __future__ import annotations

@@ -25,12 +25,12 @@ from typing import Any
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.catalog.base import MediaRef
-from vidgate.providers.plan import build_job, output_seconds
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
 from vidgate.media.fetch import Fetched, Fetcher
 from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.base import InputMedia, Provider
+from vidgate.providers.plan import build_job, output_seconds
 from vidgate.providers.upstream.base import UpstreamJob
 from vidgate.resilience import Outage, Unavailable, backoff_delay, retry_while_unavailable
 from vidgate.routing.engine import NoChannel, UpstreamEngine
@@ -132,15 +132,18 @@ class Executor:
         except Exception:
             log.exception("task %s: unexpected error", task.id)
             self._write(
-                run, self.store.tasks.fail, task.id,
+                run,
+                self.store.tasks.fail,
+                task.id,
                 code="internal_error",
                 message="the task failed because of an internal error; it was not charged",
                 worker_id=worker_id,
             )
             return
         expires_at = int(time.time()) + self.result_ttl_seconds
-        if not self._write(run, self.store.tasks.complete, task.id, worker_id, cost=cost, result_path=key,
-                           expires_at=expires_at):
+        if not self._write(
+            run, self.store.tasks.complete, task.id, worker_id, cost=cost, result_path=key, expires_at=expires_at
+        ):
             # Another worker took the task over (or it was cancelled): whoever settles it owns
             # the result at this same key, so the file is left alone.
             log.warning("task %s: finished, but it was no longer this worker's to settle", task.id)
@@ -150,8 +153,14 @@ class Executor:
         if exc.retryable and task.attempts < self.max_attempts:
             wait = retry_wait(task.attempts, self.retry_wait_seconds)
             if self._write(run, self.store.tasks.retry_later, task.id, run.worker_id, not_before=time.time() + wait):
-                log.info("task %s: attempt %d of %d failed (%s); trying again in %gs", task.id, task.attempts,
-                         self.max_attempts, exc.message, wait)
+                log.info(
+                    "task %s: attempt %d of %d failed (%s); trying again in %gs",
+                    task.id,
+                    task.attempts,
+                    self.max_attempts,
+                    exc.message,
+                    wait,
+                )
             return
         message = exc.message
         if exc.retryable:
@@ -203,7 +212,9 @@ class Executor:
             log.warning("task %s: %s; retrying in %gs", task.id, exc, exc.retry_after)
             self._write(run, self.store.upstream.defer, task.id, run.worker_id, time.time() + exc.retry_after)
 
-    def _fetch_inputs(self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]) -> tuple[InputMedia, ...]:
+    def _fetch_inputs(
+        self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]
+    ) -> tuple[InputMedia, ...]:
         """Fetch (and measure) every input once per task: a later attempt at the same task, after
         its worker died, finds them already in the task's input folder."""
         if not refs:
@@ -216,7 +227,9 @@ class Executor:
                 fetched = kept(dest, ref.kind) or self.fetcher.fetch(ref.url, ref.kind, dest)
             except MediaError as exc:
                 raise MediaError(f"{ref.param}: {exc.message}", reason=exc.reason, retryable=exc.retryable) from None
-            inputs.append(InputMedia(role=ref.role, path=fetched.path, info=fetched.info, name=ref.name, index=ref.index))
+            inputs.append(
+                InputMedia(role=ref.role, path=fetched.path, info=fetched.info, name=ref.name, index=ref.index)
+            )
             report(FETCH_SHARE * (n + 1) / len(refs))
         return tuple(inputs)
 

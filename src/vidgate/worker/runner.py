@@ -108,8 +108,9 @@ class WorkerPool:
                 if self.store.tasks.hand_back(run.task_id, run.worker_id):
                     log.info("handed task %s back to the queue", run.task_id)
             except Exception as exc:  # noqa: BLE001 - its lease runs out and a sweeper requeues it
-                log.warning("could not hand task %s back (%s); it is requeued once its lease runs out",
-                            run.task_id, exc)
+                log.warning(
+                    "could not hand task %s back (%s); it is requeued once its lease runs out", run.task_id, exc
+                )
         self._services.join(timeout=5)
         if self.engine is not None:
             self.engine.stop()

@@ -26,9 +26,9 @@ from vidgate.providers.upstream.base import (
     UpstreamStatus,
     error_body,
     failure_reason,
+    http_call,
     json_object,
     retry_after,
-    http_call,
 )
 from vidgate.tasks.model import Status, read_status
 

@@ -31,8 +31,8 @@ from vidgate.providers.upstream.base import (
     UpstreamJob,
     UpstreamStatus,
     failure_reason,
-    poll_each,
     http_call,
+    poll_each,
 )
 from vidgate.providers.upstream.kling_auth import KlingTokens
 
@@ -213,7 +213,9 @@ class KlingProvider:
     async def _send(
         self, client: httpx.AsyncClient, creds: Credentials, method: str, path: str, body: Any = None
     ) -> httpx.Response:
-        return await http_call(client, method, creds.base_url.rstrip("/") + path, headers=self._headers(creds), json=body)
+        return await http_call(
+            client, method, creds.base_url.rstrip("/") + path, headers=self._headers(creds), json=body
+        )
 
     def _headers(self, creds: Credentials) -> dict[str, str]:
         if not creds.access_key or not creds.secret_key:

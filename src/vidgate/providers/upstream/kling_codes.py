@@ -19,7 +19,10 @@ D = TypeVar("D", dict[str, Any], list[Any])
 
 # the kinds, short, so that the table reads as one
 FAIL, RETRY, ELSEWHERE, BENCH = (
-    FailureKind.FAIL_TASK, FailureKind.RETRY, FailureKind.RETRY_ELSEWHERE, FailureKind.BENCH_CHANNEL
+    FailureKind.FAIL_TASK,
+    FailureKind.RETRY,
+    FailureKind.RETRY_ELSEWHERE,
+    FailureKind.BENCH_CHANNEL,
 )
 
 

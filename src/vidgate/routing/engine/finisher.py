@@ -74,7 +74,11 @@ class Finisher:
                 await self._settle_later(task)
             else:
                 await self._quietly(
-                    task, self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error",
+                    task,
+                    self.store.upstream.fail,
+                    task.id,
+                    task.upstream_id,
+                    code="upstream_error",
                     message=f"the upstream's video could not be re-hosted: {exc.message}; it was not charged",
                 )
         except Unavailable as exc:
@@ -121,7 +125,7 @@ class Finisher:
             del self._unsettled[: self.config.settle_batch]
             try:
                 await asyncio.to_thread(self.store.upstream.complete_many, [f for f, _ in batch])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever it was, each waiting finisher gets it
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)

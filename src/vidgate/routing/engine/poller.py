@@ -103,7 +103,8 @@ class Poller:
         """Claim the due polls, poll them per channel, and reschedule them."""
         self._round_start = time.time()  # one next-poll time for the whole round
         due = await self._query(
-            self.store.upstream.claim_due, limit=self.config.batch,
+            self.store.upstream.claim_due,
+            limit=self.config.batch,
             next_poll_at=self._round_start + self.config.poll_interval,
         )
         if not due:
@@ -138,7 +139,10 @@ class Poller:
                 await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id)
             elif channel is None:
                 await asyncio.to_thread(
-                    self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error",
+                    self.store.upstream.fail,
+                    task.id,
+                    task.upstream_id,
+                    code="upstream_error",
                     message="the upstream channel this task was sent to no longer exists; it was not charged",
                 )
             else:
@@ -154,14 +158,21 @@ class Poller:
         for task in live:
             answer = answers.get(task.upstream_id)
             if not isinstance(answer, UpstreamStatus):
-                errors.append(answer or UpstreamError("the upstream did not report this task", kind=FailureKind.RETRY,
-                                                      reason="upstream_error"))
+                errors.append(
+                    answer
+                    or UpstreamError(
+                        "the upstream did not report this task", kind=FailureKind.RETRY, reason="upstream_error"
+                    )
+                )
                 later += await self._on_error(task, errors[-1])
             elif answer.state in FINAL_STATES:
                 ended[task.upstream_id] = answer
             elif task.poll_errors or (answer.progress is not None and answer.progress != task.progress):
-                later.append(NextPoll(task.id, task.upstream_id, self._round_start + self.config.poll_interval,
-                                      answer.progress, 0))
+                later.append(
+                    NextPoll(
+                        task.id, task.upstream_id, self._round_start + self.config.poll_interval, answer.progress, 0
+                    )
+                )
             # else nothing new: the claim already set its next poll
         if ended:
             await self._end(channel, ended)
@@ -180,7 +191,9 @@ class Poller:
         is taken by one poller only; a completed one is then re-hosted and settled, and not
         polled meanwhile (``finish_lease``; the finisher reschedules it if it must)."""
         taken = await self._query(
-            self.store.upstream.claim_ended, channel.id, list(ended),
+            self.store.upstream.claim_ended,
+            channel.id,
+            list(ended),
             lease_until=time.time() + self.config.finish_lease,
             horizon=self._round_start + self.config.poll_interval,
         )
@@ -194,7 +207,10 @@ class Poller:
                 reason = status.error_code or "upstream_error"
                 detail = status.message or "the upstream failed the task"
                 await asyncio.to_thread(
-                    self.store.upstream.fail, task.id, task.upstream_id, code=reason,
+                    self.store.upstream.fail,
+                    task.id,
+                    task.upstream_id,
+                    code=reason,
                     message=f"upstream: {detail} ({reason}); it was not charged",
                 )
 
@@ -202,7 +218,10 @@ class Poller:
         """A failed poll: the task fails if it cannot succeed, else it is polled again later."""
         if exc.kind is FailureKind.FAIL_TASK:
             await asyncio.to_thread(
-                self.store.upstream.fail, task.id, task.upstream_id, code=exc.reason,
+                self.store.upstream.fail,
+                task.id,
+                task.upstream_id,
+                code=exc.reason,
                 message=f"upstream: {exc.message}; it was not charged",
             )
             return []

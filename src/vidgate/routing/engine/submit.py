@@ -80,9 +80,15 @@ class Submitter:
                 continue
             first_poll_at = time.time() + self.config.first_poll_after
             if not retry_while_unavailable(
-                self.store.upstream.hand_over, job.task_id, worker_id, channel_id=channel.id,
-                upstream_id=upstream_id, first_poll_at=first_poll_at, quote=quote,
-                stop=stop or self.bridge.stopping, outage=Outage(f"task {job.task_id}: handing over", logger=log),
+                self.store.upstream.hand_over,
+                job.task_id,
+                worker_id,
+                channel_id=channel.id,
+                upstream_id=upstream_id,
+                first_poll_at=first_poll_at,
+                quote=quote,
+                stop=stop or self.bridge.stopping,
+                outage=Outage(f"task {job.task_id}: handing over", logger=log),
             ):
                 log.warning("task %s was taken from its worker while being submitted upstream", job.task_id)
             return

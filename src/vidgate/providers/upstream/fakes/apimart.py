@@ -59,8 +59,13 @@ class FakeApimart:
         self.state.posts.append((request.url.path, body))
         if self.state.at_capacity():
             status, kind, code = FAULTS["concurrency"]
-            return error(status, kind, code, "too many tasks running for this account",
-                         headers={"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)})
+            return error(
+                status,
+                kind,
+                code,
+                "too many tasks running for this account",
+                headers={"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)},
+            )
         prompt = parsed.text
         task = self.state.add(f"task_{ULID()}", "generation", body, prompt, float(parsed.seconds or 0))
         if self.state.rejects(prompt):

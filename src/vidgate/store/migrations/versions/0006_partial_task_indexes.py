@@ -30,8 +30,10 @@ DROPPED = {
 def upgrade() -> None:
     for name in DROPPED:
         op.drop_index(name, table_name="tasks")
-    for index, columns, where in (("ix_tasks_active", ["status", "created_at", "id"], ACTIVE_SQL),
-                                  ("ix_tasks_next_poll", ["next_poll_at"], POLLED_SQL)):
+    for index, columns, where in (
+        ("ix_tasks_active", ["status", "created_at", "id"], ACTIVE_SQL),
+        ("ix_tasks_next_poll", ["next_poll_at"], POLLED_SQL),
+    ):
         op.create_index(index, "tasks", columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
 
 
