@@ -21,13 +21,19 @@ from vidgate.billing.prices import PriceTable
 from vidgate.store import Account
 from vidgate.store.accounts import STATUSES
 
-router = APIRouter(
-    prefix="/admin/v1",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    route_class=JsonRoute,
-    responses=errors(400, 401, 403, 404, 409),
-)
+
+def admin_router(prefix: str = "") -> APIRouter:
+    """Routes under /admin/v1: behind the admin token, JSON bodies read by vidgate's parser."""
+    return APIRouter(
+        prefix=f"/admin/v1{prefix}",
+        tags=["admin"],
+        dependencies=[Depends(require_admin)],
+        route_class=JsonRoute,
+        responses=errors(400, 401, 403, 404, 409),
+    )
+
+
+router = admin_router()
 
 
 def ok(data: Any) -> dict[str, Any]:
