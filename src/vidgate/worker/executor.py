@@ -103,7 +103,7 @@ class Executor:
         try:
             self._run(task, run)
         except Unavailable as exc:
-            log.warning("task %s: %s while the worker stopped; it is requeued once its lease runs out", task.id, exc)
+            log.warning("task %s: %s as the worker stopped; it is requeued once its lease runs out", task.id, exc)
         except Exception:
             log.exception("task %s: its bookkeeping failed; it is requeued once its lease runs out", task.id)
 
@@ -127,8 +127,14 @@ class Executor:
         except TaskFailure as exc:
             self._failed(task, run, exc)
             return
-        except Unavailable:
-            raise  # the database went away mid-task (handing it upstream): the sweeper requeues it
+        except Unavailable as exc:
+            if run.stop.is_set():  # stopping: its lease runs out and a sweeper requeues it
+                raise
+            # the database went away mid-task (choosing an upstream channel, reading a price):
+            # once it is back the task returns to the queue, the attempt not counted
+            log.warning("task %s: %s; it goes back to the queue once the database is back", task.id, exc)
+            self._write(run, self.store.tasks.hand_back, task.id, worker_id)
+            return
         except Exception:
             log.exception("task %s: unexpected error", task.id)
             self._write(
