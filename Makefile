@@ -1,10 +1,15 @@
-# vidgate: `make run` starts the server, `make test` runs the whole suite.
+# vidgate: `make run` starts the server, `make test` checks the format, the lint and the types,
+# then runs the whole suite (`make lint` for the first three alone).
+# `make run PORT=8001 HOST=0.0.0.0` serves elsewhere; `make test PYTEST_ARGS="tests/unit -q"` runs a part.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# set on the command line only: a PORT or HOST in the environment (many platforms export one) is not used
+HOST   = 127.0.0.1
+PORT   = 8000
 
-.PHONY: install run test bench clean
+.PHONY: install run lint test bench clean
 
 install: $(STAMP)
 
@@ -15,13 +20,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/vidgate serve
+	$(BIN)/vidgate serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
 
 clean:
-	rm -rf $(VENV) .vidgate .pytest_cache
+	rm -rf $(VENV) .vidgate .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,7 @@ wrk comes from the system's packages: when it is missing the bench installs it w
 
 from __future__ import annotations
 
-# ruff: noqa: E402, I001
+# ruff: noqa: I001
 
 import _paths  # noqa: F401  (first: puts the project root on the path, see _paths.py)
 
@@ -48,7 +48,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import sqlalchemy as sa

@@ -17,7 +17,7 @@ printed as a ratio of that request rate, latency next to that round trip.
 
 from __future__ import annotations
 
-# ruff: noqa: E402, I001
+# ruff: noqa: I001
 
 import _paths  # noqa: F401  (first: this file shadows the stdlib `queue`, see _paths.py)
 from bench._cpu import cpu_snapshot
@@ -96,7 +96,7 @@ def deployment(url: str, data: Path, workers: int, processes: int) -> object:
     )
     port = free_port()
     procs = []
-    log = open(data / "bench.log", "ab")
+    log = open(data / "bench.log", "ab")  # noqa: SIM115 - the servers' output, open as long as they run
     embedded = url.startswith("sqlite")
     serve = ["serve", "--port", str(port)] + (["--concurrency", str(workers)] if embedded else ["--no-workers"])
     procs.append(subprocess.Popen([sys.executable, "-m", "vidgate", *serve], env=env, stdout=log, stderr=log))
@@ -220,7 +220,8 @@ def main() -> None:
 
     accounts = "one account" if args.one_account else "one account per client"
     print(
-        f"\n{args.tasks} tasks, {args.workers} workers, {args.clients} concurrent clients ({accounts}), instant provider\n"
+        f"\n{args.tasks} tasks, {args.workers} workers, {args.clients} concurrent clients ({accounts}), "
+        "instant provider\n"
     )
     print(f"{'':34}{'SQLite':>14}{'PostgreSQL':>14}")
     rows = [

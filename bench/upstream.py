@@ -15,7 +15,7 @@ task exactly once per interval would show delays spread evenly over it (p99 = 0.
 
 from __future__ import annotations
 
-# ruff: noqa: E402, I001
+# ruff: noqa: I001
 
 import _paths  # noqa: F401  (first: puts the project on the path, see _paths.py)
 from bench._cpu import cpu_snapshot
@@ -50,7 +50,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = open(log, "ab")
+    out = open(log, "ab")  # noqa: SIM115 - the process's output, open as long as it runs
     return subprocess.Popen([sys.executable, "-m", "vidgate", *args], env=env, stdout=out, stderr=out)
 
 
@@ -176,10 +176,12 @@ def main() -> None:
         )
     setup = "embedded (SQLite)" if args.database == "sqlite" else f"PostgreSQL, API + {args.workers} worker processes"
     print(
-        f"\n{total} kling-v3 tasks through the fake Kling API, completing {args.delay[0]:g}-{args.delay[1]:g} s after submit"
+        f"\n{total} kling-v3 tasks through the fake Kling API, "
+        f"completing {args.delay[0]:g}-{args.delay[1]:g} s after submit"
     )
     print(
-        f"vidgate: {setup}; submitted in {submitted:.1f} s ({total / submitted:.0f}/s); completed {len(done)} of {total}"
+        f"vidgate: {setup}; submitted in {submitted:.1f} s ({total / submitted:.0f}/s); "
+        f"completed {len(done)} of {total}"
     )
     print(f"\n{'delay from upstream completion to vidgate completed':52}{'seconds':>10}")
     for label, value in [

@@ -10,14 +10,14 @@ from vidgate.config import Settings
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    base: dict[str, object] = dict(
-        data_dir=data_dir,
-        fetch_allow_hosts="127.0.0.1,localhost",
-        poll_interval_seconds=0.5,
-        preview_preset="ultrafast",
-        worker_concurrency=2,
-        rate_limit_per_minute=100_000,  # tests poll far faster than clients should
-    )
+    base: dict[str, object] = {
+        "data_dir": data_dir,
+        "fetch_allow_hosts": "127.0.0.1,localhost",
+        "poll_interval_seconds": 0.5,
+        "preview_preset": "ultrafast",
+        "worker_concurrency": 2,
+        "rate_limit_per_minute": 100_000,  # tests poll far faster than clients should
+    }
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
 

@@ -9,6 +9,7 @@ transports for a Fetcher; :func:`loopback_only_sockets` guards the whole process
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import ssl
@@ -205,16 +206,14 @@ class FixtureServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            def do_GET(self) -> None:
                 server.requests.append((self.path, dict(self.headers)))
                 route = server.routes.get(self.path, Route(b"not found", status=404))
                 if route.unavailable_first > 0:
                     route.unavailable_first -= 1
                     route = Route(b"try again later", status=503)
-                try:
-                    self._respond(route)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client hung up, as fetch does when it refuses a body
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client hung up, as
+                    self._respond(route)  # fetch does when it refuses a body
 
             def _respond(self, route: Route) -> None:
                 self.send_response(route.status)
@@ -241,7 +240,7 @@ class FixtureServer:
                 while True:
                     yield from pieces or [b"x"]
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return Handler

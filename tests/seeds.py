@@ -1,4 +1,4 @@
-"""Every example request of the five reference pages (../shared/spec/seeds/), as sent there."""
+"""Every example request of the five reference pages (apimart's documentation of the five models), as sent there."""
 
 from __future__ import annotations
 

@@ -161,4 +161,4 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Environment first, then explicit overrides (CLI flags, tests) on top."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    return Settings(**clean)  # type: ignore[arg-type]  # fields as keywords, checked by pydantic at run time

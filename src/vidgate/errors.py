@@ -1,11 +1,43 @@
-"""The one error tree of vidgate.
+"""What vidgate raises on purpose: a request refused, or a task that failed.
 
-Every error a client can see is a ``VidgateError``: it knows its HTTP status, its ``error.type``
-(the class of API.md section 3) and its ``error.code`` (the reason of section 6). One handler in
-``vidgate.api.errors`` turns any of them into the JSON envelope; nothing else maps errors to HTTP.
+The two have nothing in common but a message, and each has its one place that acts on it::
 
-``TaskFailure`` and its children are the errors that end a *task* rather than a request: they
-are raised by media intake and providers inside a worker and recorded on the task.
+    VidgateError                  a message; never raised itself, nothing maps it
+    ├── RequestError              the request is refused, nothing was done; it knows its HTTP status,
+    │   │                         error.type (API.md section 3) and error.code (section 6)
+    │   │                         -> the one mapping to HTTP: vidgate.api.errors
+    │   ├── InvalidRequest        400 a rule of API.md section 5 is broken (the code says which)
+    │   │   └── InvalidMediaUrl   400 at submit, a media URL that may not be fetched
+    │   ├── AuthenticationFailed  401
+    │   ├── InsufficientBalance   402
+    │   ├── PermissionDenied      403
+    │   ├── NotFound              404
+    │   │   └── TaskNotFound
+    │   ├── MethodNotAllowed      405, with Allow
+    │   ├── Conflict              409
+    │   ├── Gone                  410
+    │   ├── RequestTooLarge       413
+    │   ├── RateLimited           429, with Retry-After
+    │   └── ServerError           500
+    │       └── ServiceUnavailable  503, with Retry-After
+    └── TaskFailure               a task could not be completed; its reason (error.reason of the task),
+        │                         message and whether another attempt may succeed
+        │                         -> recorded on the task: vidgate.worker.executor, vidgate.routing.engine
+        ├── MediaError            an input could not be fetched, or is not what it may be
+        ├── ProviderError         the preview renderer or an upstream could not make the video
+        │   └── UpstreamError     (vidgate.providers.upstream.base) with what the engine should do
+        └── TaskCancelled         the client cancelled the task: its worker stops
+
+A task failure has no HTTP status: a client reads it on the task object (``vidgate.tasks.view``),
+in a ``200`` answer like any other task. Should one ever escape into a request, it is a bug and
+answered as one (500), not dressed up as a refusal.
+
+``VidgateError`` is kept as the common base for the few top levels that only report what went
+wrong (a ``vidgate`` command prints the message instead of a traceback). Anything that acts on
+an error catches one of the two branches.
+
+The store raises neither: it raises facts (``vidgate.store.errors``), which the services word
+as request errors.
 """
 
 from __future__ import annotations
@@ -14,6 +46,19 @@ from typing import Any
 
 
 class VidgateError(Exception):
+    """Base of everything vidgate raises on purpose; ``message`` says what happened."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- requests refused (one mapping to HTTP: vidgate.api.errors) ------------------------------
+
+
+class RequestError(VidgateError):
+    """The request is refused and nothing was done; answered as the envelope of API.md section 3."""
+
     status: int = 500
     type: str = "server_error"
     code: str = "internal_error"
@@ -27,7 +72,6 @@ class VidgateError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
         if code is not None:
             self.code = code
         self.param = param
@@ -40,7 +84,7 @@ class VidgateError(Exception):
         return {"code": self.status, "error": error}
 
 
-class InvalidRequest(VidgateError):
+class InvalidRequest(RequestError):
     """400: the request breaks a rule of API.md section 5 (the code says which kind)."""
 
     status = 400
@@ -56,19 +100,19 @@ class InvalidMediaUrl(InvalidRequest):
         self.kind = kind
 
 
-class AuthenticationFailed(VidgateError):
+class AuthenticationFailed(RequestError):
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
 
 
-class InsufficientBalance(VidgateError):
+class InsufficientBalance(RequestError):
     status = 402
     type = "payment_required"
     code = "insufficient_balance"
 
 
-class PermissionDenied(VidgateError):
+class PermissionDenied(RequestError):
     """403: e.g. a result URL whose signature does not match."""
 
     status = 403
@@ -76,7 +120,7 @@ class PermissionDenied(VidgateError):
     code = "invalid_signature"
 
 
-class NotFound(VidgateError):
+class NotFound(RequestError):
     status = 404
     type = "not_found_error"
     code = "not_found"
@@ -86,13 +130,24 @@ class TaskNotFound(NotFound):
     code = "task_not_found"
 
 
-class Conflict(VidgateError):
+class MethodNotAllowed(RequestError):
+    """405: the path exists, the method does not; ``Allow`` names the methods it takes."""
+
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__(message, headers={"Allow": allow})
+
+
+class Conflict(RequestError):
     status = 409
     type = "invalid_request_error"
     code = "conflict"
 
 
-class Gone(VidgateError):
+class Gone(RequestError):
     """410: e.g. a result URL past its expiry."""
 
     status = 410
@@ -100,13 +155,13 @@ class Gone(VidgateError):
     code = "url_expired"
 
 
-class RequestTooLarge(VidgateError):
+class RequestTooLarge(RequestError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
 
 
-class RateLimited(VidgateError):
+class RateLimited(RequestError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limited"
@@ -116,7 +171,7 @@ class RateLimited(VidgateError):
         self.retry_after = max(1, retry_after)
 
 
-class ServerError(VidgateError):
+class ServerError(RequestError):
     status = 500
     type = "server_error"
     code = "internal_error"
@@ -133,19 +188,17 @@ class ServiceUnavailable(ServerError):
         super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
 
 
-# --- errors that end a task (recorded on the task, never an HTTP response) -------------------
+# --- tasks that failed (recorded on the task by the worker or the engine) --------------------
 
 
 class TaskFailure(VidgateError):
-    """A task could not be completed. ``message`` is shown to the client on the task.
+    """A task could not be completed. ``message`` is shown to the client on the task, ``reason``
+    is the stable word for the failure (the task's ``error_code``, shown as ``error.reason``).
 
     ``retryable`` tells the worker whether another attempt may succeed (an upstream hiccup) or
     not (a reference video that is too long will always be too long).
     """
 
-    status = 200
-    type = "task_error"
-    code = "task_failed"
     retryable = False
 
     def __init__(self, message: str, *, reason: str | None = None, retryable: bool | None = None) -> None:

@@ -24,7 +24,8 @@ class SecretBox:
 
     def open(self, token: str) -> dict[str, Any]:
         try:
-            return json.loads(self._fernet.decrypt(token.encode("ascii")))
+            opened: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode("ascii")))
+            return opened
         except InvalidToken:
             raise ValueError(
                 "stored credentials cannot be decrypted with this server's secret key "

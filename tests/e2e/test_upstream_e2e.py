@@ -29,7 +29,7 @@ from vidgate.store.tables import tasks
 
 KLING_MODELS = ["kling-v2-6", "kling-v3", "kling-v2-6-motion-control", "kling-v3-motion-control"]
 ALL_MODELS = [*KLING_MODELS, "Omni-Flash-Ext"]
-FAST = dict(delay_s=(0.2, 0.6))
+FAST = {"delay_s": (0.2, 0.6)}
 
 
 class Fake:

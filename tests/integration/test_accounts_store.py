@@ -21,8 +21,16 @@ from tests.databases import fresh_database
 from vidgate.billing.pricebook import PriceBook, open_price_book
 from vidgate.billing.prices import PriceTable
 from vidgate.config import Settings
-from vidgate.errors import AuthenticationFailed, Conflict, InsufficientBalance, NotFound, RateLimited
 from vidgate.store import Store
+from vidgate.store.errors import (
+    AccountNotFound,
+    AccountSuspended,
+    KeyNotFound,
+    KeyRevoked,
+    NotEnoughFunds,
+    TooManyActiveTasks,
+    UnknownKey,
+)
 from vidgate.store.tables import accounts, ledger, tasks
 
 HOLD = 200_000
@@ -66,8 +74,9 @@ def test_suspension_and_revocation_refuse_the_next_authentication(store: Store) 
     assert principal.max_active_tasks is None
 
     store.accounts.set_status(account.id, "suspended")
-    with pytest.raises(AuthenticationFailed, match="suspended"):
+    with pytest.raises(AccountSuspended) as suspended:
         store.accounts.authenticate(secret)
+    assert (suspended.value.account_id, suspended.value.key_id) == (account.id, key.id)
     store.accounts.set_status(account.id, "active")
     store.accounts.set_limits(account.id, rate_limit_per_minute=None, max_active_tasks=3)
     assert store.accounts.authenticate(secret).max_active_tasks == 3
@@ -75,12 +84,13 @@ def test_suspension_and_revocation_refuse_the_next_authentication(store: Store) 
     revoked = store.accounts.revoke_key(account.id, key.id)
     assert revoked.revoked_at is not None
     assert store.accounts.revoke_key(account.id, key.id).revoked_at == revoked.revoked_at  # again: no change
-    with pytest.raises(AuthenticationFailed, match="revoked"):
+    with pytest.raises(KeyRevoked) as gone:
         store.accounts.authenticate(secret)
-    with pytest.raises(AuthenticationFailed, match="invalid API key"):
+    assert (gone.value.key_id, gone.value.revoked_at) == (key.id, revoked.revoked_at)
+    with pytest.raises(UnknownKey):
         store.accounts.authenticate("sk-vg-nobody")
     other = store.accounts.create_account("b")
-    with pytest.raises(NotFound):
+    with pytest.raises(KeyNotFound):
         store.accounts.revoke_key(other.id, key.id)  # another account's key is not found
 
 
@@ -94,10 +104,10 @@ def test_operator_moves_are_ledger_entries_and_never_overdraw_when_asked(store: 
         "paid invoice 7",
     )
     store.accounts.post(account.id, "adjustment", -1_500_000, note="chargeback", require_funds=True)
-    with pytest.raises(Conflict) as err:
+    with pytest.raises(NotEnoughFunds) as err:
         store.accounts.post(account.id, "adjustment", -1, note="one more", require_funds=True)
-    assert err.value.code == "balance_would_go_negative"
-    with pytest.raises(NotFound):
+    assert (err.value.account_id, err.value.balance, err.value.needed) == (account.id, 0, 1)
+    with pytest.raises(AccountNotFound):
         store.accounts.post("acct_nope", "topup", 1, note="x")
     assert [e["kind"] for e in store.accounts.ledger_entries(account.id)] == ["topup", "topup", "adjustment"]
     assert [e["id"] for e in store.accounts.ledger_entries(account.id, after=0, limit=1)] == [
@@ -199,9 +209,9 @@ def test_concurrent_submits_with_one_key_respect_its_active_limit(store: Store) 
         try:
             submit(store, account.id, key, max_active=5)
             result = "ok"
-        except RateLimited:
+        except TooManyActiveTasks:
             result = "429"
-        except InsufficientBalance:
+        except NotEnoughFunds:
             result = "402"
         with lock:
             outcomes.append(result)

@@ -210,6 +210,37 @@ def test_prices_are_read_validated_and_replaced(server: Running, admin: httpx.Cl
         data(admin.put("/admin/v1/prices", json={"models": before["models"], "note": "back to normal"}))
 
 
+def test_what_get_prices_answers_put_prices_takes_back(server: Running, admin: httpx.Client) -> None:
+    """GET's answer, its `data` (with the read-only `version` and `updated`) or an edited copy of
+    it, is a valid PUT body; unknown fields beside them are still refused."""
+    answer = admin.get("/admin/v1/prices").json()
+    before = answer["data"]
+    assert {"version", "updated", "note", "models"} <= before.keys()
+
+    same = data(admin.put("/admin/v1/prices", json=before))
+    assert same["models"] == before["models"] and same["note"] == before["note"]
+    assert same["version"] == before["version"] + 1  # a new version, with the same table
+    whole = data(admin.put("/admin/v1/prices", json=answer))
+    assert whole["models"] == before["models"] and whole["version"] == before["version"] + 2
+
+    edited = {**before, "note": "std doubled"}
+    edited["models"] = {
+        **before["models"],
+        "kling-v2-6": {**before["models"]["kling-v2-6"], "std": {"durations": {"5": 0.4, "10": 0.8}}},
+    }
+    try:
+        changed = data(admin.put("/admin/v1/prices", json=edited))
+        assert changed["models"]["kling-v2-6"]["std"]["durations"] == {"5": 0.4, "10": 0.8}
+        assert changed["note"] == "std doubled" and changed["version"] == before["version"] + 3
+        assert data(admin.get("/admin/v1/prices")) == changed
+
+        for bad in ({**before, "oops": 1}, {**answer, "oops": 1}, {"code": 400, "data": before}):
+            error(admin.put("/admin/v1/prices", json=bad), 400, "invalid_price_table")
+        assert data(admin.get("/admin/v1/prices"))["version"] == changed["version"]  # nothing changed
+    finally:
+        data(admin.put("/admin/v1/prices", json={"models": before["models"], "note": "back to normal"}))
+
+
 def test_a_replaced_price_table_reaches_another_api_process(server: Running, admin: httpx.Client) -> None:
     """A second server on the same database (another process, as far as prices go)."""
     other_settings = make_settings(server.settings.data_dir, workers=False, prices_refresh_seconds=0.2)

@@ -83,7 +83,7 @@ def test_create_change_list_delete_without_ever_showing_credentials(server: Runn
 
 def test_a_channel_with_tasks_in_flight_cannot_be_deleted(tmp_path: Path) -> None:
     with running_server(make_settings(tmp_path, admin_token=ADMIN, workers=False)) as server:
-        account_id, key = server.new_account()
+        _account_id, key = server.new_account()
         with admin(server) as client, server.client(key) as user:
             channel = client.post("/admin/v1/channels", json=KLING).json()["data"]
             r = user.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "x", "duration": 3})

@@ -85,6 +85,19 @@ def test_prices_show_and_set(vidgate: Vidgate, tmp_path: Path) -> None:
     assert "version 2" in vidgate("prices", "show").output
 
 
+def test_what_prices_show_prints_prices_set_takes_back(vidgate: Vidgate, tmp_path: Path) -> None:
+    table = tmp_path / "prices.toml"
+    table.write_text(vidgate("prices", "show").output)
+    assert "version 2 is in force" in vidgate("prices", "set", str(table), "--note", "two lines\nand a\x07bell").output
+    shown = vidgate("prices", "show").output
+    assert shown.startswith("# price table version 2") and "# and a bell" in shown
+    assert PriceTable.parse(tomllib.loads(shown)) == PriceTable.load()  # the same table
+
+    table.write_text(shown)  # a note with a line break and a control character stays a comment
+    assert "version 3 is in force" in vidgate("prices", "set", str(table)).output
+    assert PriceTable.parse(tomllib.loads(vidgate("prices", "show").output)) == PriceTable.load()
+
+
 def test_ledger_verify_exits_non_zero_naming_the_accounts_that_do_not_add_up(vidgate: Vidgate, tmp_path: Path) -> None:
     fine = vidgate("accounts", "create", "fine", "--balance", "3").output.split()[1]
     off = vidgate("accounts", "create", "off", "--balance", "3").output.split()[1]

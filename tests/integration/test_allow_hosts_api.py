@@ -50,9 +50,9 @@ def test_an_allowed_host_on_another_port_is_refused(server: Running, url: str) -
 
 
 def test_a_malformed_entry_stops_the_server_at_start(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="'127.0.0.1:99999' has the port '99999'"):
-        with running_server(make_settings(tmp_path, workers=False, fetch_allow_hosts="127.0.0.1:99999")):
-            pass
+    settings = make_settings(tmp_path, workers=False, fetch_allow_hosts="127.0.0.1:99999")
+    with pytest.raises(ValueError, match="'127.0.0.1:99999' has the port '99999'"), running_server(settings):
+        pass
 
 
 def test_vidgate_serve_names_a_malformed_entry_and_stops(tmp_path: Path) -> None:

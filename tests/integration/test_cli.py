@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -104,3 +105,34 @@ def stop_server() -> None:
     # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells it
     assert "Application shutdown complete" in rest, rest
     assert proc.returncode in (0, -signal.SIGTERM)
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = vidgate("serve", "--port", str(port), cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use; choose another with --port (make run PORT={port + 1})\n"
+    )
+    assert "Traceback" not in out.stdout + out.stderr and out.stdout == ""
+    assert not (tmp_path / ".vidgate").exists()  # no database, no first-start account shown for nothing
+
+
+def test_make_run_serves_on_the_port_and_host_given() -> None:
+    root = Path(__file__).resolve().parents[2]
+    dry = subprocess.run(
+        ["make", "-n", "-C", str(root), "run", "PORT=8001", "HOST=0.0.0.0"], capture_output=True, text=True, timeout=60
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "/vidgate serve --host 0.0.0.0 --port 8001" in dry.stdout
+    default = subprocess.run(
+        ["make", "-n", "-C", str(root), "run"],
+        env={**ENV, "PORT": "9", "HOST": "::"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "/vidgate serve --host 127.0.0.1 --port 8000" in default.stdout  # the environment's PORT is not used

@@ -20,7 +20,9 @@ from tests.server import Running, running_server
 def on_own_postgres(tmp_path: Path) -> Iterator[tuple[PgServer, Running]]:
     with own_postgres() as server:
         url = server.create_database("health")
-        with running_server(make_settings(tmp_path, database_url=url, provider="instant")) as running:
+        with running_server(
+            make_settings(tmp_path, database_url=url, provider="instant", lease_seconds=4.0)
+        ) as running:
             yield server, running
 
 

@@ -97,7 +97,7 @@ def without_hot_paths(app) -> None:  # type: ignore[no-untyped-def]
 def fast_and_plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Running, Running]]:
     """Two servers on one database, one with the hot-path middleware and one without."""
     url = f"sqlite:///{tmp_path}/vidgate.db"
-    common = dict(database_url=url, workers=False, rate_limit_per_minute=100_000, max_body_bytes=4096)
+    common = {"database_url": url, "workers": False, "rate_limit_per_minute": 100_000, "max_body_bytes": 4096}
     with running_server(make_settings(tmp_path / "fast", **common)) as fast:
         monkeypatch.setattr("vidgate.app.fastpath.install", without_hot_paths)
         with running_server(make_settings(tmp_path / "plain", secret_key=_secret(fast), **common)) as plain:

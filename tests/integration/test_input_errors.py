@@ -6,7 +6,6 @@ Over real HTTP, on SQLite and on the real PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx

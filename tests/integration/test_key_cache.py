@@ -131,7 +131,7 @@ def test_a_change_made_by_another_process_applies_within_moments(pg_store: Store
 
 def test_while_the_change_channel_is_down_nothing_is_served_from_the_cache(pg_store: Store, cache: KeyCache) -> None:
     account = pg_store.accounts.create_account("a", 1)
-    key, secret = pg_store.accounts.create_key(account.id)
+    _key, secret = pg_store.accounts.create_key(account.id)
     counting = Counting(pg_store)
     cache.principal(secret)
     cache.principal(secret)

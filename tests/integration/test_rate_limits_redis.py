@@ -129,7 +129,9 @@ def serving(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("vidgate serve did not start:\n" + (data_dir / "serve.log").read_text())
+                    raise AssertionError(
+                        "vidgate serve did not start:\n" + (data_dir / "serve.log").read_text()
+                    ) from None
                 time.sleep(0.1)
         yield url
     finally:

@@ -107,3 +107,30 @@ def test_a_result_the_storage_could_not_take_is_made_again(live: Running) -> Non
         task = wait_for(client, task_id, {"completed", "failed"})
     assert task["status"] == "completed" and attempts(live, task_id) == 2
     assert live.balance(account) == 1_000_000 - task["cost"] * 1_000_000
+
+
+def test_a_database_outage_mid_task_sends_it_back_to_the_queue_not_to_its_lease(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vidgate.routing.engine import UpstreamEngine
+    from vidgate.store.errors import StoreUnavailable
+
+    real = UpstreamEngine.handles
+    failures = [StoreUnavailable("connection refused")]
+
+    def flaky(self: UpstreamEngine, model: str) -> bool:  # reading the channels meets the outage once
+        if failures:
+            raise failures.pop()
+        return real(self, model)
+
+    monkeypatch.setattr(UpstreamEngine, "handles", flaky)
+    settings = make_settings(tmp_path, provider="instant", lease_seconds=60.0, poll_interval_seconds=0.1)
+    with running_server(settings) as running:
+        _, key = running.new_account("1")
+        with running.client(key) as client:
+            r = client.post("/v1/videos/generations", json={"model": "kling-v2-6", "prompt": "a cat"})
+            started = time.monotonic()
+            task = wait_for(client, r.json()["data"][0]["task_id"], {"completed", "failed"}, timeout=20)
+        assert task["status"] == "completed" and not failures
+        assert time.monotonic() - started < 20  # not the 60 s lease
+        assert attempts(running, task["id"]) == 1  # handed back: the attempt was not counted

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from ulid import ULID
 
-from vidgate.errors import Conflict, InsufficientBalance
 from vidgate.store import Store
+from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.store.tasks import Lease
 from vidgate.tasks.model import Status
 
@@ -73,8 +73,9 @@ def test_submit_holds_the_price_or_writes_nothing(store: Store) -> None:
     task_id = acct.submit()
     assert store.tasks.get(task_id).status == Status.PENDING  # type: ignore[union-attr]
     assert acct.balance == 100_000
-    with pytest.raises(InsufficientBalance):
+    with pytest.raises(NotEnoughFunds) as err:
         acct.submit()
+    assert (err.value.account_id, err.value.balance, err.value.needed) == (acct.id, 100_000, HOLD)
     assert acct.balance == 100_000
     assert acct.kinds() == ["topup", "hold"]
     acct.assert_ledger_adds_up()
@@ -156,9 +157,9 @@ def test_cancel_pending_at_once_processing_by_its_worker_ended_is_a_conflict(sto
     assert store.tasks.heartbeat(processing, "w1", 30) is Lease.CANCEL
     assert store.tasks.finish_cancel(processing, "w1")
     assert store.tasks.get(processing).status == Status.CANCELLED  # type: ignore[union-attr]
-    with pytest.raises(Conflict) as err:
+    with pytest.raises(TaskAlreadyEnded) as err:
         store.tasks.cancel(processing, acct.id)
-    assert err.value.code == "task_already_ended" and err.value.status == 409
+    assert (err.value.task_id, err.value.status) == (processing, Status.CANCELLED)
     assert acct.balance == 1_000_000
     assert acct.kinds().count("release") == 2
     acct.assert_ledger_adds_up()
@@ -235,7 +236,7 @@ def test_hand_back_returns_a_task_without_counting_the_attempt(store: Store) -> 
 def test_ended_tasks_become_due_for_purge_after_their_expiry(store: Store) -> None:
     acct = Account(store)
     done, failed, running = acct.submit(), acct.submit(), acct.submit()
-    for task_id in (done, failed, running):
+    for _task_id in (done, failed, running):
         store.tasks.claim("w", 30)
     store.tasks.complete(done, "w", cost=1, result_path="r", expires_at=int(time.time()) - 1)
     store.tasks.fail(failed, code="x", message="y")
@@ -250,9 +251,9 @@ def test_active_task_limit_per_key(store: Store) -> None:
     acct = Account(store)
     acct.submit(max_active=2)
     acct.submit(max_active=2)
-    with pytest.raises(Exception) as err:
+    with pytest.raises(TooManyActiveTasks) as err:
         acct.submit(max_active=2)
-    assert getattr(err.value, "code", None) == "rate_limited"
+    assert (err.value.key_id, err.value.limit) == (acct.key_id, 2)
 
 
 def test_concurrent_submits_never_overdraw(store: Store) -> None:
@@ -263,7 +264,7 @@ def test_concurrent_submits_never_overdraw(store: Store) -> None:
         try:
             acct.submit()
             outcomes.append("ok")
-        except InsufficientBalance:
+        except NotEnoughFunds:
             outcomes.append("402")
 
     with ThreadPoolExecutor(16) as pool:

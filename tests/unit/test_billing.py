@@ -75,3 +75,21 @@ def test_every_model_and_tier_of_the_default_table_is_priced() -> None:
         for tier in tiers.values():
             assert tier.base(5 if tier.durations is None or 5 in tier.durations else 4) is not None
     assert all(v > Decimal(0) for v in TABLE.models["Omni-Flash-Ext"]["4k"].durations.values())  # type: ignore[union-attr]
+
+
+def test_the_price_book_keeps_its_table_while_the_database_is_unavailable() -> None:
+    from vidgate.billing.pricebook import PriceBook
+    from vidgate.store import Store
+    from vidgate.store.errors import StoreUnavailable
+
+    store = Store.from_url("sqlite://")
+    book = PriceBook.open(store.prices, PriceTable.load(), source="test", refresh_seconds=0.0)
+    req = parse_request({"model": "kling-v2-6", "prompt": "a"})
+    before = book.price(req, 5)
+
+    def down() -> int:
+        raise StoreUnavailable("connection refused")
+
+    store.prices.current_version = down  # type: ignore[method-assign]
+    assert book.price(req, 5) == before  # the last table read, not an error
+    store.close()

@@ -7,10 +7,10 @@ import pytest
 from vidgate.catalog import parse_request
 from vidgate.catalog.base import nearest_aspect
 from vidgate.catalog.kling import split_prompt
-from vidgate.providers.plan import build_job, frame_size
 from vidgate.errors import MediaError
 from vidgate.media.probe import ImageInfo, VideoInfo
 from vidgate.providers.base import InputMedia
+from vidgate.providers.plan import build_job, frame_size
 from vidgate.tasks.model import Status, can_move
 
 IMG = "https://e.x/a.png"

@@ -15,7 +15,8 @@ server on the same file), grows a counter beside the database file after its com
 it returns (``AccountStore.key_changes``), and the cache compares that counter (a ``stat``) on
 every lookup and is dropped when it has moved: the same promise, with no listening thread.
 
-Failed authentications are never cached: their error must name the reason every time.
+Failed authentications are never cached: their error must name the reason every time. The
+store says why it refused a secret (``vidgate.store.errors``); the client's 401 is worded here.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from vidgate.errors import AuthenticationFailed
 from vidgate.resilience import LoopHealth, Supervisor
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import hash_secret
+from vidgate.store.errors import AccountSuspended, KeyRevoked, UnknownKey
 
 MAX_ENTRIES = 100_000
 
@@ -86,7 +89,14 @@ class KeyCache:
         if (hit := self.cached(secret)) is not None:
             return hit
         generation = self._generation
-        principal = self.store.accounts.authenticate(secret)
+        try:
+            principal = self.store.accounts.authenticate(secret)
+        except UnknownKey:
+            raise AuthenticationFailed("invalid API key") from None
+        except KeyRevoked:
+            raise AuthenticationFailed("this API key has been revoked") from None
+        except AccountSuspended:
+            raise AuthenticationFailed("the account of this API key is suspended") from None
         if self._listening.is_set():
             with self._lock:
                 if generation == self._generation:

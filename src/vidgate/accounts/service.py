@@ -3,20 +3,24 @@
 Rules kept here (so the admin API and the CLI cannot differ): a top-up is positive; an
 adjustment is non-zero, may be negative, but never takes the balance below zero; every money
 move carries the operator's reason into its ledger entry; an account's own limits override the
-server's defaults, and ``None`` means "the default".
+server's defaults, and ``None`` means "the default". The store's refusals (an unknown account or
+key, a balance that would go below zero) are worded here, as the operator reads them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from vidgate.accounts.usage import DailyUsage, DateRange, daily_usage
-from vidgate.billing.money import MICROS
+from vidgate.billing.money import MICROS, to_decimal
 from vidgate.config import Settings
-from vidgate.errors import InvalidRequest
+from vidgate.errors import Conflict, InvalidRequest, NotFound
 from vidgate.store import Account, ApiKey, Store
-from vidgate.store.accounts import MAX_LIMIT, STATUSES, account_not_found
+from vidgate.store.accounts import MAX_LIMIT, STATUSES
+from vidgate.store.errors import AccountNotFound, KeyNotFound, NotEnoughFunds
 from vidgate.store.ledger import MAX_ENTRY_ID, Discrepancy
 
 MAX_NAME = 200
@@ -72,19 +76,22 @@ class AccountService:
 
     def suspend(self, account_id: str) -> Account:
         """Its keys stop working on their next request; its tasks already queued still run."""
-        return self.store.accounts.set_status(account_id, "suspended")
+        with _worded():
+            return self.store.accounts.set_status(account_id, "suspended")
 
     def activate(self, account_id: str) -> Account:
-        return self.store.accounts.set_status(account_id, "active")
+        with _worded():
+            return self.store.accounts.set_status(account_id, "active")
 
     def set_limits(
         self, account_id: str, *, rate_limit_per_minute: int | None, max_active_tasks: int | None
     ) -> Account:
-        return self.store.accounts.set_limits(
-            account_id,
-            rate_limit_per_minute=_limit(rate_limit_per_minute, "rate_limit_per_minute"),
-            max_active_tasks=_limit(max_active_tasks, "max_active_tasks"),
-        )
+        rate_limit_per_minute = _limit(rate_limit_per_minute, "rate_limit_per_minute")
+        max_active_tasks = _limit(max_active_tasks, "max_active_tasks")
+        with _worded():
+            return self.store.accounts.set_limits(
+                account_id, rate_limit_per_minute=rate_limit_per_minute, max_active_tasks=max_active_tasks
+            )
 
     def effective_limits(self, account: Account) -> Limits:
         return Limits(
@@ -99,14 +106,17 @@ class AccountService:
                 "a top-up must be a positive amount; use an adjustment to take money off", param="amount"
             )
         _within_bounds(amount, "amount")
-        return self.store.accounts.post(account_id, "topup", amount, note=_text(reason, "reason", MAX_REASON))
+        note = _text(reason, "reason", MAX_REASON)
+        with _worded():
+            return self.store.accounts.post(account_id, "topup", amount, note=note)
 
     def adjust(self, account_id: str, amount: int, reason: str) -> dict[str, Any]:
         if amount == 0:
             raise InvalidRequest("an adjustment of 0 changes nothing", param="amount")
         _within_bounds(amount, "amount")
         note = _text(reason, "reason", MAX_REASON)
-        return self.store.accounts.post(account_id, "adjustment", amount, note=note, require_funds=amount < 0)
+        with _worded():
+            return self.store.accounts.post(account_id, "adjustment", amount, note=note, require_funds=amount < 0)
 
     def ledger(self, account_id: str, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         self.get(account_id)
@@ -128,7 +138,9 @@ class AccountService:
 
     # --- keys ------------------------------------------------------------------------------
     def create_key(self, account_id: str, name: str = "default") -> tuple[ApiKey, str]:
-        return self.store.accounts.create_key(account_id, _text(name, "name", MAX_NAME))
+        name = _text(name, "name", MAX_NAME)
+        with _worded():
+            return self.store.accounts.create_key(account_id, name)
 
     def keys(self, account_id: str) -> list[ApiKey]:
         self.get(account_id)
@@ -136,7 +148,29 @@ class AccountService:
 
     def revoke_key(self, account_id: str, key_id: str) -> ApiKey:
         """The key stops working on its next request; its tasks already queued still run."""
-        return self.store.accounts.revoke_key(account_id, key_id)
+        with _worded():
+            return self.store.accounts.revoke_key(account_id, key_id)
+
+
+def account_not_found(account_id: str) -> NotFound:
+    return NotFound(f"no account {account_id!r}", code="account_not_found")
+
+
+@contextmanager
+def _worded() -> Iterator[None]:
+    """The store's refusals of an operator's call, as the admin API and the CLI answer them."""
+    try:
+        yield
+    except AccountNotFound as exc:
+        raise account_not_found(exc.account_id) from None
+    except KeyNotFound as exc:
+        raise NotFound(f"account {exc.account_id!r} has no key {exc.key_id!r}", code="key_not_found") from None
+    except NotEnoughFunds as exc:
+        raise Conflict(
+            f"the balance of {exc.account_id} is {to_decimal(exc.balance)}; {to_decimal(-exc.needed)} "
+            "would take it below zero",
+            code="balance_would_go_negative",
+        ) from None
 
 
 def _text(value: str, param: str, max_len: int) -> str:

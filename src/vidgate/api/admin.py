@@ -21,13 +21,19 @@ from vidgate.billing.prices import PriceTable
 from vidgate.store import Account
 from vidgate.store.accounts import STATUSES
 
-router = APIRouter(
-    prefix="/admin/v1",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    route_class=JsonRoute,
-    responses=errors(400, 401, 403, 404, 409),
-)
+
+def admin_router(prefix: str = "") -> APIRouter:
+    """Routes under /admin/v1: behind the admin token, JSON bodies read by vidgate's parser."""
+    return APIRouter(
+        prefix=f"/admin/v1{prefix}",
+        tags=["admin"],
+        dependencies=[Depends(require_admin)],
+        route_class=JsonRoute,
+        responses=errors(400, 401, 403, 404, 409),
+    )
+
+
+router = admin_router()
 
 
 def ok(data: Any) -> dict[str, Any]:
@@ -126,16 +132,33 @@ def get_prices(ctx: Ctx) -> dict[str, Any]:
     "/prices",
     summary="Replace the price table",
     description='The body is a whole table, `{"models": {...}}` as in the price file, with an optional '
-    "`note`. It is validated in full; every API and worker process charges from it within a second or two.",
+    "`note`. What `GET /admin/v1/prices` answers is taken back as it is (its `data`, or the whole answer): "
+    "`version` and `updated` are read-only and ignored; any other field is refused. The table is validated "
+    "in full; every API and worker process charges from it within a second or two.",
 )
 def replace_prices(ctx: Ctx, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    note = body.pop("note", None)
-    stored = ctx.prices.replace(body, note=str(note) if note is not None else None)
+    table, note = written_prices(body)
+    stored = ctx.prices.replace(table, note=note)
     return ok(prices_object(stored.version, stored.note, stored.created_at, PriceTable.parse(stored.body)))
+
+
+#: what ``prices_object`` adds to a table that a client cannot set; PUT takes them back and ignores them
+READ_ONLY_PRICE_FIELDS = ("version", "updated")
 
 
 def prices_object(version: int, note: str | None, created_at: float, table: PriceTable) -> dict[str, Any]:
     return {"version": version, "note": note, "updated": int(created_at), **table.to_json()}
+
+
+def written_prices(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The table and the note of a PUT body: ``{"models", "note"}``, or what GET answered (the
+    envelope or its ``data``), whose read-only fields are dropped. Anything else stays in the
+    table, for its validation to refuse."""
+    if body.keys() == {"code", "data"} and body["code"] == 200 and isinstance(body["data"], dict):
+        body = body["data"]
+    table = {k: v for k, v in body.items() if k not in ("note", *READ_ONLY_PRICE_FIELDS)}
+    note = body.get("note")
+    return table, str(note) if note is not None else None
 
 
 # --- usage and the ledger check ------------------------------------------------------------

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
-
-from vidgate.api.body import JsonRoute
-from vidgate.api.deps import Ctx, require_admin
-from vidgate.api.openapi import errors
+from vidgate.api.admin import admin_router
+from vidgate.api.deps import Ctx
 from vidgate.routing.service import ChannelPatch
 from vidgate.routing.spec import ChannelSpec
 
-router = APIRouter(
-    prefix="/admin/v1/channels",
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    route_class=JsonRoute,
-    responses=errors(400, 401, 403, 404, 409),
-)
+router = admin_router("/channels")
 
 
 @router.get("", summary="List channels (credentials are never shown)")

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.config import JsonDict
 
 from vidgate.accounts.service import MAX_MOVE, MAX_NAME, MAX_REASON
 from vidgate.billing.money import MICROS
@@ -27,14 +28,14 @@ MICRO = Decimal(1) / MICROS
 
 def text(max_length: int, default: Any = ...) -> Any:
     """Text the account service checks (blank: 400 missing_parameter; too long: 400), documented."""
-    shown = {"minLength": 1, "maxLength": max_length, "pattern": r"\S"}
+    shown: JsonDict = {"minLength": 1, "maxLength": max_length, "pattern": r"\S"}
     return Field(default, description="not blank", json_schema_extra=shown)
 
 
-def money(low: Decimal, documented: list[dict[str, Any]]) -> Any:
-    """An amount from ``low`` to MAX_AMOUNT: a JSON number or a decimal string. ``documented``
-    is what the OpenAPI document says it may be (at most six decimals in a string)."""
-    return Annotated[Decimal, Field(allow_inf_nan=False, ge=low, le=MAX_AMOUNT), WithJsonSchema({"anyOf": documented})]
+def amount(low: Decimal) -> Any:
+    """An amount from ``low`` to MAX_AMOUNT: a JSON number or a decimal string (what the
+    OpenAPI document says it may be, ``WithJsonSchema`` beside it: at most six decimals)."""
+    return Field(allow_inf_nan=False, ge=low, le=MAX_AMOUNT)
 
 
 def numbers(low: Decimal, high: Decimal = MAX_AMOUNT) -> dict[str, Any]:
@@ -47,9 +48,13 @@ def digits(pattern: str) -> dict[str, Any]:
 
 _UNITS = r"[0-9]{1,9}(\.[0-9]{1,6})?"  # below 10^9, to the micro
 _SOME = r"(0*[1-9][0-9]{0,8}(\.[0-9]{1,6})?|0*\.[0-9]{0,5}[1-9][0-9]{0,5})"  # the same, at least one micro
-Balance = money(Decimal(0), [numbers(Decimal(0)), digits(_UNITS)])
-Positive = money(MICRO, [numbers(MICRO), digits(_SOME)])
-NonZero = money(-MAX_AMOUNT, [numbers(MICRO), numbers(-MAX_AMOUNT, -MICRO), digits(f"-?{_SOME}")])  # 0: 400
+Balance = Annotated[Decimal, amount(Decimal(0)), WithJsonSchema({"anyOf": [numbers(Decimal(0)), digits(_UNITS)]})]
+Positive = Annotated[Decimal, amount(MICRO), WithJsonSchema({"anyOf": [numbers(MICRO), digits(_SOME)]})]
+NonZero = Annotated[  # 0: 400
+    Decimal,
+    amount(-MAX_AMOUNT),
+    WithJsonSchema({"anyOf": [numbers(MICRO), numbers(-MAX_AMOUNT, -MICRO), digits(f"-?{_SOME}")]}),
+]
 
 
 class NewAccount(Strict):

@@ -44,7 +44,8 @@ class AppContext:
 
 
 async def get_context(request: Request) -> AppContext:  # async: no thread hop for an attribute
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: AppContext = request.app.state.ctx
+    return ctx
 
 
 Ctx = Annotated[AppContext, Depends(get_context)]

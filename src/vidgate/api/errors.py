@@ -1,4 +1,9 @@
-"""The one mapping from errors to HTTP responses (API.md section 3 error envelope)."""
+"""The one mapping from refused requests to HTTP responses (API.md section 3 error envelope).
+
+Every :class:`~vidgate.errors.RequestError` is answered with its status, envelope and headers;
+the framework's own refusals (no such route, a method a route does not take) and its validation
+errors are turned into request errors first. A task failure is never answered here: it is
+recorded on its task, and one that reached a request would be a bug (500)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
-from vidgate.errors import InvalidRequest, NotFound, ServerError, ServiceUnavailable, VidgateError
+from vidgate.errors import InvalidRequest, MethodNotAllowed, NotFound, RequestError, ServerError, ServiceUnavailable
 from vidgate.resilience import Unavailable
 
 log = logging.getLogger(__name__)
@@ -19,7 +24,19 @@ log = logging.getLogger(__name__)
 _SOURCES = ("query", "path", "header", "cookie", "body")
 
 
-def error_response(exc: VidgateError) -> JSONResponse:
+class FrameworkRefusal(RequestError):
+    """Any other refusal of Starlette's or FastAPI's (an ``HTTPException`` vidgate did not raise):
+    answered with the framework's status, detail and headers."""
+
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+    def __init__(self, exc: HTTPException) -> None:
+        super().__init__(str(exc.detail), headers=dict(exc.headers or {}))
+        self.status = exc.status_code
+
+
+def error_response(exc: RequestError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
 
 
@@ -35,27 +52,23 @@ def unavailable_response(exc: Unavailable) -> JSONResponse:
 def install(app: FastAPI, routes: list[BaseRoute]) -> None:
     """The handlers; ``routes`` are the API's, for the Allow header of a 405."""
 
-    @app.exception_handler(VidgateError)
-    async def _vidgate(_: Request, exc: VidgateError) -> JSONResponse:
+    @app.exception_handler(RequestError)
+    async def _refused(_: Request, exc: RequestError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        if isinstance(exc.__cause__, VidgateError):  # e.g. the JSON parser's, wrapped by FastAPI
+        if isinstance(exc.__cause__, RequestError):  # e.g. the JSON parser's, wrapped by FastAPI
             return error_response(exc.__cause__)
         if exc.status_code == 404:
-            err: VidgateError = NotFound(f"no such endpoint: {request.method} {request.url.path}")
-        elif exc.status_code == 405:
-            err = InvalidRequest(f"{request.method} is not allowed on {request.url.path}", code="method_not_allowed")
-            err.status = 405
+            return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
+        if exc.status_code == 405:
             starlettes = (exc.headers or {}).get("Allow", "").split(",")  # e.g. /openapi.json's
             allowed = _allowed_methods(routes, request.url.path) or ", ".join(sorted(m.strip() for m in starlettes))
-            err.headers = {"Allow": allowed}
-        else:
-            err = InvalidRequest(str(exc.detail), code="invalid_request")
-            err.status = exc.status_code
-            err.headers = dict(exc.headers or {})
-        return error_response(err)
+            return error_response(
+                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}", allow=allowed)
+            )
+        return error_response(FrameworkRefusal(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate.api import generations, tasks
 from vidgate.api.errors import error_response, unavailable_response
-from vidgate.errors import VidgateError
+from vidgate.errors import RequestError
 from vidgate.resilience import Unavailable
 
 #: a task id as the route's ``{task_id}`` takes it: one path segment
@@ -70,7 +70,7 @@ class HotPaths:
         try:
             try:
                 response = await handler(request, scope["app"].state.ctx, *args)
-            except VidgateError as exc:
+            except RequestError as exc:
                 response = error_response(exc)
             except Unavailable as exc:
                 response = unavailable_response(exc)

@@ -4,7 +4,9 @@ The table lives in the database (``store.prices``); the price file (``VIDGATE_PR
 the table shipped with vidgate) only seeds an empty database. Each process keeps the current
 version in memory and checks at most every ``refresh_seconds`` whether a newer one was stored,
 so a table replaced through the admin API or ``vidgate prices set`` is charged everywhere
-within that interval. A ``PriceBook`` prices requests like a ``PriceTable`` (``price``, ``hold``).
+within that interval. While the database cannot be read, the table last read stays in force (a
+worker finishing a task during an outage still prices it), and the check is tried again at the
+next interval. A ``PriceBook`` prices requests like a ``PriceTable`` (``price``, ``hold``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 from vidgate.billing.prices import PriceTable
 from vidgate.catalog import GenerationRequest
 from vidgate.config import Settings
-from vidgate.errors import InvalidRequest
+from vidgate.errors import Conflict, InvalidRequest
+from vidgate.resilience import Outage, Unavailable
 from vidgate.store import Store
+from vidgate.store.errors import PriceVersionTaken
 from vidgate.store.prices import PriceStore, StoredPrices
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ class PriceBook:
         self._stored: StoredPrices | None = None
         self._table: PriceTable | None = None
         self._next_check = -math.inf
+        self._outage = Outage("reading the price table (the last one read stays in force)", logger=log)
 
     @classmethod
     def open(cls, store: PriceStore, seed: PriceTable, *, source: str, refresh_seconds: float = 1.0) -> PriceBook:
@@ -46,7 +51,15 @@ class PriceBook:
         if time.monotonic() >= self._next_check:
             with self._lock:
                 if time.monotonic() >= self._next_check:
-                    self._refresh()
+                    try:
+                        self._refresh()
+                    except Unavailable as exc:
+                        if self._table is None:
+                            raise
+                        self._outage.failed(exc)
+                        self._next_check = time.monotonic() + self.refresh_seconds
+                    else:
+                        self._outage.recovered()
         assert self._table is not None
         return self._table
 
@@ -57,11 +70,15 @@ class PriceBook:
         return self._stored
 
     def replace(self, data: Any, note: str | None = None) -> StoredPrices:
-        """Validate ``data`` in full, then make it the table of every process."""
+        """Validate ``data`` in full, then make it the table of every process. Two operators
+        replacing it at the same moment: the second gets a Conflict and may retry."""
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidRequest(f"note is {len(note)} characters long; at most {MAX_NOTE} are allowed", param="note")
         table = PriceTable.parse(data)
-        stored = self.store.replace(table.to_storage(), note)
+        try:
+            stored = self.store.replace(table.to_storage(), note)
+        except PriceVersionTaken:
+            raise Conflict("the price table was replaced by someone else at the same moment; retry") from None
         with self._lock:
             self._install(stored, table)
         return stored

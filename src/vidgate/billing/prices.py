@@ -130,11 +130,13 @@ class PriceTable(BaseModel):
 
     def to_storage(self) -> dict[str, Any]:
         """JSON with amounts as decimal strings: exact, and what ``parse`` reads back."""
-        return self.model_dump(mode="json", exclude_none=True)
+        stored: dict[str, Any] = self.model_dump(mode="json", exclude_none=True)
+        return stored
 
     def to_json(self) -> dict[str, Any]:
         """What the admin API shows: amounts as JSON numbers (0.2), durations as keys ("5")."""
-        return _numbers(self.model_dump(exclude_none=True))
+        shown: dict[str, Any] = _numbers(self.model_dump(exclude_none=True))
+        return shown
 
     def to_toml(self) -> str:
         """The table in the price file's format."""

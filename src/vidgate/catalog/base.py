@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+Resolution = Literal["720p", "1080p", "4k"]
+Role = Literal["first_frame", "last_frame", "reference", "element", "character", "motion"]
 MAX_PROMPT = 2500
 
 
@@ -24,7 +26,7 @@ MAX_PROMPT = 2500
 class MediaRef:
     """One input a worker must fetch. ``param`` names it as the client wrote it."""
 
-    role: Literal["first_frame", "last_frame", "reference", "element", "character", "motion"]
+    role: Role
     url: str
     kind: Literal["image", "video"]
     param: str

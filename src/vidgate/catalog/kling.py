@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vidgate.catalog.base import (
     ASPECT_RATIOS,
     GenerationRequest,
     MediaRef,
+    Resolution,
+    Role,
     check_aspect_alias,
     check_mode,
     check_urls,
@@ -19,7 +21,7 @@ from vidgate.catalog.base import (
     rule,
 )
 
-MODE_RESOLUTION = {"std": "720p", "pro": "1080p", "4k": "4k"}
+MODE_RESOLUTION: dict[str, Resolution] = {"std": "720p", "pro": "1080p", "4k": "4k"}
 ELEMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -47,8 +49,8 @@ class KlingRequest(GenerationRequest):
 
     @field_validator("aspect_ratio", "size")
     @classmethod
-    def _aspect(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
-        return one_of(v, info.field_name, ASPECT_RATIOS)
+    def _aspect(cls, v: str, info: ValidationInfo) -> str:
+        return one_of(v, str(info.field_name), ASPECT_RATIOS)
 
     @field_validator("negative_prompt")
     @classmethod
@@ -78,7 +80,7 @@ class KlingRequest(GenerationRequest):
 
     @property
     def resolution(self) -> Literal["720p", "1080p", "4k"]:
-        return MODE_RESOLUTION[self.mode]  # type: ignore[return-value]
+        return MODE_RESOLUTION[self.mode]
 
     @property
     def aspect(self) -> str:
@@ -101,9 +103,9 @@ class KlingRequest(GenerationRequest):
         return self.negative_prompt
 
     def media_refs(self) -> list[MediaRef]:
-        roles = ("first_frame", "last_frame")
+        roles: tuple[Role, Role] = ("first_frame", "last_frame")
         return [
-            MediaRef(role=roles[i], url=url, kind="image", param=f"image_urls[{i}]")  # type: ignore[arg-type]
+            MediaRef(role=roles[i], url=url, kind="image", param=f"image_urls[{i}]")
             for i, url in enumerate(self.image_urls)
         ]
 
@@ -343,9 +345,10 @@ class KlingV3Request(KlingRequest):
 def split_prompt(prompt: str, seconds: int) -> list[tuple[str, int]]:
     """``intelligence`` shots: one per sentence (at most 6, at least 1 s each), time shared out
     evenly in whole seconds, earlier shots taking the remainder."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", prompt) if s.strip()] or [prompt]
+    # sentence ends, Chinese and Japanese full-width ones too
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", prompt) if s.strip()] or [prompt]  # noqa: RUF001
     count = min(len(sentences), 6, seconds)
     if len(sentences) > count:  # fold the tail into the last shot
-        sentences = sentences[: count - 1] + [" ".join(sentences[count - 1 :])]
+        sentences = [*sentences[: count - 1], " ".join(sentences[count - 1 :])]
     base, extra = divmod(seconds, count)
     return [(s, base + (1 if i < extra else 0)) for i, s in enumerate(sentences)]

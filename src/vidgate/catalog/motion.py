@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from vidgate.catalog.base import GenerationRequest, MediaRef, check_mode, nearest_aspect, one_of, require_text, rule
 from vidgate.catalog.kling import MODE_RESOLUTION
@@ -48,8 +48,8 @@ class MotionControlRequest(GenerationRequest):
 
     @field_validator("image_url", "video_url")
     @classmethod
-    def _url(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
-        return require_text(v, info.field_name, max_len=None)
+    def _url(cls, v: str, info: ValidationInfo) -> str:
+        return require_text(v, str(info.field_name), max_len=None)
 
     @field_validator("character_orientation")
     @classmethod
@@ -72,7 +72,7 @@ class MotionControlRequest(GenerationRequest):
 
     @property
     def resolution(self) -> Literal["720p", "1080p", "4k"]:
-        return MODE_RESOLUTION[self.mode]  # type: ignore[return-value]
+        return MODE_RESOLUTION[self.mode]
 
     @property
     def seconds_range(self) -> tuple[int, int]:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from vidgate.catalog.base import GenerationRequest, MediaRef, check_aspect_alias, check_urls, one_of, require_text, rule
+from vidgate.catalog.base import (
+    GenerationRequest,
+    MediaRef,
+    Resolution,
+    Role,
+    check_aspect_alias,
+    check_urls,
+    one_of,
+    require_text,
+    rule,
+)
 
 OMNI_ASPECTS = ("16:9", "9:16")
 
@@ -41,8 +51,8 @@ class OmniFlashRequest(GenerationRequest):
 
     @field_validator("aspect_ratio", "size")
     @classmethod
-    def _aspect(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
-        return one_of(v, info.field_name, OMNI_ASPECTS)
+    def _aspect(cls, v: str, info: ValidationInfo) -> str:
+        return one_of(v, str(info.field_name), OMNI_ASPECTS)
 
     @field_validator("image_urls")
     @classmethod
@@ -66,7 +76,7 @@ class OmniFlashRequest(GenerationRequest):
 
     @property
     def resolution(self) -> Literal["720p", "1080p", "4k"]:
-        return self.resolution_  # type: ignore[return-value]
+        return cast(Resolution, self.resolution_)  # checked by _resolution: one of the three, lower case
 
     @property
     def seconds(self) -> int:
@@ -81,8 +91,8 @@ class OmniFlashRequest(GenerationRequest):
         return self.prompt
 
     def media_refs(self) -> list[MediaRef]:
-        role = "first_frame" if len(self.image_urls) == 1 else "reference"
+        role: Role = "first_frame" if len(self.image_urls) == 1 else "reference"
         return [
-            MediaRef(role=role, url=url, kind="image", param=f"image_urls[{i}]", index=i)  # type: ignore[arg-type]
+            MediaRef(role=role, url=url, kind="image", param=f"image_urls[{i}]", index=i)
             for i, url in enumerate(self.image_urls)
         ]

@@ -2,7 +2,8 @@
 
 :func:`refusal_reason` classifies an address (loopback, private, link-local and the cloud
 metadata address, CGNAT, multicast, reserved, unique-local, and every IPv6 form that embeds a
-refused IPv4 address: IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64, 6to4, ISATAP, Teredo); :func:`host_address` reads a host the way a C resolver would, so ``127.1``,
+refused IPv4 address: IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64, 6to4, ISATAP,
+Teredo); :func:`host_address` reads a host the way a C resolver would, so ``127.1``,
 ``2130706433``, ``0177.0.0.1`` and ``0x7f.0.0.1`` are all recognised as loopback.
 """
 

@@ -12,6 +12,7 @@ from vidgate.routing.registry import to_channel
 from vidgate.routing.spec import ChannelSpec
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
+from vidgate.store.channels import ChannelRecord
 
 
 class ChannelPatch(BaseModel):
@@ -75,7 +76,9 @@ class ChannelService:
             del fields["credentials"]  # unchanged: keep the bench state as it is
             del fields["enabled"]
         record = self.store.channels.update(channel_id, fields)
-        return self._public(record, self.store.channels.in_flight())  # type: ignore[arg-type]
+        if record is None:  # deleted meanwhile
+            raise NotFound(f"no channel {channel_id!r}", code="channel_not_found")
+        return self._public(record, self.store.channels.in_flight())
 
     def delete(self, channel_id: str) -> None:
         self._record(channel_id)
@@ -85,11 +88,11 @@ class ChannelService:
                 code="channel_busy",
             )
 
-    def _record(self, channel_id: str):  # type: ignore[no-untyped-def]
+    def _record(self, channel_id: str) -> ChannelRecord:
         record = self.store.channels.get(channel_id)
         if record is None:
             raise NotFound(f"no channel {channel_id!r}", code="channel_not_found")
         return record
 
-    def _public(self, record, in_flight: dict[str, int]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    def _public(self, record: ChannelRecord, in_flight: dict[str, int]) -> dict[str, Any]:
         return {**to_channel(record, self.box).public(), "in_flight": in_flight.get(record.id, 0)}

@@ -109,7 +109,7 @@ def cancel_path(task_id: str) -> str:
 
 def backoff(attempt: int) -> float:
     """0.5 s, 1 s, 2 s, ... up to 8 s, with jitter so that clients do not retry in step."""
-    return min(8.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.0)
+    return float(min(8.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.0))
 
 
 def retry_after_seconds(headers: httpx.Headers) -> float | None:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from vidgate.errors import InvalidRequest, ServiceUnavailable, VidgateError
+from vidgate.errors import InvalidRequest, RequestError, ServiceUnavailable
 from vidgate.serving.limits import ConnectionLimits
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Phase(Enum):
     IDLE = "idle"
 
 
-def raw_response(error: VidgateError) -> bytes:
+def raw_response(error: RequestError) -> bytes:
     """A complete ``Connection: close`` HTTP response carrying ``error``'s envelope."""
     body = json.dumps(error.to_body(), separators=(",", ":")).encode()
     head = [
@@ -70,6 +70,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._received = 0
 
     # --- the connection ----------------------------------------------------------------------
+    # uvicorn's own protocol declares this with asyncio.Transport, narrower than asyncio.Protocol's
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.server_state.connections) >= self.limits.max_connections:
             self._refused = True

@@ -1,7 +1,8 @@
 """Persistence: all SQL of vidgate lives in this package.
 
 ``Store.from_url`` picks the backend from the URL (``sqlite:///...`` or ``postgresql://...``);
-nothing outside this package asks which one it has.
+nothing outside this package asks which one it has. What it raises is in ``store.errors``: the
+database unavailable, or a refusal stated as a fact; never an error worded for a client.
 """
 
 from __future__ import annotations

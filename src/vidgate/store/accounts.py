@@ -21,10 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from ulid import ULID
 
-from vidgate.billing.money import to_decimal
-from vidgate.errors import AuthenticationFailed, Conflict, NotFound
 from vidgate.store import ledger
 from vidgate.store.db import Database
+from vidgate.store.errors import (
+    AccountNotFound,
+    AccountSuspended,
+    KeyNotFound,
+    KeyRevoked,
+    NotEnoughFunds,
+    UnknownKey,
+)
 from vidgate.store.notify import KEYS_CHANGED
 from vidgate.store.tables import accounts, api_keys
 
@@ -70,10 +76,6 @@ class Principal:
 def hash_secret(secret: str) -> str:
     # API keys are 256-bit random strings: a fast hash is enough, there is nothing to brute-force.
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def account_not_found(account_id: str) -> NotFound:
-    return NotFound(f"no account {account_id!r}", code="account_not_found")
 
 
 _AUTHENTICATE = (
@@ -152,17 +154,13 @@ class AccountStore:
     ) -> dict[str, Any]:
         """An operator's money move (``topup`` or ``adjustment``); returns its ledger entry.
         With ``require_funds``, a move that would take the balance below zero is refused
-        (Conflict) and nothing is written."""
+        (NotEnoughFunds) and nothing is written. AccountNotFound if there is no such account."""
         with self.db.write() as conn:
             if ledger.post(conn, account_id, kind, amount, note=note, require_funds=require_funds) is None:
                 current = self._get(conn, account_id)
                 if current is None:
-                    raise account_not_found(account_id)
-                raise Conflict(
-                    f"the balance of {account_id} is {to_decimal(current.balance)}; {to_decimal(amount)} "
-                    "would take it below zero",
-                    code="balance_would_go_negative",
-                )
+                    raise AccountNotFound(account_id)
+                raise NotEnoughFunds(account_id, current.balance, -amount)
             return ledger.last_entry(conn, account_id)
 
     def ledger_entries(self, account_id: str, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
@@ -179,12 +177,13 @@ class AccountStore:
 
     # --- keys ------------------------------------------------------------------------------
     def create_key(self, account_id: str, name: str = "default") -> tuple[ApiKey, str]:
-        """Returns the key record and its secret; the secret is never stored or shown again."""
+        """Returns the key record and its secret; the secret is never stored or shown again.
+        AccountNotFound if there is no such account."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(f"key_{ULID()}", account_id, name, secret[: len(KEY_PREFIX) + 4], time.time())
         with self.db.write() as conn:
             if self._get(conn, account_id) is None:
-                raise account_not_found(account_id)
+                raise AccountNotFound(account_id)
             conn.execute(
                 sa.insert(api_keys).values(
                     id=key.id,
@@ -208,7 +207,8 @@ class AccountStore:
 
     def revoke_key(self, account_id: str, key_id: str) -> ApiKey:
         """Revoke one of the account's keys (again is a no-op: the first revocation time stays).
-        Every process caching authentications has dropped its cache when this returns."""
+        Every process caching authentications has dropped its cache when this returns.
+        KeyNotFound if the account has no such key."""
         mine = (api_keys.c.id == key_id, api_keys.c.account_id == account_id)
         with self.db.write_announcing(KEYS_CHANGED) as conn:
             conn.execute(
@@ -216,19 +216,19 @@ class AccountStore:
             )
             row = conn.execute(sa.select(api_keys).where(*mine)).first()
             if row is None:
-                raise NotFound(f"account {account_id!r} has no key {key_id!r}", code="key_not_found")
+                raise KeyNotFound(account_id, key_id)
         return _key(row)
 
     def authenticate(self, secret: str) -> Principal:
-        """The caller behind ``secret``, or AuthenticationFailed saying why not."""
+        """The caller behind ``secret``; UnknownKey, KeyRevoked or AccountSuspended say why not."""
         with self.db.read() as conn:
             row = conn.execute(_AUTHENTICATE, {"secret_hash": hash_secret(secret)}).first()
         if row is None:
-            raise AuthenticationFailed("invalid API key")
+            raise UnknownKey()
         if row.revoked_at is not None:
-            raise AuthenticationFailed("this API key has been revoked")
+            raise KeyRevoked(row.id, row.revoked_at)
         if row.status != "active":
-            raise AuthenticationFailed("the account of this API key is suspended")
+            raise AccountSuspended(row.account_id, row.id)
         now = time.time()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION_S:
             with self.db.write_one() as conn:
@@ -261,13 +261,14 @@ class AccountStore:
     # --- helpers ---------------------------------------------------------------------------
     def _update(self, account_id: str, **values: Any) -> Account:
         """Change the account's status or limits: what authentication tells about its keys.
-        Every process caching authentications has dropped its cache when this returns."""
+        Every process caching authentications has dropped its cache when this returns.
+        AccountNotFound if there is no such account."""
         with self.db.write_announcing(KEYS_CHANGED) as conn:
             row = conn.execute(
                 sa.update(accounts).where(accounts.c.id == account_id).values(**values).returning(*accounts.c)
             ).first()
             if row is None:
-                raise account_not_found(account_id)
+                raise AccountNotFound(account_id)
         return _account(row)
 
     @staticmethod

@@ -4,11 +4,11 @@ never sees them in clear."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 from ulid import ULID
 
 from vidgate.store.db import Database
@@ -40,7 +40,7 @@ class ChannelRecord:
     failures: int
 
 
-def _record(row: Mapping[str, Any]) -> ChannelRecord:
+def _record(row: RowMapping) -> ChannelRecord:
     return ChannelRecord(
         id=row["id"],
         name=row["name"],
@@ -83,7 +83,9 @@ class ChannelStore:
                 conn.execute(sa.insert(channels).values(id=current, created_at=now, updated_at=now, **values))
             else:
                 conn.execute(sa.update(channels).where(channels.c.id == current).values(updated_at=now, **values))
-        return self.get(current)  # type: ignore[return-value]
+        record = self.get(current)
+        assert record is not None  # written just now, in this transaction's commit
+        return record
 
     def update(self, channel_id: str, fields: dict[str, Any]) -> ChannelRecord | None:
         values = {k: v for k, v in fields.items() if k in EDITABLE}

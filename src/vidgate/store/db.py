@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -52,7 +53,7 @@ PG_CONNECT_ARGS = {
 
 def normalise_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 here; everything else is used as given."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
@@ -82,7 +83,7 @@ def create_engine(url: str) -> Engine:
     engine = sa.create_engine(url, **pool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:  # DB-API objects, untyped by SQLAlchemy
         dbapi_conn.isolation_level = None  # let us issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -101,11 +102,11 @@ def create_engine(url: str) -> Engine:
 
 def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
         if since is not None and time.monotonic() - since > PING_IDLE_S:
             try:

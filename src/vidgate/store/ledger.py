@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vidgate.store.tables import accounts, ledger
+from vidgate.store.tables import P, accounts, ledger
 
 KINDS = ("topup", "adjustment", "hold", "release", "capture")
 #: the largest entry id either database can hold (a signed 64-bit integer)
@@ -50,7 +50,6 @@ def post_many(conn: Connection, account_id: str, moves: list[Move]) -> int:
     return balance
 
 
-P = sa.bindparam
 #: up to this many entries, PostgreSQL moves money in one statement (a submit has one entry, a
 #: settlement two); a batch of settlements uses two statements rather than one compiled anew
 ONE_STATEMENT_MOVES = 4
@@ -90,15 +89,15 @@ def _move(conn: Connection, account_id: str, moves: list[Move], *, require_funds
     for kind, amount, note, task_id in moves:
         balance += amount
         entries.append(
-            dict(
-                account_id=account_id,
-                task_id=task_id,
-                kind=kind,
-                amount=amount,
-                balance_after=balance,
-                note=note,
-                created_at=now,
-            )
+            {
+                "account_id": account_id,
+                "task_id": task_id,
+                "kind": kind,
+                "amount": amount,
+                "balance_after": balance,
+                "note": note,
+                "created_at": now,
+            }
         )
     conn.execute(_INSERT, entries)
     return balance
@@ -148,6 +147,11 @@ def last_entry(conn: Connection, account_id: str) -> dict[str, Any]:
     return dict(row)
 
 
+def balance(conn: Connection, account_id: str) -> int:
+    """The account's balance now (micros)."""
+    return int(conn.execute(sa.select(accounts.c.balance).where(accounts.c.id == account_id)).scalar_one())
+
+
 def sum_entries(conn: Connection, account_id: str) -> int:
     total = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.account_id == account_id)
@@ -188,7 +192,7 @@ def verify(conn: Connection) -> list[Discrepancy]:
         ledger.c.balance_after,
         sa.func.coalesce(previous, 0).label("previous"),
     ).subquery()
-    broken = dict(
+    broken: dict[str, int] = dict(
         conn.execute(
             sa.select(chain.c.account_id, sa.func.count())
             .where(chain.c.balance_after != chain.c.previous + chain.c.amount)

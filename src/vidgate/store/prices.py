@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vidgate.errors import Conflict
 from vidgate.store.db import Database
+from vidgate.store.errors import PriceVersionTaken
 from vidgate.store.tables import price_tables
 
 
@@ -29,7 +29,8 @@ class PriceStore:
     def current_version(self) -> int | None:
         """Cheap: what processes poll to notice a new table."""
         with self.db.read() as conn:
-            return conn.execute(sa.select(sa.func.max(price_tables.c.version))).scalar_one()  # type: ignore[no-any-return]
+            version: int | None = conn.execute(sa.select(sa.func.max(price_tables.c.version))).scalar_one()
+            return version
 
     def current(self) -> StoredPrices | None:
         with self.db.read() as conn:
@@ -50,7 +51,7 @@ class PriceStore:
 
     def replace(self, body: dict[str, Any], note: str | None) -> StoredPrices:
         """Store ``body`` as the next version. Two operators replacing at the same moment: the
-        second gets a Conflict and may retry."""
+        second gets PriceVersionTaken and may retry."""
         now = time.time()
         with self.db.write() as conn:
             version = (
@@ -60,5 +61,5 @@ class PriceStore:
                 with conn.begin_nested():
                     conn.execute(sa.insert(price_tables).values(version=version, body=body, note=note, created_at=now))
             except sa.exc.IntegrityError:
-                raise Conflict("the price table was replaced by someone else at the same moment; retry") from None
+                raise PriceVersionTaken(version) from None
         return StoredPrices(version, body, note, now)

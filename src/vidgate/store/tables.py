@@ -6,6 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+#: a bind parameter of a statement built once and run many times (the hot path's)
+P = sa.bindparam
+
 
 class Id(sa.types.TypeDecorator[str]):
     """An id (VARCHAR(40)). Ids come from clients (paths, queries) to be looked up, and PostgreSQL
@@ -61,8 +64,6 @@ api_keys = sa.Table(
 #: timeouts (processing)
 ACTIVE_SQL = "status IN ('pending', 'processing')"
 POLLED_SQL = "status = 'processing' AND next_poll_at IS NOT NULL"
-where_active = {"postgresql_where": sa.text(ACTIVE_SQL), "sqlite_where": sa.text(ACTIVE_SQL)}
-where_polled = {"postgresql_where": sa.text(POLLED_SQL), "sqlite_where": sa.text(POLLED_SQL)}
 
 tasks = sa.Table(
     "tasks",
@@ -100,8 +101,17 @@ tasks = sa.Table(
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
     # Partial indexes (see migration 0006): a row is in them only while it is active, so ended
     # tasks (nearly all of them, in time) cost nothing there, and status changes write fewer entries.
-    sa.Index("ix_tasks_active", "status", "created_at", "id", **where_active),
-    sa.Index("ix_tasks_next_poll", "next_poll_at", **where_polled),
+    sa.Index(
+        "ix_tasks_active",
+        "status",
+        "created_at",
+        "id",
+        postgresql_where=sa.text(ACTIVE_SQL),
+        sqlite_where=sa.text(ACTIVE_SQL),
+    ),
+    sa.Index(
+        "ix_tasks_next_poll", "next_poll_at", postgresql_where=sa.text(POLLED_SQL), sqlite_where=sa.text(POLLED_SQL)
+    ),
 )
 
 ledger = sa.Table(

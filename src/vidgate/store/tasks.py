@@ -4,6 +4,11 @@ Every status change is one guarded ``UPDATE ... WHERE status = <expected>``: if 
 got there first the update matches no row, and money moves only when the update wins, in the
 same transaction.
 
+How an ending settles money and counters, and the order rows are locked in, is
+``store.settlement``'s, shared with the queue of tasks running upstream. A submit the data
+refuses raises a fact (``store.errors``): NotEnoughFunds, TooManyActiveTasks; a cancel of an
+ended task TaskAlreadyEnded.
+
 The statements of the hot path (submit, claim, heartbeat, complete, read) are built once, with
 bind parameters, rather than per call: building and fingerprinting a statement costs SQLAlchemy
 more processor time than sending it.
@@ -14,49 +19,32 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, RowMapping
 
-from vidgate.errors import Conflict, InsufficientBalance, RateLimited
 from vidgate.store import ledger
 from vidgate.store.db import Database
-from vidgate.store.tables import api_keys, channels, tasks
-from vidgate.tasks.model import ENDED, Status, Task
+from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.settlement import (
+    OWNED,
+    SETTLED,
+    chunks,
+    completion,
+    end_where,
+    give_back_reservations,
+    lock_tasks,
+    owned,
+    settle_completed,
+)
+from vidgate.store.tables import P, api_keys, tasks
+from vidgate.tasks.model import ENDED, Status, Task, moved_to
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
-P = sa.bindparam
-
-#: Every transaction that touches these shared rows locks them in this order (and rows of one
-#: table in id order), so two transactions never wait for each other in a circle: a submit
-#: locks its key, then its account; a settlement its tasks, their keys, channels, then accounts.
-#: An UPDATE of several task rows locks them in whatever order PostgreSQL scans them, so every
-#: such update takes its rows with ``lock_tasks`` first.
-LOCK_ORDER = ("tasks", "api_keys", "channels", "accounts")
-CHUNK = 500  # ids per IN (...) list
-
-
-def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    """``ids`` in slices of at most :data:`CHUNK`, for ``IN (...)`` lists."""
-    return (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK))
-
-
-def lock_tasks(conn: Connection, *where: sa.ColumnElement[bool], ids: Sequence[str] | None = None) -> list[str]:
-    """Lock the task rows that match ``where`` (and are among ``ids``, if given) in id order;
-    returns their ids, ascending. Rows that another transaction holds are waited for."""
-    select = sa.select(tasks.c.id).where(*where).order_by(tasks.c.id).with_for_update()
-    if ids is None:
-        return list(conn.execute(select).scalars())
-    return [
-        task_id
-        for chunk in chunks(sorted(set(ids)))
-        for task_id in conn.execute(select.where(tasks.c.id.in_(chunk))).scalars()
-    ]
 
 
 class Lease(Enum):
@@ -75,7 +63,7 @@ class SweepResult:
     timed_out: int = 0
 
 
-def _task(row: Mapping[str, Any]) -> Task:
+def _task(row: RowMapping) -> Task:
     return Task(
         id=row["id"],
         account_id=row["account_id"],
@@ -98,103 +86,6 @@ def _task(row: Mapping[str, Any]) -> Task:
     )
 
 
-def completion(*, charge: Any, result: Any, expires: Any, now: Any) -> dict[str, Any]:
-    """What completing a task sets (expressions or values): the charge is never more than held."""
-    return dict(
-        status=Status.COMPLETED.value,
-        progress=100,
-        cost=sa.case((tasks.c.hold < charge, tasks.c.hold), else_=charge),
-        result_path=result,
-        expires_at=expires,
-        completed_at=now,
-        lease_expires_at=None,
-        next_poll_at=None,
-        updated_at=now,
-    )
-
-
-#: what ``settle_completed`` needs of each task just completed (RETURNING)
-SETTLED = (tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.cost)
-
-
-def settle_completed(conn: Connection, completed: Sequence[Row[Any]]) -> None:
-    """Money and counters for tasks just completed: each account's row and each key's and
-    channel's counter is updated once, however many of its tasks are in the batch. Rows are
-    locked in the one order every transaction uses (see ``LOCK_ORDER``)."""
-    by_account: dict[str, list[tuple[str, int, str, str | None]]] = defaultdict(list)
-    for row in completed:
-        by_account[row.account_id] += [
-            ("release", row.hold, "hold released on completion", row.id),
-            ("capture", -row.cost, "charge for completed task", row.id),
-        ]
-    count_out(conn, completed)
-    for account_id in sorted(by_account):
-        ledger.post_many(conn, account_id, by_account[account_id])
-
-
-_COUNT_OUT = {
-    "key_id": sa.update(api_keys)
-    .where(api_keys.c.id == P("owner"))
-    .values(active_tasks=api_keys.c.active_tasks - P("n")),
-    "channel_id": sa.update(channels)
-    .where(channels.c.id == P("owner"))
-    .values(in_flight=channels.c.in_flight - P("n")),
-}
-
-
-def count_out(conn: Connection, ended: Sequence[Row[Any]], counters: Sequence[str] = ("key_id", "channel_id")) -> None:
-    """These tasks (rows with key_id and channel_id) have ended: fewer active for their keys,
-    fewer in flight for their channels (or only the ``counters`` named)."""
-    for field in counters:
-        for owner, n in sorted(Counter(getattr(r, field) for r in ended if getattr(r, field)).items()):
-            conn.execute(_COUNT_OUT[field], {"owner": owner, "n": n})
-
-
-def give_back_reservations(conn: Connection, where: tuple[sa.ColumnElement[bool], ...]) -> None:
-    """The matching tasks go back to the queue from their worker (requeued, handed back,
-    deferred, or not taken by the channel they were being sent to): the places they reserved in
-    their channels' tasks in flight are free again. Call before changing the tasks."""
-    reserved = (*where, tasks.c.channel_id.is_not(None), tasks.c.upstream_id.is_(None))
-    rows = conn.execute(sa.select(tasks.c.id, tasks.c.channel_id).where(*reserved).with_for_update()).all()
-    if rows:
-        conn.execute(sa.update(tasks).where(tasks.c.id.in_([r.id for r in rows])).values(channel_id=None))
-        count_out(conn, rows, ("channel_id",))
-
-
-def end_where(
-    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
-) -> int:
-    """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
-    now = time.time()
-    ids = lock_tasks(conn, *where)
-    end = (
-        sa.update(tasks)
-        .values(
-            status=status.value,
-            progress=100,
-            cost=0,
-            error_code=code,
-            error_message=message,
-            completed_at=now,
-            lease_expires_at=None,
-            next_poll_at=None,
-            updated_at=now,
-        )
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
-    )
-    rows = [row for chunk in chunks(ids) for row in conn.execute(end.where(tasks.c.id.in_(chunk), *where)).all()]
-    count_out(conn, rows)
-    for row in sorted(rows, key=lambda r: r.account_id):
-        ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
-    return len(rows)
-
-
-def owned(task_id: Any, worker_id: Any) -> tuple[sa.ColumnElement[bool], ...]:
-    """The task, processing and held by this worker."""
-    return (tasks.c.id == task_id, tasks.c.status == Status.PROCESSING.value, tasks.c.worker_id == worker_id)
-
-
-OWNED = owned(P("task_id"), P("worker"))  # the same, for prebuilt statements
 _GET = sa.select(tasks).where(tasks.c.id == P("task_id"))
 _GET_OF_ACCOUNT = _GET.where(tasks.c.account_id == P("account_id"))
 _INSERT = sa.insert(tasks)
@@ -215,7 +106,7 @@ _CLAIM = (
     sa.update(tasks)
     .where(tasks.c.id == _OLDEST_PENDING, tasks.c.status == Status.PENDING.value)
     .values(
-        status=Status.PROCESSING.value,
+        status=moved_to(Status.PROCESSING, Status.PENDING),
         worker_id=P("worker", type_=sa.String),
         lease_expires_at=P("lease_until", type_=sa.Double),
         started_at=sa.func.coalesce(tasks.c.started_at, P("now", type_=sa.Double)),
@@ -263,7 +154,9 @@ class TaskStore:
         estimated_time: int,
         max_active_per_key: int | None = None,
     ) -> Task:
-        """Reserve ``hold`` and insert the pending task, both or neither."""
+        """Reserve ``hold`` and insert the pending task, both or neither: TooManyActiveTasks if
+        the key has ``max_active_per_key`` already, NotEnoughFunds if the balance cannot cover
+        the hold."""
         now = time.time()
         task = Task(
             id=task_id,
@@ -283,9 +176,7 @@ class TaskStore:
             conn.execute(_INSERT, {**values, "key_id": key_id, "updated_at": now})
             balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
             if balance is None:  # raising rolls the insert back: no task, no money moved
-                raise InsufficientBalance(
-                    f"this task costs up to {hold / 1e6:g} and the account balance cannot cover it; top up and retry"
-                )
+                raise NotEnoughFunds(account_id, ledger.balance(conn, account_id), hold)
         self.db.notify_pending()
         return task
 
@@ -344,7 +235,7 @@ class TaskStore:
     def cancel(self, task_id: str, account_id: str) -> Task | None:
         """The client's cancel: a pending task is cancelled at once with its hold released; a
         processing one is flagged and its worker stops and settles it (see ``finish_cancel``).
-        None if there is no such task for this account; an ended task raises Conflict."""
+        None if there is no such task for this account; an ended task raises TaskAlreadyEnded."""
         with self.db.write() as conn:
             current = conn.execute(
                 sa.select(tasks.c.status).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
@@ -353,10 +244,7 @@ class TaskStore:
                 return None
             status = Status(current.status)
             if status.ended:
-                raise Conflict(
-                    f"task {task_id} has already ended ({status.value}); only pending or processing tasks can be cancelled",
-                    code="task_already_ended",
-                )
+                raise TaskAlreadyEnded(task_id, status)
             if status == Status.PENDING:
                 end_where(
                     conn,
@@ -401,14 +289,14 @@ class TaskStore:
         reserved in channels freed; ``count_attempt=False`` gives the attempt back. False if it
         was no longer this worker's."""
         mine = owned(task_id, worker_id)
-        values: dict[str, Any] = dict(
-            status=Status.PENDING.value,
-            worker_id=None,
-            lease_expires_at=None,
-            progress=0,
-            not_before=not_before,
-            updated_at=time.time(),
-        )
+        values: dict[str, Any] = {
+            "status": moved_to(Status.PENDING, Status.PROCESSING),
+            "worker_id": None,
+            "lease_expires_at": None,
+            "progress": 0,
+            "not_before": not_before,
+            "updated_at": time.time(),
+        }
         if not count_attempt:
             values["attempts"] = tasks.c.attempts - 1
         with self.db.write() as conn:
@@ -448,7 +336,11 @@ class TaskStore:
                     sa.update(tasks)
                     .where(tasks.c.id.in_(chunk), *requeue)
                     .values(
-                        status=Status.PENDING.value, worker_id=None, lease_expires_at=None, progress=0, updated_at=now
+                        status=moved_to(Status.PENDING, Status.PROCESSING),
+                        worker_id=None,
+                        lease_expires_at=None,
+                        progress=0,
+                        updated_at=now,
                     )
                 ).rowcount
             for model, limit in [*timeouts.items(), (None, default_timeout)]:
@@ -503,7 +395,5 @@ class TaskStore:
         which also queues concurrent submits of the same key behind each other)."""
         bump = _COUNT_IN if limit is None else _COUNT_IN_LIMITED
         if conn.execute(bump, {"key_id": key_id, "limit": limit}).rowcount == 0:
-            raise RateLimited(
-                f"this key already has {limit} active tasks, its limit; wait for one to finish",
-                retry_after=5,
-            )
+            assert limit is not None  # the unlimited update always matches the key
+            raise TooManyActiveTasks(key_id, limit)

@@ -18,11 +18,9 @@ import sqlalchemy as sa
 
 from vidgate.store.channels import CLEAR_FAILURES
 from vidgate.store.db import Database
-from vidgate.store.tables import channels, tasks
-from vidgate.store.tasks import (
+from vidgate.store.settlement import (
     OWNED,
     SETTLED,
-    TaskStore,
     chunks,
     completion,
     end_where,
@@ -31,6 +29,8 @@ from vidgate.store.tasks import (
     owned,
     settle_completed,
 )
+from vidgate.store.tables import P, channels, tasks
+from vidgate.store.tasks import TaskStore
 from vidgate.tasks.model import Status
 
 PROCESSING = Status.PROCESSING.value
@@ -38,7 +38,6 @@ _NEXT_DUE = sa.select(sa.func.min(tasks.c.next_poll_at)).where(
     tasks.c.status == PROCESSING, tasks.c.next_poll_at.is_not(None)
 )
 
-P = sa.bindparam
 _HAND_OVER = (
     sa.update(tasks)
     .where(*OWNED, tasks.c.channel_id == P("channel", type_=sa.String))  # reserved there

@@ -62,6 +62,16 @@ def can_move(src: Status, dst: Status) -> bool:
     return dst in TRANSITIONS[src]
 
 
+def moved_to(dst: Status, *srcs: Status) -> str:
+    """The value to set for a guarded update that moves a task from any of ``srcs`` to ``dst``.
+    Every status change of the store is built with it, so a move the machine above does not
+    allow fails when the statement is built (at import, for the prebuilt ones), never at run."""
+    forbidden = [src.value for src in srcs if not can_move(src, dst)]
+    if forbidden or not srcs:
+        raise ValueError(f"a task may not move from {forbidden or 'nowhere'} to {dst.value}")
+    return dst.value
+
+
 @dataclass(frozen=True)
 class Task:
     id: str

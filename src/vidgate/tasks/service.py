@@ -1,7 +1,11 @@
-"""Submit and read tasks: the one place that turns a client's request into a queued task."""
+"""Submit and read tasks: the one place that turns a client's request into a queued task.
+
+The store's refusals (``vidgate.store.errors``) are worded here for the client: too little money
+is a 402, a key at its limit of active tasks a 429, cancelling an ended task a 409."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -10,9 +14,10 @@ from ulid import ULID
 
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import parse_request
-from vidgate.errors import TaskNotFound
+from vidgate.errors import Conflict, InsufficientBalance, RateLimited, TaskNotFound
 from vidgate.media.fetch import FetchPolicy, check_url
 from vidgate.store import Principal, Store
+from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.tasks.model import Task
 
 #: what a model is expected to take when the operator has not said otherwise (seconds)
@@ -48,21 +53,37 @@ class TaskService:
         for ref in req.media_refs():
             check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
         hold = self.prices.hold(req)
-        task = self.store.tasks.insert_with_hold(
-            task_id=f"task_{ULID()}",
-            account_id=principal.account_id,
-            key_id=principal.key_id,
-            model=req.model,
-            request=req.model_dump(mode="json", by_alias=True, exclude_none=True),
-            hold=hold,
-            estimated_time=self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
-            max_active_per_key=principal.max_active_tasks or self.max_active_per_key,
-        )
+        try:
+            task = self.store.tasks.insert_with_hold(
+                task_id=f"task_{ULID()}",
+                account_id=principal.account_id,
+                key_id=principal.key_id,
+                model=req.model,
+                request=req.model_dump(mode="json", by_alias=True, exclude_none=True),
+                hold=hold,
+                estimated_time=self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
+                max_active_per_key=principal.max_active_tasks or self.max_active_per_key,
+            )
+        except TooManyActiveTasks as exc:
+            raise RateLimited(
+                f"this key already has {exc.limit} active tasks, its limit; wait for one to finish", retry_after=5
+            ) from None
+        except NotEnoughFunds as exc:
+            raise InsufficientBalance(
+                f"this task costs up to {exc.needed / 1e6:g} and the account balance cannot cover it; top up and retry"
+            ) from None
         self.on_submit()
         return task
 
     def cancel(self, principal: Principal, task_id: str) -> Task:
-        task = self.store.tasks.cancel(task_id, principal.account_id)
+        try:
+            task = self.store.tasks.cancel(task_id, principal.account_id)
+        except TaskAlreadyEnded as exc:
+            raise Conflict(
+                f"task {exc.task_id} has already ended ({exc.status.value}); "
+                "only pending or processing tasks can be cancelled",
+                code="task_already_ended",
+            ) from None
         if task is None:
             raise TaskNotFound(f"no task {task_id!r} for this account")
         return task
@@ -86,8 +107,6 @@ class TaskService:
 
     def _remember(self, task: Task) -> None:
         if len(self._ended) >= ENDED_CACHE_ENTRIES:
-            try:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread got there first
                 del self._ended[next(iter(self._ended))]
-            except (StopIteration, KeyError, RuntimeError):  # another thread got there first
-                pass
         self._ended[task.id] = replace(task, request={})  # the view never shows the request: keep it small

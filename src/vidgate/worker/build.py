@@ -33,7 +33,7 @@ def build_engine(
         retry_submit_after=settings.upstream_retry_submit,
     )
     providers = {"kling": KlingProvider(), "apimart": ApimartProvider()}
-    return UpstreamEngine(store, storage, results, prices, providers, ChannelRegistry(store, box), config)  # type: ignore[arg-type]
+    return UpstreamEngine(store, storage, results, prices, providers, ChannelRegistry(store, box), config)
 
 
 def build_workers(

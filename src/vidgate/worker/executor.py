@@ -25,12 +25,12 @@ from typing import Any
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.catalog.base import MediaRef
-from vidgate.providers.plan import build_job, output_seconds
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
 from vidgate.media.fetch import Fetched, Fetcher
 from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.base import InputMedia, Provider
+from vidgate.providers.plan import build_job, output_seconds
 from vidgate.providers.upstream.base import UpstreamJob
 from vidgate.resilience import Outage, Unavailable, backoff_delay, retry_while_unavailable
 from vidgate.routing.engine import NoChannel, UpstreamEngine
@@ -103,7 +103,7 @@ class Executor:
         try:
             self._run(task, run)
         except Unavailable as exc:
-            log.warning("task %s: %s while the worker stopped; it is requeued once its lease runs out", task.id, exc)
+            log.warning("task %s: %s as the worker stopped; it is requeued once its lease runs out", task.id, exc)
         except Exception:
             log.exception("task %s: its bookkeeping failed; it is requeued once its lease runs out", task.id)
 
@@ -127,8 +127,14 @@ class Executor:
         except TaskFailure as exc:
             self._failed(task, run, exc)
             return
-        except Unavailable:
-            raise  # the database went away mid-task (handing it upstream): the sweeper requeues it
+        except Unavailable as exc:
+            if run.stop.is_set():  # stopping: its lease runs out and a sweeper requeues it
+                raise
+            # the database went away mid-task (choosing an upstream channel, reading a price):
+            # once it is back the task returns to the queue, the attempt not counted
+            log.warning("task %s: %s; it goes back to the queue once the database is back", task.id, exc)
+            self._write(run, self.store.tasks.hand_back, task.id, worker_id)
+            return
         except Exception:
             log.exception("task %s: unexpected error", task.id)
             self._write(

@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ulid import ULID
@@ -156,7 +157,7 @@ class WorkerPool:
                 self._wake.wait(self.config.poll_interval)
             self._wakeups = max(0, self._wakeups - 1)
 
-    def _every(self, interval: float, job) -> None:  # type: ignore[no-untyped-def]
+    def _every(self, interval: float, job: Callable[[], None]) -> None:
         """Run ``job`` every ``interval`` seconds; after a failure, sooner (with backoff, up to
         the interval) until it succeeds again."""
         outage = Outage(threading.current_thread().name, logger=log, cap=interval)

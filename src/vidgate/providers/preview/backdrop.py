@@ -61,4 +61,5 @@ class GradientBackdrop:
 
     def _half_mix(self, channel: int, other: np.ndarray, weight: np.ndarray) -> np.ndarray:
         start, end = self.base[channel], other[channel]
-        return ((start + (end - start) * weight) / 2).astype(np.uint8)
+        mixed: np.ndarray = ((start + (end - start) * weight) / 2).astype(np.uint8)
+        return mixed

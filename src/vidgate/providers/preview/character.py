@@ -57,6 +57,7 @@ class ReferenceMotion:
 
     def _seconds(self, frame: av.VideoFrame) -> float:
         """The frame's time from the start of the video."""
+        assert frame.pts is not None and frame.time_base is not None  # every decoded frame has both
         time = float(frame.pts * frame.time_base)
         if self._start is None:
             self._start = time

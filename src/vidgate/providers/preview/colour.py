@@ -36,11 +36,11 @@ class Planes:
 
     @property
     def width(self) -> int:
-        return self.y.shape[1]
+        return int(self.y.shape[1])
 
     @property
     def height(self) -> int:
-        return self.y.shape[0]
+        return int(self.y.shape[0])
 
     def crop(self, x: int, y: int, width: int, height: int) -> Planes:
         """A view of the region at even ``x``, ``y`` with even ``width``, ``height``."""
@@ -60,7 +60,8 @@ def planes_of(frame: av.VideoFrame) -> Planes:
     """Writable views of a yuv420p frame's planes (line padding cut off)."""
     views = []
     for plane in frame.planes:
-        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        # a plane is a writable buffer (the buffer protocol), which PyAV's stubs do not declare
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)  # type: ignore[call-overload]
         views.append(rows[: plane.height, : plane.width])
     return Planes(*views)
 
@@ -91,7 +92,7 @@ def rgb_to_yuv444(rgb: np.ndarray) -> np.ndarray:
 
 def rgb_to_planes(picture: Image.Image) -> Planes:
     """An opaque RGB picture with even sides, as YUV 4:2:0 planes (views into a new frame)."""
-    frame = av.VideoFrame.from_image(picture)
+    frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]  # unannotated in PyAV
     return planes_of(frame.reformat(format="yuv420p", **_SWS))
 
 

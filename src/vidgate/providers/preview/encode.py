@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import av
 import numpy as np
@@ -88,7 +88,7 @@ class Mp4Writer:
     def __exit__(self, *exc_info: object) -> None:
         self._container.close()
 
-    def write(self, frame: av.VideoFrame, audio: Sequence[av.Packet] = ()) -> None:
+    def write(self, frame: av.VideoFrame, audio: Sequence[av.Packet[Any]] = ()) -> None:
         """Encode and store the next frame, and store the audio packets that go with it."""
         frame.pts = self.frames_written
         frame.time_base = self._frame_time
@@ -97,7 +97,7 @@ class Mp4Writer:
         if audio:
             self._container.mux(list(audio))
 
-    def encode_audio(self, samples: np.ndarray) -> list[av.Packet]:
+    def encode_audio(self, samples: np.ndarray) -> list[av.Packet[Any]]:
         """AAC packets for the (2, n) float samples that follow the previous ones (the encoder
         cuts them into AAC frames, so packets may come out a call later)."""
         if self._audio is None:

@@ -102,7 +102,7 @@ def _table_offset(font: bytes, tag: bytes) -> int:
     for record in range(count):
         name, _checksum, offset, _length = struct.unpack_from(">4sIII", font, 12 + 16 * record)
         if name == tag:
-            return offset
+            return int(offset)
     raise ValueError(f"the font has no {tag.decode()} table")
 
 

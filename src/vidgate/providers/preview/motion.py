@@ -109,7 +109,8 @@ def _warped(picture: np.ndarray, scale: float, dx: float, dy: float) -> np.ndarr
     fx, fy = (xs - x0)[None, :], (ys - y0)[:, None]
     top = picture[y0][:, x0] * (1 - fx) + picture[y0][:, x0 + 1] * fx
     bottom = picture[y0 + 1][:, x0] * (1 - fx) + picture[y0 + 1][:, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
+    sampled: np.ndarray = top * (1 - fy) + bottom * fy
+    return sampled
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> float:

@@ -49,11 +49,11 @@ class Overlay:
 
     @property
     def width(self) -> int:
-        return self.y.shape[1]
+        return int(self.y.shape[1])
 
     @property
     def height(self) -> int:
-        return self.y.shape[0]
+        return int(self.y.shape[0])
 
     def draw(self, target: Planes, x: int, y: int) -> None:
         """Blend onto ``target`` with the top-left corner at (x, y) (made even); parts that fall

@@ -9,9 +9,10 @@ the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import av
 from PIL import Image
@@ -47,7 +48,7 @@ class PreviewProvider:
             out_path.unlink(missing_ok=True)
             raise
 
-    def _frames_done(self, job: RenderJob, out_path: Path) -> Iterator[int]:
+    def _frames_done(self, job: RenderJob, out_path: Path) -> Generator[int, None, None]:
         """Render and encode; yields the number of frames finished now and then, and
         ``job.frames`` once the file is complete."""
         _check(job)
@@ -72,12 +73,12 @@ class PreviewProvider:
 
 def _media_maker(
     timeline: Timeline, audio: AudioSource | None, writer: Mp4Writer, fps: int
-) -> Callable[[int], tuple[av.VideoFrame, list[av.Packet]]]:
+) -> Callable[[int], tuple[av.VideoFrame, list[av.Packet[Any]]]]:
     """Frame ``index`` with the encoded audio that plays during it (none for a silent video).
     Called for 0, 1, 2, ... in order on the helper thread: the audio source reads on from where
     it stopped, and encoding the audio there too keeps the writing thread free for the video."""
 
-    def media(index: int) -> tuple[av.VideoFrame, list[av.Packet]]:
+    def media(index: int) -> tuple[av.VideoFrame, list[av.Packet[Any]]]:
         frame = timeline.frame(index)
         if audio is None:
             return frame, []

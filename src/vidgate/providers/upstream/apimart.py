@@ -26,9 +26,9 @@ from vidgate.providers.upstream.base import (
     UpstreamStatus,
     error_body,
     failure_reason,
+    http_call,
     json_object,
     retry_after,
-    http_call,
 )
 from vidgate.tasks.model import Status, read_status
 
@@ -112,7 +112,7 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
         )
     progress = data.get("progress") if isinstance(data.get("progress"), int) else None
     if state == "failed":
-        return _failed(raw, data.get("error"))
+        return _failed(str(raw), data.get("error"))
     if state != "completed":
         return UpstreamStatus(state=state, progress=progress)
     urls = video_urls(data.get("result"))
@@ -152,7 +152,8 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
     if response.is_success:
         return json_object(response)
     body = error_body(response)
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    found = body.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     message = (
         f"upstream answered HTTP {response.status_code}: {error.get('message') or body.get('message') or 'no message'}"
     )

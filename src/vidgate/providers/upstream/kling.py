@@ -31,8 +31,8 @@ from vidgate.providers.upstream.base import (
     UpstreamJob,
     UpstreamStatus,
     failure_reason,
-    poll_each,
     http_call,
+    poll_each,
 )
 from vidgate.providers.upstream.kling_auth import KlingTokens
 

@@ -13,6 +13,7 @@ pool, and ``serve`` called once more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -105,10 +106,8 @@ class LoopBridge:
     async def pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less should the loop be asked to stop meanwhile."""
         assert self._stop is not None
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            pass
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` on the loop without waiting for it. When the loop stops, such work gets

@@ -125,7 +125,7 @@ class Finisher:
             del self._unsettled[: self.config.settle_batch]
             try:
                 await asyncio.to_thread(self.store.upstream.complete_many, [f for f, _ in batch])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever it was, each waiting finisher gets it
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)

@@ -27,15 +27,14 @@ DROPPED = {
 }
 
 
-def _where(sql: str) -> dict[str, object]:
-    return {"postgresql_where": sa.text(sql), "sqlite_where": sa.text(sql)}
-
-
 def upgrade() -> None:
     for name in DROPPED:
         op.drop_index(name, table_name="tasks")
-    op.create_index("ix_tasks_active", "tasks", ["status", "created_at", "id"], **_where(ACTIVE_SQL))
-    op.create_index("ix_tasks_next_poll", "tasks", ["next_poll_at"], **_where(POLLED_SQL))
+    for index, columns, where in (
+        ("ix_tasks_active", ["status", "created_at", "id"], ACTIVE_SQL),
+        ("ix_tasks_next_poll", ["next_poll_at"], POLLED_SQL),
+    ):
+        op.create_index(index, "tasks", columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
 
 
 def downgrade() -> None:

@@ -7,30 +7,31 @@ command returns, exactly as one made through ``/admin/v1``.
 
 from __future__ import annotations
 
-import tomllib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from vidgate.accounts.service import AccountService
-from vidgate.accounts.usage import DateRange
 from vidgate.billing.money import to_decimal, to_micros
-from vidgate.billing.pricebook import PriceBook, open_price_book
-from vidgate.cli_common import create_account_with_key, data_dir_option, open_store
-from vidgate.config import Settings, load_settings
+from vidgate.cli.common import create_account_with_key, data_dir_option, open_store
 from vidgate.errors import VidgateError
-from vidgate.store import Account, Store
-from vidgate.store.accounts import STATUSES
 
+if TYPE_CHECKING:
+    from vidgate.accounts.service import AccountService
+    from vidgate.billing.pricebook import PriceBook
+    from vidgate.config import Settings
+    from vidgate.store import Account, Store
 
-def register(main: click.Group) -> None:
-    for group in (keys, accounts, prices, ledger):
-        main.add_command(group)
+#: the statuses of an account, as ``vidgate.store.accounts.STATUSES`` (a test keeps them equal;
+#: importing the store here would load the database layer for every ``vidgate`` command)
+ACCOUNT_STATUSES = ("active", "suspended")
+#: what TOML allows nowhere in a comment: control characters but the tab
+_NOT_IN_COMMENTS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @click.group()
@@ -47,6 +48,8 @@ def keys_create(data_dir: Path | None, name: str, balance: Decimal | None, accou
     """Create an account with a key, or a key for --account; the secret is the last line."""
     if account_id and balance is not None:
         raise click.UsageError("--balance applies to a new account; leave it out with --account")
+    from vidgate.accounts.service import AccountService
+
     with operating(data_dir) as (settings, store):
         if account_id:
             service = AccountService.for_settings(store, settings)
@@ -114,7 +117,7 @@ def accounts_create(
 
 @accounts.command("list")
 @data_dir_option
-@click.option("--status", type=click.Choice(STATUSES), default=None)
+@click.option("--status", type=click.Choice(ACCOUNT_STATUSES), default=None)
 def accounts_list(data_dir: Path | None, status: str | None) -> None:
     """All accounts, oldest first."""
     with operator(data_dir) as service:
@@ -221,6 +224,8 @@ def accounts_ledger(data_dir: Path | None, account_id: str, after: int, limit: i
 @click.option("--to", "last", default=None, help="Last day, YYYY-MM-DD (default: today, UTC).")
 def accounts_usage(data_dir: Path | None, account_id: str | None, first: str | None, last: str | None) -> None:
     """Tasks and charges per account, model and UTC day (of ACCOUNT_ID, or all accounts)."""
+    from vidgate.accounts.usage import DateRange
+
     with operator(data_dir) as service:
         for row in service.usage(DateRange.parse(first, last), account_id):
             counts = " ".join(f"{status}={n}" for status, n in row.tasks.items() if n)
@@ -242,7 +247,7 @@ def prices_show(data_dir: Path | None) -> None:
     with price_book(data_dir) as book:
         stored = book.stored()
         note = f": {stored.note}" if stored.note else ""
-        click.echo(f"# price table version {stored.version}, {when(stored.created_at)}{note}")
+        click.echo(toml_comment(f"price table version {stored.version}, {when(stored.created_at)}{note}"))
         click.echo(book.current().to_toml())
 
 
@@ -252,6 +257,8 @@ def prices_show(data_dir: Path | None) -> None:
 @click.option("--note", default=None, help="Why the prices change; kept with the version.")
 def prices_set(data_dir: Path | None, file: Path, note: str | None) -> None:
     """Validate FILE (TOML, as VIDGATE_PRICES_FILE) and make it the price table of every process."""
+    import tomllib
+
     try:
         data = tomllib.loads(file.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -288,6 +295,8 @@ def ledger_verify(data_dir: Path | None) -> None:
 @contextmanager
 def operating(data_dir: Path | None) -> Iterator[tuple[Settings, Store]]:
     """The configured database; the service's refusals become CLI errors."""
+    from vidgate.config import load_settings
+
     settings = load_settings(data_dir=data_dir)
     store = open_store(settings)
     try:
@@ -300,12 +309,16 @@ def operating(data_dir: Path | None) -> Iterator[tuple[Settings, Store]]:
 
 @contextmanager
 def operator(data_dir: Path | None) -> Iterator[AccountService]:
+    from vidgate.accounts.service import AccountService
+
     with operating(data_dir) as (settings, store):
         yield AccountService.for_settings(store, settings)
 
 
 @contextmanager
 def price_book(data_dir: Path | None) -> Iterator[PriceBook]:
+    from vidgate.billing.pricebook import open_price_book
+
     with operating(data_dir) as (settings, store):
         yield open_price_book(store, settings)
 
@@ -329,3 +342,9 @@ def echo_entry(entry: dict[str, Any]) -> None:
 
 def when(at: float | None) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else "never"
+
+
+def toml_comment(text: str) -> str:
+    """``text`` as TOML comment lines, so that what ``prices show`` prints ``prices set`` reads
+    back whatever the note holds (a line break, a control character TOML refuses in comments)."""
+    return "\n".join("# " + _NOT_IN_COMMENTS.sub(" ", line) for line in text.splitlines())

@@ -1,28 +1,26 @@
-"""The ``vidgate`` command: serve, worker, migrate, and the operator's accounts, keys, prices
-and ledger (the same operations as the admin API, straight on the database)."""
+"""``vidgate serve``, ``vidgate worker`` and ``vidgate migrate``: running vidgate."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from vidgate.billing.pricebook import open_price_book
-from vidgate.cli_common import configuration_errors, create_account_with_key, data_dir_option, open_store
-from vidgate.config import load_settings
-from vidgate.store import Store
+from vidgate.cli.common import configuration_errors, create_account_with_key, data_dir_option, open_store
+
+if TYPE_CHECKING:
+    from vidgate.media.storage import LocalStorage
+    from vidgate.resilience import LoopHealth
+    from vidgate.store import Store
 
 
-@click.group()
-@click.version_option(package_name="vidgate")
-def main() -> None:
-    """vidgate: a self-hosted video-generation API speaking apimart's video API."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @data_dir_option
@@ -40,10 +38,12 @@ def serve(
 ) -> None:
     """Run the API server (and, by default, workers) on HOST:PORT."""
     from vidgate.app import create_app
+    from vidgate.config import load_settings
     from vidgate.serving import serve as serve_http
     from vidgate.serving import serve_processes
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    require_free_port(host, port)
     settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
     store = open_store(settings, wait=settings.database_wait_seconds)
     try:
@@ -78,7 +78,23 @@ def serve(
     )
 
 
-@main.command()
+def require_free_port(host: str, port: int) -> None:
+    """End the command with one line, not uvicorn's error, if HOST:PORT cannot be listened on
+    (checked before anything is opened, so a first start creates no account for nothing)."""
+    from vidgate.serving import check_port
+
+    try:
+        check_port(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else 8001
+            raise click.ClickException(
+                f"port {port} on {host} is already in use; choose another with --port (make run PORT={other})"
+            ) from None
+        raise click.ClickException(f"cannot listen on port {port} of {host}: {exc.strerror or exc}") from None
+
+
+@click.command()
 @data_dir_option
 @click.option("--concurrency", type=int, default=None, help="Tasks worked on at once (default 2).")
 @click.option(
@@ -93,6 +109,8 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
 
     SIGTERM or Ctrl-C: stop claiming, let running tasks finish within the grace period
     (VIDGATE_SHUTDOWN_GRACE_SECONDS), hand the rest back to the queue."""
+    from vidgate.billing.pricebook import open_price_book
+    from vidgate.config import load_settings
     from vidgate.media.storage import LocalStorage
     from vidgate.routing.spec import open_channels
     from vidgate.worker.build import build_workers
@@ -112,13 +130,15 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
         _serve_health(health_host, health_port, store, storage, pool.health)
     click.echo(f"vidgate worker {pool.id}: {settings.worker_concurrency} at once (data in {settings.data_dir})")
     stop.wait()
-    click.echo("stopping: no new tasks; running ones get %gs to finish" % settings.shutdown_grace_seconds)
+    click.echo(f"stopping: no new tasks; running ones get {settings.shutdown_grace_seconds:g}s to finish")
     pool.stop(settings.shutdown_grace_seconds)
     store.close()
     click.echo("worker stopped")
 
 
-def _serve_health(host: str, port: int, store: Store, storage, loops) -> None:  # type: ignore[no-untyped-def]
+def _serve_health(
+    host: str, port: int, store: Store, storage: LocalStorage, loops: Callable[[], list[LoopHealth]]
+) -> None:
     """/healthz and /readyz of a worker process, served from a thread of its own (uvicorn leaves
     signals alone outside the main thread: the worker's own handlers stay)."""
     import uvicorn
@@ -131,17 +151,13 @@ def _serve_health(host: str, port: int, store: Store, storage, loops) -> None:  
     threading.Thread(target=server.run, name="vidgate-health", daemon=True).start()
 
 
-@main.command()
+@click.command()
 @data_dir_option
 def migrate(data_dir: Path | None) -> None:
     """Apply database migrations (also done automatically on start)."""
+    from vidgate.config import load_settings
+    from vidgate.store import Store
+
     settings = load_settings(data_dir=data_dir)
     Store.from_url(settings.resolved_database_url).close()
     click.echo("database is up to date")
-
-
-# operator, client and fake-upstream commands live in their own modules
-from vidgate import cli_client, cli_fake, cli_operator  # noqa: E402
-
-for module in (cli_operator, cli_client, cli_fake):
-    module.register(main)

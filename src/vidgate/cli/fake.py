@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from vidgate.providers.upstream.fakes import FakeConfig, create_fake_apimart_app, create_fake_kling_app
-
-FACTORIES = {"kling": create_fake_kling_app, "apimart": create_fake_apimart_app}
+#: the fakes ``fake-upstream`` runs (their apps are built, and their modules imported, on demand)
+KINDS = ("apimart", "kling")
 
 
 def share(flag: str, help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -18,7 +17,7 @@ def share(flag: str, help: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 
 @click.command("fake-upstream")
-@click.argument("kind", type=click.Choice(sorted(FACTORIES)))
+@click.argument("kind", type=click.Choice(KINDS))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9100, show_default=True, type=int)
 @click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds added to every request.")
@@ -77,6 +76,8 @@ def fake_upstream(
     FAIL_LATER fails with a generic error, SLOW takes --slow-delay (an hour by default)."""
     import uvicorn
 
+    from vidgate.providers.upstream.fakes import FakeConfig, create_fake_apimart_app, create_fake_kling_app
+
     if delay[0] > delay[1]:
         raise click.UsageError("--delay MIN MAX: MIN must not exceed MAX")
     config = FakeConfig(
@@ -96,8 +97,5 @@ def fake_upstream(
         click.echo(f"access key: {config.access_key}\nsecret key: {config.secret_key}")
     else:
         click.echo(f"API key: {config.api_key}")
-    uvicorn.run(FACTORIES[kind](config), host=host, port=port, log_level="info")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(fake_upstream)
+    factory = create_fake_kling_app if kind == "kling" else create_fake_apimart_app
+    uvicorn.run(factory(config), host=host, port=port, log_level="info")

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from vidgate.sdk import APIError, Client, Task, TaskStatus, VidgateClientError, WaitTimeoutError
 from vidgate.sdk._http import DEFAULT_MAX_RETRIES
@@ -81,12 +79,6 @@ def api_command(command: Callable[..., int]) -> Callable[..., None]:
         raise click.exceptions.Exit(code)
 
     return run
-
-
-def register(main: click.Group) -> None:
-    """Add ``generate`` and ``tasks`` to the ``vidgate`` command."""
-    main.add_command(generate)
-    main.add_command(tasks)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -243,6 +235,9 @@ def progress_bar(task: Task, *, enabled: bool) -> Iterator[Callable[[Task], None
     if not enabled:
         yield lambda _task: None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         bar = progress.add_task(f"{task.id} {task.status}", total=100, completed=task.progress)

@@ -1,4 +1,8 @@
-"""What the vidgate commands share: the data-dir option and opening the store."""
+"""What the vidgate commands share: the data-dir option, opening the store, configuration errors.
+
+Only click is imported here at load time; the store and the configuration parsers are imported
+by the functions that use them, so commands that do not touch the database stay quick to load.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from vidgate.billing.money import to_micros
-from vidgate.config import Settings
-from vidgate.resilience import Outage
-from vidgate.store import Store
-from vidgate.store.errors import StoreUnavailable
+if TYPE_CHECKING:
+    from vidgate.config import Settings
+    from vidgate.store import Store
 
 log = logging.getLogger("vidgate")
 
@@ -31,6 +34,10 @@ def open_store(settings: Settings, *, wait: float = 0.0) -> Store:
     """The store, migrated. A database that cannot be reached is waited for up to ``wait``
     seconds (a server and its database started together), then the command ends with the
     reason, not a traceback."""
+    from vidgate.resilience import Outage
+    from vidgate.store import Store
+    from vidgate.store.errors import StoreUnavailable
+
     outage = Outage("opening the database", logger=log, cap=2.0)
     deadline = time.monotonic() + wait
     while True:
@@ -43,6 +50,8 @@ def open_store(settings: Settings, *, wait: float = 0.0) -> Store:
 
 
 def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[str, str]:
+    from vidgate.billing.money import to_micros
+
     account = store.accounts.create_account(name, to_micros(balance))
     _, secret = store.accounts.create_key(account.id, name="default")
     return account.id, secret
