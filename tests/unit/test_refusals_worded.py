@@ -45,6 +45,9 @@ class Refusing:
     def on_key_change(self, _: Any) -> None:
         pass
 
+    def key_changes(self) -> None:  # no change counter to watch: the key cache stays off
+        return None
+
     def __getattr__(self, name: str) -> Any:
         def refuse(*_: Any, **__: Any) -> Any:
             raise self.refusal
@@ -53,7 +56,8 @@ class Refusing:
 
 
 def store(**parts: Refused) -> Store:
-    return cast(Store, SimpleNamespace(**{name: Refusing(fact) for name, fact in parts.items()}))
+    db = SimpleNamespace(reads_never_wait=False)
+    return cast(Store, SimpleNamespace(db=db, **{name: Refusing(fact) for name, fact in parts.items()}))
 
 
 def tasks(refusal: Refused) -> TaskService:
