@@ -40,7 +40,7 @@ def install(app: FastAPI) -> None:
     def build_with_hot_paths() -> ASGIApp:
         return HotPaths(build(), app.exception_handlers.get(Exception))
 
-    app.build_middleware_stack = build_with_hot_paths  # type: ignore[method-assign]
+    app.build_middleware_stack = build_with_hot_paths  # type: ignore[method-assign]  # Starlette builds it lazily
 
 
 class HotPaths:
