@@ -44,6 +44,10 @@ def test_accounts_money_and_keys(vidgate: Vidgate) -> None:
     assert "below zero" in refused.output
     vidgate("accounts", "topup", account, "--amount", "-1", "--reason", "x", code=1)
     vidgate("accounts", "topup", account, "--amount", "1", code=2)  # --reason is required
+    for amount in ("1e30", "NaN", "lots"):  # a usage error naming the option, no traceback, nothing posted
+        refused = vidgate("accounts", "topup", account, "--amount", amount, "--reason", "x", code=2)
+        assert "--amount" in refused.output and "Traceback" not in refused.output
+    assert "--balance" in vidgate("accounts", "create", "Huge", "--balance", "1e30", code=2).output
     ledger = vidgate("accounts", "ledger", account).output.splitlines()
     assert [line.split()[4] for line in ledger] == ["topup", "topup", "adjustment"]
     assert "credit note" in ledger[-1]

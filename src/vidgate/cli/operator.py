@@ -21,6 +21,23 @@ from vidgate.billing.money import to_decimal, to_micros
 from vidgate.cli.common import create_account_with_key, data_dir_option, open_store
 from vidgate.errors import VidgateError
 
+
+class Amount(click.ParamType[Decimal]):
+    """An amount of money, as a Decimal vidgate can hold (to the micro, within 64 bits); anything
+    else is a usage error naming the option, not a traceback."""
+
+    name = "amount"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
+        try:
+            to_micros(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return Decimal(str(value))
+
+
+AMOUNT = Amount()
+
 if TYPE_CHECKING:
     from vidgate.accounts.service import AccountService
     from vidgate.billing.pricebook import PriceBook
@@ -42,7 +59,7 @@ def keys() -> None:
 @keys.command("create")
 @data_dir_option
 @click.option("--name", default="default", show_default=True, help="Name of the new account (or key).")
-@click.option("--balance", type=Decimal, default=None, help="Opening balance of a new account (default 100).")
+@click.option("--balance", type=AMOUNT, default=None, help="Opening balance of a new account (default 100).")
 @click.option("--account", "account_id", default=None, help="Add a key to this existing account instead.")
 def keys_create(data_dir: Path | None, name: str, balance: Decimal | None, account_id: str | None) -> None:
     """Create an account with a key, or a key for --account; the secret is the last line."""
@@ -101,7 +118,7 @@ def accounts() -> None:
 @accounts.command("create")
 @data_dir_option
 @click.argument("name")
-@click.option("--balance", type=Decimal, default=Decimal(0), show_default=True, help="Opening balance (a top-up).")
+@click.option("--balance", type=AMOUNT, default=Decimal(0), show_default=True, help="Opening balance (a top-up).")
 @click.option("--rate-limit", type=click.IntRange(min=1), default=None, help="Requests per minute per key.")
 @click.option("--max-active", type=click.IntRange(min=1), default=None, help="Active tasks per key.")
 def accounts_create(
@@ -186,7 +203,7 @@ reason_option = click.option("--reason", required=True, help="Why; recorded in t
 @accounts.command("topup")
 @data_dir_option
 @click.argument("account_id")
-@click.option("--amount", type=Decimal, required=True, help="How much to add (positive).")
+@click.option("--amount", type=AMOUNT, required=True, help="How much to add (positive).")
 @reason_option
 def accounts_topup(data_dir: Path | None, account_id: str, amount: Decimal, reason: str) -> None:
     """Add money to ACCOUNT_ID."""
@@ -197,7 +214,7 @@ def accounts_topup(data_dir: Path | None, account_id: str, amount: Decimal, reas
 @accounts.command("adjust")
 @data_dir_option
 @click.argument("account_id")
-@click.option("--amount", type=Decimal, required=True, help="Signed correction, e.g. --amount -2.5.")
+@click.option("--amount", type=AMOUNT, required=True, help="Signed correction, e.g. --amount -2.5.")
 @reason_option
 def accounts_adjust(data_dir: Path | None, account_id: str, amount: Decimal, reason: str) -> None:
     """Correct the balance of ACCOUNT_ID; it never goes below zero."""
