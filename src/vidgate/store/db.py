@@ -123,8 +123,7 @@ def translated() -> Iterator[None]:
         yield
     except sa.exc.SQLAlchemyError as exc:
         if is_unavailable(exc):
-            lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-            raise StoreUnavailable(lines[0] if lines else type(exc).__name__) from exc
+            raise StoreUnavailable.because(exc) from exc
         raise
 
 

@@ -32,6 +32,12 @@ class StoreUnavailable(Unavailable):
     def __str__(self) -> str:
         return f"the database is unavailable ({self.args[0] if self.args else 'no detail'})"
 
+    @classmethod
+    def because(cls, cause: BaseException) -> StoreUnavailable:
+        """The outage ``cause`` (a driver's or SQLAlchemy's error) describes, in its first line."""
+        lines = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+        return cls(lines[0] if lines else type(cause).__name__)
+
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (a SQLAlchemy or driver error) means the database is unavailable."""

@@ -126,7 +126,4 @@ def read_notifications(pgconn: pq.abc.PGconn) -> list[str]:
 
 def unavailable(exc: Exception) -> Exception:
     """A lost or refused connection is an outage of the database; anything else stays itself."""
-    if isinstance(exc, psycopg.OperationalError):
-        lines = str(exc).strip().splitlines()
-        return StoreUnavailable(lines[0] if lines else "connection lost")
-    return exc
+    return StoreUnavailable.because(exc) if isinstance(exc, psycopg.OperationalError) else exc
