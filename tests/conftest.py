@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.object_store import S3Server, running_s3
 from tests.server import Running, running_server
 from vidgate.config import Settings
 
@@ -20,6 +21,13 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 protocol server (moto's, on a free loopback port) for the whole session."""
+    with running_s3() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

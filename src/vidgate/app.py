@@ -19,7 +19,7 @@ from vidgate.config import Settings
 from vidgate.limits import build_limiter
 from vidgate.media.fetch import FetchPolicy
 from vidgate.media.signing import UrlSigner
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import open_storage
 from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
+    storage = open_storage(settings)
     store = Store.from_url(settings.resolved_database_url)
-    storage = LocalStorage(settings.data_dir)
     prices = open_price_book(store, settings)
     box = open_channels(settings, store)
     workers = build_workers(settings, store, storage, prices, box) if settings.workers else None

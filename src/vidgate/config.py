@@ -31,8 +31,21 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for result URLs; default: generated once in data_dir"
     )
 
-    # results
+    # results and fetched inputs (see README "Storage")
     result_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    storage_url: str | None = Field(
+        default=None,
+        description="where results and fetched inputs are stored: file:///path or s3://bucket/prefix; "
+        "default: the data dir",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="the S3 API's URL for stores other than AWS (MinIO, Ceph RGW, R2, Garage)"
+    )
+    s3_presign: bool = Field(
+        default=False,
+        description="S3: answer a download with a redirect to a presigned URL of the object (the bucket serves "
+        "the bytes) instead of streaming it through vidgate",
+    )
 
     # workers
     workers: bool = True
@@ -130,14 +143,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'vidgate.db').as_posix()}"
-
-    @property
-    def results_dir(self) -> Path:
-        return self.data_dir / "results"
-
-    @property
-    def inputs_dir(self) -> Path:
-        return self.data_dir / "inputs"
 
     def signing_key(self) -> bytes:
         """The key result URLs are signed with: configured, or created once in the data dir."""

@@ -17,6 +17,7 @@ The two have nothing in common but a message, and each has its one place that ac
     │   ├── Conflict              409
     │   ├── Gone                  410
     │   ├── RequestTooLarge       413
+    │   ├── RangeNotSatisfiable   416, with Content-Range
     │   ├── RateLimited           429, with Retry-After
     │   └── ServerError           500
     │       └── ServiceUnavailable  503, with Retry-After
@@ -159,6 +160,17 @@ class RequestTooLarge(RequestError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class RangeNotSatisfiable(RequestError):
+    """416: a download's Range starts at or past the end of the file; Content-Range gives its size."""
+
+    status = 416
+    type = "invalid_request_error"
+    code = "range_not_satisfiable"
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message, headers={"Content-Range": f"bytes */{size}"})
 
 
 class RateLimited(RequestError):

@@ -15,10 +15,13 @@ from ulid import ULID
 
 from tests.conftest import make_settings
 from tests.media_fixtures import FixtureServer, NoConnectTransport, make_mp4, make_png_bomb
+from tests.object_store import S3Server, make_storage
 from tests.server import Running, running_server
 from vidgate.billing.prices import PriceTable
 from vidgate.media.fetch import Fetcher, FetchPolicy
-from vidgate.media.storage import LocalStorage
+from vidgate.media.local_storage import LocalStorage
+from vidgate.media.s3_storage import S3Storage
+from vidgate.media.storage import Storage
 from vidgate.providers.instant import InstantProvider
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
@@ -184,13 +187,19 @@ class DiesMidRender:
         progress(0.5)
 
 
-def test_inputs_are_fetched_once_per_task_even_across_attempts(media: FixtureServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_inputs_are_fetched_once_per_task_even_across_attempts_and_machines(
+    media: FixtureServer, tmp_path: Path, s3_server: S3Server, backend: str
+) -> None:
+    """The second attempt runs "elsewhere": on S3 with another local cache (another machine),
+    and still finds the inputs the first one fetched, in the storage."""
     store = Store.from_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
     account = store.accounts.create_account("t", 10_000_000)
     key, _ = store.accounts.create_key(account.id)
     body = motion_task(media.url("/ok.png"), media.url("/ref.mp4"))
+    task_id = f"task_{ULID()}"
     store.tasks.insert_with_hold(
-        task_id=f"task_{ULID()}",
+        task_id=task_id,
         account_id=account.id,
         key_id=key.id,
         model=body["model"],
@@ -200,14 +209,19 @@ def test_inputs_are_fetched_once_per_task_even_across_attempts(media: FixtureSer
     )
     fetcher = Fetcher(FetchPolicy(allow_hosts=("127.0.0.1",)))
     before = {p: media.paths_requested.count(p) for p in ("/ok.png", "/ref.mp4")}
+    first = make_storage(backend, s3_server, tmp_path / "machine-1")
+    if isinstance(first, S3Storage):
+        second: Storage = S3Storage(first.bucket, first.prefix, endpoint_url=s3_server.endpoint, cache=tmp_path / "m2")
+    else:
+        second = first
 
-    def attempt(provider_for) -> None:  # type: ignore[no-untyped-def]
+    def attempt(storage: Storage, provider_for) -> None:  # type: ignore[no-untyped-def]
         task = store.tasks.claim("w", 30)
         assert task is not None
         run = RunningTask(task.id, "w")
         Executor(
             store,
-            LocalStorage(tmp_path),
+            storage,
             fetcher,
             provider_for(run),
             PriceTable.load(),
@@ -215,10 +229,17 @@ def test_inputs_are_fetched_once_per_task_even_across_attempts(media: FixtureSer
             result_ttl_seconds=3600,
         ).run(task, run)
 
-    attempt(DiesMidRender)
-    task_id = next(iter((tmp_path / "inputs").iterdir())).name
+    attempt(first, DiesMidRender)
+    if isinstance(first, S3Storage):
+        stored = [k.rsplit("/", 1)[1] for k in s3_server.keys(first.bucket) if f"/inputs/{task_id}/" in k]
+    else:
+        stored = [p.name for p in (tmp_path / "machine-1" / "storage" / "inputs" / task_id).iterdir()]
+    assert [name[:3] for name in sorted(stored)] == ["00-", "01-"]  # both inputs, stored for the next attempt
     assert store.tasks.hand_back(task_id, "w")  # as the sweeper does once the dead worker's lease runs out
-    attempt(lambda run: InstantProvider())
+    attempt(second, lambda run: InstantProvider())
     assert store.tasks.get(task_id).status.value == "completed"  # type: ignore[union-attr]
     assert {p: media.paths_requested.count(p) - before[p] for p in before} == {"/ok.png": 1, "/ref.mp4": 1}
+    assert second.exists(second.result_key(task_id))
+    if isinstance(second, S3Storage):  # each machine's local copies went with its attempt
+        assert not list((tmp_path / "m2").rglob("*.bin")) and not list((tmp_path / "machine-1").rglob("*.bin"))
     store.close()

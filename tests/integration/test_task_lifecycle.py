@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.server import Running, running_server
-from vidgate.media.storage import LocalStorage
+from vidgate.media.local_storage import LocalStorage
 
 GOOD = {"model": "kling-v2-6", "prompt": "a cat"}  # holds 0.20
 

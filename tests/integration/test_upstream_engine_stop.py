@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vidgate.billing.prices import PriceTable
 from vidgate.media.fetch import Fetcher, FetchPolicy
-from vidgate.media.storage import LocalStorage
+from vidgate.media.local_storage import LocalStorage
 from vidgate.routing.engine import EngineConfig, UpstreamEngine
 from vidgate.routing.registry import ChannelRegistry
 from vidgate.secretbox import SecretBox

@@ -16,7 +16,7 @@ from vidgate.config import Settings
 from vidgate.errors import AuthenticationFailed, NotFound, PermissionDenied
 from vidgate.limits import Limiter
 from vidgate.media.signing import UrlSigner
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import Storage
 from vidgate.routing.service import ChannelService
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import KEY_PREFIX
@@ -30,7 +30,7 @@ class AppContext:
 
     settings: Settings
     store: Store
-    storage: LocalStorage
+    storage: Storage
     signer: UrlSigner
     tasks: TaskService
     accounts: AccountService

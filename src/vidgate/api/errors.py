@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
 from vidgate.errors import InvalidRequest, MethodNotAllowed, NotFound, RequestError, ServerError, ServiceUnavailable
+from vidgate.media.storage import StorageUnavailable
 from vidgate.resilience import Unavailable
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def error_response(exc: RequestError) -> JSONResponse:
 
 def unavailable_response(exc: Unavailable) -> JSONResponse:
     log.warning("answered 503: %s", exc)
+    if isinstance(exc, StorageUnavailable):  # its message names the bucket: for the log only
+        return error_response(ServiceUnavailable("the result storage cannot be reached right now; retry in a moment"))
     return error_response(
         ServiceUnavailable(
             f"the service cannot reach its database right now ({exc}); nothing was done, retry in a moment"

@@ -1,7 +1,8 @@
 """GET /healthz and /readyz: for load balancers and orchestrators, no API key.
 
 ``/healthz`` answers 200 while the process serves requests. ``/readyz`` answers 200 when this
-process can do its work: the database answers and is migrated, the storage takes a write, and
+process can do its work: the database answers and is migrated, the storage takes a write (an
+object written, read back and deleted; probed at most every 5 seconds), and
 every loop of the process (worker threads, heartbeat, sweeper, janitor, listener, upstream
 engine) is running and has not had to be restarted again and again; else 503, naming the
 check that failed. Both are cheap enough to call every second.
@@ -13,14 +14,14 @@ The API serves them beside the API; ``vidgate worker --health-port`` serves them
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import CachedProbe, Storage
 from vidgate.resilience import LoopHealth, Unavailable
 from vidgate.store import Store
 
@@ -32,8 +33,12 @@ class Readiness:
     """What ``/readyz`` checks in this process."""
 
     store: Store
-    storage: LocalStorage
+    storage: Storage
     loops: Callable[[], list[LoopHealth]]
+    probe: CachedProbe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.probe = CachedProbe(self.storage)
 
     def checks(self) -> dict[str, Any]:
         loops = self.loops()
@@ -57,10 +62,9 @@ class Readiness:
         return {"ok": False, "error": problem} if problem else {"ok": True}
 
     def _storage(self) -> dict[str, Any]:
-        try:
-            self.storage.probe()
-        except OSError as exc:
-            return {"ok": False, "error": f"the storage cannot be written: {exc}"}
+        problem = self.probe.check()
+        if problem:
+            return {"ok": False, "error": f"the storage cannot be used: {problem}"}
         return {"ok": True}
 
 

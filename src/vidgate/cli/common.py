@@ -18,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from vidgate.config import Settings
+    from vidgate.media.storage import Storage
     from vidgate.store import Store
 
 log = logging.getLogger("vidgate")
@@ -49,6 +50,24 @@ def open_store(settings: Settings, *, wait: float = 0.0) -> Store:
             time.sleep(outage.failed(exc))
 
 
+def open_checked_storage(settings: Settings) -> Storage:
+    """The storage, once it took a write: an object written, read back and deleted. A storage
+    that cannot be used (or is misconfigured) ends the command with one line naming it."""
+    from vidgate.media.storage import StorageUnavailable, StorageUrlError, open_storage
+
+    try:
+        storage = open_storage(settings)
+    except StorageUrlError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        storage.probe()
+    except StorageUnavailable as exc:
+        raise click.ClickException(
+            f"the storage {storage.url} cannot be used: {exc}; check VIDGATE_STORAGE_URL and its credentials"
+        ) from None
+    return storage
+
+
 def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[str, str]:
     from vidgate.billing.money import to_micros
 
@@ -59,12 +78,13 @@ def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[
 
 @contextmanager
 def configuration_errors() -> Iterator[None]:
-    """A mistake in the channels file or in VIDGATE_FETCH_ALLOW_HOSTS ends the command with its
-    message, not a traceback."""
+    """A mistake in the channels file, in VIDGATE_FETCH_ALLOW_HOSTS or VIDGATE_STORAGE_URL ends
+    the command with its message, not a traceback."""
     from vidgate.media.allowlist import AllowListError
+    from vidgate.media.storage import StorageUrlError
     from vidgate.routing.spec import ChannelsFileError
 
     try:
         yield
-    except (ChannelsFileError, AllowListError) as exc:
+    except (ChannelsFileError, AllowListError, StorageUrlError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -12,10 +12,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vidgate.cli.common import configuration_errors, create_account_with_key, data_dir_option, open_store
+from vidgate.cli.common import (
+    configuration_errors,
+    create_account_with_key,
+    data_dir_option,
+    open_checked_storage,
+    open_store,
+)
 
 if TYPE_CHECKING:
-    from vidgate.media.storage import LocalStorage
+    from vidgate.media.storage import Storage
     from vidgate.resilience import LoopHealth
     from vidgate.store import Store
 
@@ -45,6 +51,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     require_free_port(host, port)
     settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
+    open_checked_storage(settings)
     store = open_store(settings, wait=settings.database_wait_seconds)
     try:
         if store.accounts.count() == 0:
@@ -58,7 +65,9 @@ def serve(
         store.close()
     with configuration_errors():
         app = create_app(settings)
-    click.echo(f"vidgate serving on http://{host}:{port} (data in {settings.data_dir})")
+    click.echo(
+        f"vidgate serving on http://{host}:{port} (data in {settings.data_dir}, results in {app.state.ctx.storage.url})"
+    )
     if processes == 1:
         serve_http(app, settings, host=host, port=port)
         return
@@ -111,14 +120,13 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     (VIDGATE_SHUTDOWN_GRACE_SECONDS), hand the rest back to the queue."""
     from vidgate.billing.pricebook import open_price_book
     from vidgate.config import load_settings
-    from vidgate.media.storage import LocalStorage
     from vidgate.routing.spec import open_channels
     from vidgate.worker.build import build_workers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
+    storage = open_checked_storage(settings)
     store = open_store(settings, wait=settings.database_wait_seconds)
-    storage = LocalStorage(settings.data_dir)
     with configuration_errors():
         box = open_channels(settings, store)
         pool = build_workers(settings, store, storage, open_price_book(store, settings), box)
@@ -128,7 +136,10 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     pool.start()
     if health_port is not None:
         _serve_health(health_host, health_port, store, storage, pool.health)
-    click.echo(f"vidgate worker {pool.id}: {settings.worker_concurrency} at once (data in {settings.data_dir})")
+    click.echo(
+        f"vidgate worker {pool.id}: {settings.worker_concurrency} at once "
+        f"(data in {settings.data_dir}, results in {storage.url})"
+    )
     stop.wait()
     click.echo(f"stopping: no new tasks; running ones get {settings.shutdown_grace_seconds:g}s to finish")
     pool.stop(settings.shutdown_grace_seconds)
@@ -136,9 +147,7 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     click.echo("worker stopped")
 
 
-def _serve_health(
-    host: str, port: int, store: Store, storage: LocalStorage, loops: Callable[[], list[LoopHealth]]
-) -> None:
+def _serve_health(host: str, port: int, store: Store, storage: Storage, loops: Callable[[], list[LoopHealth]]) -> None:
     """/healthz and /readyz of a worker process, served from a thread of its own (uvicorn leaves
     signals alone outside the main thread: the worker's own handlers stay)."""
     import uvicorn

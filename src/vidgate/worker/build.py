@@ -7,7 +7,7 @@ import dataclasses
 from vidgate.billing.prices import Pricing
 from vidgate.config import Settings
 from vidgate.media.fetch import Fetcher, FetchPolicy
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import Storage
 from vidgate.providers import make_provider
 from vidgate.providers.upstream.apimart import ApimartProvider
 from vidgate.providers.upstream.kling import KlingProvider
@@ -19,9 +19,7 @@ from vidgate.worker.executor import Executor
 from vidgate.worker.runner import PoolConfig, WorkerPool
 
 
-def build_engine(
-    settings: Settings, store: Store, storage: LocalStorage, prices: Pricing, box: SecretBox
-) -> UpstreamEngine:
+def build_engine(settings: Settings, store: Store, storage: Storage, prices: Pricing, box: SecretBox) -> UpstreamEngine:
     """The upstream engine: channels from the store, their credentials opened with ``box``."""
     policy = FetchPolicy.from_settings(settings)
     results = Fetcher(dataclasses.replace(policy, max_video_bytes=settings.max_result_bytes))
@@ -36,9 +34,7 @@ def build_engine(
     return UpstreamEngine(store, storage, results, prices, providers, ChannelRegistry(store, box), config)
 
 
-def build_workers(
-    settings: Settings, store: Store, storage: LocalStorage, prices: Pricing, box: SecretBox
-) -> WorkerPool:
+def build_workers(settings: Settings, store: Store, storage: Storage, prices: Pricing, box: SecretBox) -> WorkerPool:
     """The worker pool of ``vidgate serve`` and ``vidgate worker`` alike."""
     engine = build_engine(settings, store, storage, prices, box)
     executor = Executor(

@@ -28,7 +28,7 @@ from vidgate.catalog.base import MediaRef
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
 from vidgate.media.fetch import Fetched, Fetcher
 from vidgate.media.probe import probe_image, probe_video
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import Storage, StorageUnavailable
 from vidgate.providers.base import InputMedia, Provider
 from vidgate.providers.plan import build_job, output_seconds
 from vidgate.providers.upstream.base import UpstreamJob
@@ -75,7 +75,7 @@ class Executor:
     def __init__(
         self,
         store: Store,
-        storage: LocalStorage,
+        storage: Storage,
         fetcher: Fetcher,
         provider: Provider,
         prices: Pricing,
@@ -106,6 +106,8 @@ class Executor:
             log.warning("task %s: %s as the worker stopped; it is requeued once its lease runs out", task.id, exc)
         except Exception:
             log.exception("task %s: its bookkeeping failed; it is requeued once its lease runs out", task.id)
+        finally:
+            self.storage.release(task.id)  # the stored inputs stay, for another attempt anywhere
 
     def _run(self, task: Task, run: Running) -> None:
         worker_id = run.worker_id
@@ -126,6 +128,11 @@ class Executor:
             return
         except TaskFailure as exc:
             self._failed(task, run, exc)
+            return
+        except StorageUnavailable as exc:  # another attempt, after a backoff, may well find it back
+            log.warning("task %s: %s", task.id, exc)
+            failure = TaskFailure("the result could not be stored", reason="storage_error", retryable=True)
+            self._failed(task, run, failure)
             return
         except Unavailable as exc:
             if run.stop.is_set():  # stopping: its lease runs out and a sweeper requeues it
@@ -186,16 +193,15 @@ class Executor:
         """Make the video here with the local provider; returns its storage key and price."""
         job = build_job(task.id, req, inputs)
         key = self.storage.result_key(task.id)
+        scratch = self.storage.scratch(key)
         try:
-            scratch = self.storage.scratch_path(key)
-            try:
-                self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
-                self.storage.commit(scratch, key)
-            finally:
-                scratch.unlink(missing_ok=True)
-        except OSError as exc:  # the storage, not the request: another attempt may well succeed
+            self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
+            self.storage.put_file(key, scratch)  # uploaded by its maker, whichever machine this is
+        except OSError as exc:  # the local disk, not the request: another attempt may well succeed
             log.warning("task %s: the result could not be stored: %s", task.id, exc)
             raise TaskFailure("the result could not be stored", reason="storage_error", retryable=True) from exc
+        finally:
+            scratch.unlink(missing_ok=True)
         return key, self.prices.price(req, job.duration)
 
     def _send_upstream(
@@ -222,15 +228,15 @@ class Executor:
         self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]
     ) -> tuple[InputMedia, ...]:
         """Fetch (and measure) every input once per task: a later attempt at the same task, after
-        its worker died, finds them already in the task's input folder."""
+        its worker died, finds them in the storage (a local copy is kept while the task runs,
+        for the probe and the renderer)."""
         if not refs:
             return ()
-        folder = self.storage.input_dir(task_id)
         inputs = []
         for n, ref in enumerate(refs):
-            dest = folder / f"{n:02d}-{ref.role}.{'bin' if ref.kind == 'image' else 'video'}"
+            name = f"{n:02d}-{ref.role}.{'bin' if ref.kind == 'image' else 'video'}"
             try:
-                fetched = kept(dest, ref.kind) or self.fetcher.fetch(ref.url, ref.kind, dest)
+                fetched = self._input(self.storage.input_key(task_id, name), ref)
             except MediaError as exc:
                 raise MediaError(f"{ref.param}: {exc.message}", reason=exc.reason, retryable=exc.retryable) from None
             inputs.append(
@@ -238,6 +244,18 @@ class Executor:
             )
             report(FETCH_SHARE * (n + 1) / len(refs))
         return tuple(inputs)
+
+    def _input(self, key: str, ref: MediaRef) -> Fetched:
+        """One input: the local copy, else the stored one (an earlier attempt's, maybe on another
+        machine), else fetched from its URL and stored for the next attempt."""
+        local = self.storage.working_copy(key)
+        found = kept(local, ref.kind)
+        if found is None and self.storage.download(key, local):
+            found = kept(local, ref.kind)
+        if found is None:
+            found = self.fetcher.fetch(ref.url, ref.kind, local)
+            self.storage.put_file(key, local, keep=True)
+        return found
 
     def _reporter(self, run: Running) -> Callable[[float], None]:
         """Progress reports are written at most twice a second and double as heartbeats. Once

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from ulid import ULID
 
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import Storage
 from vidgate.resilience import LoopHealth, Outage, Supervisor
 from vidgate.routing.engine import UpstreamEngine
 from vidgate.store import Store
@@ -50,7 +50,7 @@ class WorkerPool:
     def __init__(
         self,
         store: Store,
-        storage: LocalStorage,
+        storage: Storage,
         executor: Executor,
         config: PoolConfig,
         *,

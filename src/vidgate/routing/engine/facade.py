@@ -22,7 +22,7 @@ import threading
 
 from vidgate.billing.prices import Pricing
 from vidgate.media.fetch import Fetcher
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import Storage
 from vidgate.providers.upstream.base import UpstreamJob, UpstreamProvider
 from vidgate.resilience import LoopHealth
 from vidgate.routing.engine.bridge import LoopBridge
@@ -40,7 +40,7 @@ class UpstreamEngine:
     def __init__(
         self,
         store: Store,
-        storage: LocalStorage,
+        storage: Storage,
         results: Fetcher,
         prices: Pricing,
         providers: dict[str, UpstreamProvider],

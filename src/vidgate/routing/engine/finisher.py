@@ -21,7 +21,7 @@ from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.errors import MediaError
 from vidgate.media.fetch import Fetcher
-from vidgate.media.storage import LocalStorage
+from vidgate.media.storage import Storage
 from vidgate.providers.upstream.base import UpstreamStatus
 from vidgate.resilience import Unavailable
 from vidgate.routing.engine.config import EngineConfig
@@ -35,9 +35,7 @@ log = logging.getLogger(__name__)
 class Finisher:
     """Re-hosts, prices and settles the tasks the upstream completed (on the engine's loop)."""
 
-    def __init__(
-        self, store: Store, storage: LocalStorage, results: Fetcher, prices: Pricing, config: EngineConfig
-    ) -> None:
+    def __init__(self, store: Store, storage: Storage, results: Fetcher, prices: Pricing, config: EngineConfig) -> None:
         self.store = store
         self.storage = storage
         self.results = results
@@ -63,9 +61,7 @@ class Finisher:
                 key = self.storage.result_key(task.id)
                 if not status.video_urls:
                     raise MediaError("the upstream reported the task complete without a video URL")
-                path = self.storage.path(key)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                await asyncio.to_thread(self.results.fetch, status.video_urls[0], "video", path)
+                await asyncio.to_thread(self._rehost, status.video_urls[0], key)
             # If another poller settled it first, it wrote the same key: the file is left alone.
             expires_at = int(time.time()) + self.config.result_ttl_seconds
             await self._settle(Finished(task.id, task.upstream_id, self.final_price(task, status), key, expires_at))
@@ -86,6 +82,16 @@ class Finisher:
         except Exception:
             log.exception("task %s: finishing failed; it will be polled again", task.id)
             await self._settle_later(task)
+
+    def _rehost(self, url: str, key: str) -> None:
+        """Download the upstream's video and store it (uploaded in parts on S3, from a local
+        file: never held whole in memory)."""
+        scratch = self.storage.scratch(key)
+        try:
+            self.results.fetch(url, "video", scratch)
+            self.storage.put_file(key, scratch)
+        finally:
+            scratch.unlink(missing_ok=True)
 
     def final_price(self, task: InFlight, status: UpstreamStatus) -> int:
         """What the task costs. Per-second models are settled from what the upstream reports,
