@@ -57,12 +57,11 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
             raise _unsatisfiable(header, size)
         return ByteRange(max(0, size - suffix), size - 1)
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         return None  # not a valid range-spec: the header is ignored
     if start >= size:
         raise _unsatisfiable(header, size)
-    return ByteRange(start, min(end, size - 1))
+    return ByteRange(start, min(int(last), size - 1) if last else size - 1)
 
 
 def _unsatisfiable(header: str, size: int) -> RangeNotSatisfiable:
