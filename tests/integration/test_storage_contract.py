@@ -159,7 +159,7 @@ def test_a_bucket_that_is_gone_is_unavailable_not_missing(s3_server: S3Server, t
         lambda: storage.delete_task(TASK),
         storage.probe,
     ):
-        with pytest.raises(StorageUnavailable, match=f"s3://{storage.bucket}/results-prefix/.*NoSuchBucket"):
+        with pytest.raises(StorageUnavailable, match="failed .NoSuchBucket"):
             call()
     probe = CachedProbe(storage, seconds=60)
     assert "NoSuchBucket" in (probe.check() or "")
@@ -176,7 +176,7 @@ def test_an_endpoint_that_does_not_answer_is_unavailable(tmp_path: Path) -> None
 def test_a_folder_that_cannot_be_written_is_unavailable(tmp_path: Path) -> None:
     blocked = tmp_path / "file"
     blocked.write_bytes(b"")  # a file where the folder belongs
-    with pytest.raises(StorageUnavailable, match="cannot write to file://"):
+    with pytest.raises(StorageUnavailable, match="cannot write .probe/.*: Not a directory"):
         LocalStorage(blocked).probe()
     with pytest.raises(ValueError, match="outside the storage root|plain relative path"):
         LocalStorage(tmp_path).path("results/../../etc/passwd")

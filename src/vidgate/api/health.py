@@ -64,7 +64,7 @@ class Readiness:
     def _storage(self) -> dict[str, Any]:
         problem = self.probe.check()
         if problem:
-            return {"ok": False, "error": f"the storage cannot be used: {problem}"}
+            return {"ok": False, "error": f"the storage {self.storage.url} cannot be used: {problem}"}
         return {"ok": True}
 
 

@@ -63,7 +63,8 @@ def open_checked_storage(settings: Settings) -> Storage:
         storage.probe()
     except StorageUnavailable as exc:
         raise click.ClickException(
-            f"the storage {storage.url} cannot be used: {exc}; check VIDGATE_STORAGE_URL and its credentials"
+            f"the storage {storage.url} cannot be used: {exc}; check VIDGATE_STORAGE_URL, and the credentials "
+            "and VIDGATE_S3_ENDPOINT_URL of a bucket"
         ) from None
     return storage
 

@@ -33,7 +33,7 @@ class LocalStorage(Storage):
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageUnavailable(f"cannot write to {self.url}: {exc.strerror or exc}") from exc
+            raise StorageUnavailable(f"cannot write {key}: {exc.strerror or exc}") from exc
         return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.part")
 
     def put_file(self, key: str, path: Path, *, keep: bool = False) -> None:
@@ -52,7 +52,7 @@ class LocalStorage(Storage):
             else:
                 os.replace(path, final)
         except OSError as exc:
-            raise StorageUnavailable(f"cannot write {key} to {self.url}: {exc.strerror or exc}") from exc
+            raise StorageUnavailable(f"cannot write {key}: {exc.strerror or exc}") from exc
 
     def working_copy(self, key: str) -> Path:
         return self.path(key)

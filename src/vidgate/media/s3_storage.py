@@ -13,6 +13,7 @@ bucket, refused credentials, an unreachable endpoint) :class:`StorageUnavailable
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,12 @@ MULTIPART_THRESHOLD = 16 * 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
+def _shown(url: str) -> str:
+    """An endpoint URL without any user:password in it."""
+    parts = urllib.parse.urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def _missing(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) in _MISSING
 
@@ -41,7 +48,7 @@ class S3Storage(Storage):
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None, cache: Path) -> None:
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-        self.url = f"s3://{bucket}/{self.prefix}" + (f" at {endpoint_url}" if endpoint_url else "")
+        self.url = f"s3://{bucket}/{self.prefix}" + (f" at {_shown(endpoint_url)}" if endpoint_url else "")
         self.cache = Path(cache)
         config = Config(
             connect_timeout=5,
@@ -59,13 +66,15 @@ class S3Storage(Storage):
     def object_key(self, key: str) -> str:
         return self.prefix + check_key(key)
 
-    def _failed(self, doing: str, exc: Exception) -> StorageUnavailable:
+    def _failed(self, doing: str, exc: BaseException) -> StorageUnavailable:
+        if isinstance(exc, Boto3Error) and isinstance(exc.__context__, ClientError):
+            exc = exc.__context__  # boto3's upload error wraps the S3 error in a sentence with local paths
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             reason = f"{error.get('Code', 'error')}: {error.get('Message') or 'no message'}"
         else:
             reason = str(exc)
-        return StorageUnavailable(f"{self.url}: {doing} failed ({reason})")
+        return StorageUnavailable(f"{doing} failed ({reason})")
 
     def scratch(self, key: str) -> Path:
         folder = self.cache / "scratch"
@@ -121,7 +130,7 @@ class S3Storage(Storage):
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code"))
             reason = "NoSuchBucket: the bucket does not exist" if code in _MISSING else f"{code}: no access"
-            raise StorageUnavailable(f"{self.url}: looking up the bucket failed ({reason})") from None
+            raise StorageUnavailable(f"looking up the bucket failed ({reason})") from None
         except BotoCoreError as exc:
             raise self._failed("looking up the bucket", exc) from None
 

@@ -39,7 +39,8 @@ PROBE_DATA = b"vidgate storage probe"
 
 class StorageUnavailable(Unavailable):
     """The storage cannot be used now (unreachable, refusing our credentials, no such bucket, a
-    full disk); the same call may succeed later."""
+    full disk); the same call may succeed later. The message says what failed, not which
+    storage: whoever shows it names the storage (its ``url``)."""
 
 
 class NotStored(Exception):
@@ -143,7 +144,7 @@ class Storage(ABC):
             if data != PROBE_DATA:
                 raise StorageUnavailable("an object read back different bytes than were written")
         except OSError as exc:
-            raise StorageUnavailable(f"cannot write to {self.url}: {exc.strerror or exc}") from exc
+            raise StorageUnavailable(f"cannot write a test object: {exc.strerror or exc}") from exc
         finally:
             scratch.unlink(missing_ok=True)
             self.delete(key)

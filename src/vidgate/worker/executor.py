@@ -130,7 +130,7 @@ class Executor:
             self._failed(task, run, exc)
             return
         except StorageUnavailable as exc:  # another attempt, after a backoff, may well find it back
-            log.warning("task %s: %s", task.id, exc)
+            log.warning("task %s: the storage %s: %s", task.id, self.storage.url, exc)
             failure = TaskFailure("the result could not be stored", reason="storage_error", retryable=True)
             self._failed(task, run, failure)
             return
