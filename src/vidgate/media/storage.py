@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 import urllib.parse
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,7 +132,7 @@ class Storage(ABC):
 
     def probe(self) -> None:
         """Write, read back and delete a small object; raises StorageUnavailable if any of that fails."""
-        key = f".probe/{time.time_ns()}-{threading.get_ident()}"
+        key = f".probe/{uuid.uuid4().hex}"
         scratch = self.scratch(key)
         try:
             scratch.parent.mkdir(parents=True, exist_ok=True)
