@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from tests.conftest import make_settings
 from tests.e2e.test_end_to_end import localise, wait_until_ended
 from tests.media_fixtures import FixtureServer
+from tests.object_store import S3Server
 from tests.seeds import SEED_EXAMPLES
 from tests.server import Running, running_server
 from tests.video_checks import decode
@@ -224,10 +225,16 @@ def test_content_rejection_fails_the_task_with_a_full_refund(kind: str, tmp_path
     assert [e["kind"] for e in running.store.accounts.ledger_entries(account)] == ["topup", "hold", "release"]
 
 
-def test_the_result_is_served_by_vidgate_after_the_upstream_deletes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_the_result_is_served_by_vidgate_after_the_upstream_deletes_it(
+    backend: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """The engine re-hosts the upstream's video in the storage, a folder or a bucket."""
+    bucket = s3_server.new_bucket() if backend == "s3" else None
+    storage = {"storage_url": f"s3://{bucket}/up", "s3_endpoint_url": s3_server.endpoint} if bucket else {}
     with ExitStack() as stack:
         fake = start_fake(stack, "kling")
-        running = vidgate_with(stack, tmp_path, channel_toml("kling", fake, ["kling-v3"]))
+        running = vidgate_with(stack, tmp_path, channel_toml("kling", fake, ["kling-v3"]), **storage)
         _, key = running.new_account("10")
         with running.client(key) as client:
             r = client.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "keep me", "duration": 3})
@@ -240,6 +247,10 @@ def test_the_result_is_served_by_vidgate_after_the_upstream_deletes_it(tmp_path:
         assert httpx.get(upstream_copy).status_code == 404
         download = httpx.get(task["result"]["videos"][0]["url"][0])
     assert download.status_code == 200
+    if bucket:
+        assert [k for k in s3_server.keys(bucket) if task["id"] in k] == [
+            f"up/results/{task['id'][-2:].lower()}/{task['id']}.mp4"
+        ]
     out = tmp_path / "v.mp4"
     out.write_bytes(download.content)
     assert decode(out).video_codec == "h264"
