@@ -5,10 +5,10 @@ AWS S3 by default; MinIO, Ceph RGW, Cloudflare R2, Garage and the like through
 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE`` and the shared files,
 ``AWS_REGION``/``AWS_DEFAULT_REGION``, container and instance roles), never from vidgate's settings.
 
-Objects are uploaded with boto3's managed transfer (in parts above ``MULTIPART_THRESHOLD``, a
-part in memory at a time) and read with ranged GetObject calls, streamed. Every botocore error
-is translated here: an object that is not there is :class:`NotStored`, anything else (no such
-bucket, refused credentials, an unreachable endpoint) :class:`StorageUnavailable`.
+Objects are uploaded with boto3's managed transfer (in parts above ``MULTIPART_THRESHOLD``, at
+most ``PARTS_AT_ONCE`` parts in memory) and read with ranged GetObject calls, streamed. Every
+botocore error is translated here: an object that is not there is :class:`NotStored`, anything
+else (no such bucket, refused credentials, an unreachable endpoint) :class:`StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024
+PARTS_AT_ONCE = 4
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -61,7 +63,10 @@ class S3Storage(Storage):
             s3={"addressing_style": "path" if endpoint_url else "auto"},
         )
         self._client: S3Client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
-        self._transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=8 * 1024 * 1024)
+        # at most PARTS_AT_ONCE parts of PART_SIZE in memory per transfer, whatever the video's size
+        self._transfer = TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=PART_SIZE, max_concurrency=PARTS_AT_ONCE
+        )
 
     def object_key(self, key: str) -> str:
         return self.prefix + check_key(key)

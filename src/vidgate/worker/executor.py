@@ -131,7 +131,9 @@ class Executor:
             return
         except StorageUnavailable as exc:  # another attempt, after a backoff, may well find it back
             log.warning("task %s: the storage %s: %s", task.id, self.storage.url, exc)
-            failure = TaskFailure("the result could not be stored", reason="storage_error", retryable=True)
+            failure = TaskFailure(
+                "the storage of results and inputs could not be reached", reason="storage_error", retryable=True
+            )
             self._failed(task, run, failure)
             return
         except Unavailable as exc:
