@@ -4,6 +4,7 @@ deleting a task's objects, the probe, and what a storage that cannot be used rai
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,22 @@ def test_putting_again_replaces_the_object_and_keep_leaves_the_file(storage: Sto
     storage.put_file(key, mine, keep=True)
     assert mine.read_bytes() == b"second, longer"
     assert read_all(storage, key) == b"second, longer" and storage.size(key) == len(b"second, longer")
+
+
+def test_a_stream_is_stored_a_part_at_a_time(storage: Storage) -> None:
+    key = storage.result_key(OTHER)
+    data = os.urandom(MULTIPART_THRESHOLD + 3 * CHUNK)  # past the size S3 uploads in parts
+    handed: list[int] = []
+
+    class Source(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            chunk = super().read(size)
+            handed.append(len(chunk))
+            return chunk
+
+    storage.put_stream(key, Source(data))
+    assert storage.size(key) == len(data) and read_all(storage, key, len(data) - 10) == data[-10:]
+    assert max(handed) < len(data) // 2  # read a part at a time, not whole
 
 
 def test_what_is_not_there_has_no_size_and_cannot_be_read(storage: Storage, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from vidgate.media.storage import CHUNK, NotStored, Storage, StorageUnavailable, check_key, remove_tree
 
@@ -54,6 +55,17 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise StorageUnavailable(f"cannot write {key}: {exc.strerror or exc}") from exc
 
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        part = self.scratch(key)
+        try:
+            with part.open("wb") as out:
+                shutil.copyfileobj(stream, out, CHUNK)
+            os.replace(part, self.path(key))
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write {key}: {exc.strerror or exc}") from exc
+        finally:
+            part.unlink(missing_ok=True)
+
     def working_copy(self, key: str) -> Path:
         return self.path(key)
 
@@ -63,22 +75,29 @@ class LocalStorage(Storage):
             return source.is_file()
         if not source.is_file():
             return False
-        Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
+        try:
+            Path(dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot copy {key}: {exc.strerror or exc}") from exc
         return True
 
     def size(self, key: str) -> int | None:
         try:
             return self.path(key).stat().st_size
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot look up {key}: {exc.strerror or exc}") from exc
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         path = self.path(key)
         try:
             handle = path.open("rb")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise NotStored(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc.strerror or exc}") from exc
         with handle:
             handle.seek(start)
             left = None if end is None else end - start + 1
@@ -91,7 +110,10 @@ class LocalStorage(Storage):
                 yield chunk
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        try:
+            self.path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot delete {key}: {exc.strerror or exc}") from exc
 
     def release(self, task_id: str) -> None:
         """Nothing to drop: a folder's working copies are its objects."""

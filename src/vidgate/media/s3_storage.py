@@ -17,7 +17,7 @@ import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
 from boto3.exceptions import Boto3Error
@@ -95,6 +95,12 @@ class S3Storage(Storage):
             raise StorageUnavailable(f"cannot read {path.name} to upload it as {key}: {exc}") from exc
         if not keep:
             Path(path).unlink(missing_ok=True)
+
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        try:
+            self._client.upload_fileobj(stream, self.bucket, self.object_key(key), Config=self._transfer)
+        except (BotoCoreError, ClientError, Boto3Error) as exc:
+            raise self._failed(f"uploading {key}", exc) from None
 
     def working_copy(self, key: str) -> Path:
         return self.cache / check_key(key)

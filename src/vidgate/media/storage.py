@@ -9,7 +9,8 @@ worker fetched for a task. Keys are stored with their tasks, so a key written un
 layout is still served and deleted.
 
 Objects are written by the process that made them, from a local file (:meth:`Storage.put_file`:
-moved into place on a folder, uploaded in parts on S3; never read into memory whole), and read
+moved into place on a folder, uploaded in parts on S3) or a stream (:meth:`Storage.put_stream`),
+never read into memory whole, and read
 as a stream of a byte range (:meth:`Storage.read`). A storage that cannot be used now raises
 :class:`StorageUnavailable`, an :class:`~vidgate.resilience.Unavailable`: loops wait and try
 again, a download is answered 503 with Retry-After. An object that is not there is
@@ -18,6 +19,7 @@ again, a download is answered 503 with Retry-After. An object that is not there 
 
 from __future__ import annotations
 
+import io
 import shutil
 import threading
 import time
@@ -26,7 +28,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from vidgate.resilience import Unavailable
 
@@ -93,6 +95,11 @@ class Storage(ABC):
         (moved, or deleted once uploaded)."""
 
     @abstractmethod
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        """Store what ``stream`` yields until its end as ``key``, as atomically as :meth:`put_file`,
+        read a part at a time (never whole into memory)."""
+
+    @abstractmethod
     def working_copy(self, key: str) -> Path:
         """Where a local copy of ``key`` is kept for tools that need a file (the probe, the
         renderer): on a folder the object itself, on S3 a cache under the data dir. It may not
@@ -133,22 +140,15 @@ class Storage(ABC):
     def probe(self) -> None:
         """Write, read back and delete a small object; raises StorageUnavailable if any of that fails."""
         key = f".probe/{uuid.uuid4().hex}"
-        scratch = self.scratch(key)
+        self.put_stream(key, io.BytesIO(PROBE_DATA))
         try:
-            scratch.parent.mkdir(parents=True, exist_ok=True)
-            scratch.write_bytes(PROBE_DATA)
-            self.put_file(key, scratch)
-            try:
-                data = b"".join(self.read(key))
-            except NotStored:
-                raise StorageUnavailable("an object just written could not be read back") from None
-            if data != PROBE_DATA:
-                raise StorageUnavailable("an object read back different bytes than were written")
-        except OSError as exc:
-            raise StorageUnavailable(f"cannot write a test object: {exc.strerror or exc}") from exc
+            data = b"".join(self.read(key))
+        except NotStored:
+            raise StorageUnavailable("an object just written could not be read back") from None
         finally:
-            scratch.unlink(missing_ok=True)
             self.delete(key)
+        if data != PROBE_DATA:
+            raise StorageUnavailable("an object read back different bytes than were written")
 
 
 class CachedProbe:
