@@ -159,6 +159,20 @@ class GenerationRequest(BaseModel):
     def media_refs(self) -> list[MediaRef]:
         return []
 
+    # --- what a client may send (GET /v1/models; catalog.describe) --------------------------
+    @classmethod
+    def allowed(cls) -> dict[str, tuple[Any, ...]]:
+        """The values each enumerable field takes, as the validators check them: a field's
+        values, or for a list of URLs (``image_urls``) how many it may hold. The model's own
+        validation is the authority; this is what it accepts, read from the same constants."""
+        return {}
+
+    @classmethod
+    def requires(cls) -> dict[str, dict[str, Any]]:
+        """Values that only go with others: {"audio": {"when": true, "mode": ["pro"]}} means
+        audio true needs mode pro."""
+        return {}
+
     # --- what the output will be, once the inputs are measured -----------------------------
     def output_aspect(self, first_image: tuple[int, int] | None, reference: tuple[int, int] | None) -> str:
         """The output's aspect ratio, given the measured size (width, height) of the first
