@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from vidgate.store import ledger
 from vidgate.store.db import Database
 from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
     SETTLED,
@@ -153,10 +154,11 @@ class TaskStore:
         hold: int,
         estimated_time: int,
         max_active_per_key: int | None = None,
+        idempotency: IdempotencyKey | None = None,
     ) -> Task:
-        """Reserve ``hold`` and insert the pending task, both or neither: TooManyActiveTasks if
-        the key has ``max_active_per_key`` already, NotEnoughFunds if the balance cannot cover
-        the hold."""
+        """Reserve ``hold`` and insert the pending task, all or nothing (with the ``idempotency``
+        key's row, claimed first): KeyAlreadyUsed if the key is live, TooManyActiveTasks if the
+        key has ``max_active_per_key`` already, NotEnoughFunds if the balance cannot cover the hold."""
         now = time.time()
         task = Task(
             id=task_id,
@@ -172,6 +174,8 @@ class TaskStore:
         )
         values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
         with self.db.write() as conn:
+            if idempotency is not None:
+                idempotency.claim(conn, account_id, task_id, now)
             self._count_in(conn, key_id, max_active_per_key)
             conn.execute(_INSERT, {**values, "key_id": key_id, "updated_at": now})
             balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
