@@ -97,6 +97,8 @@ class GenerationRequest(BaseModel):
     billing: ClassVar[Literal["fixed", "per_second"]] = "fixed"
     #: whether the output's soundtrack, when it has one, is the reference video's own
     audio_from_reference: ClassVar[bool] = False
+    #: the field whose value is the price tier (``tier``)
+    tier_parameter: ClassVar[str]
 
     model: str
 
@@ -171,6 +173,11 @@ class GenerationRequest(BaseModel):
     def requires(cls) -> dict[str, dict[str, Any]]:
         """Values that only go with others: {"audio": {"when": true, "mode": ["pro"]}} means
         audio true needs mode pro."""
+        return {}
+
+    @classmethod
+    def rules(cls) -> dict[str, Any]:
+        """The model's other limits, by name (kling-v3's multi-shot, motion control's reference)."""
         return {}
 
     # --- what the output will be, once the inputs are measured -----------------------------

@@ -27,6 +27,7 @@ MODE_RESOLUTION: dict[str, Resolution] = {"std": "720p", "pro": "1080p", "4k": "
 class KlingRequest(GenerationRequest):
     """Fields and rules both Kling text/image models share."""
 
+    tier_parameter: ClassVar[str] = "mode"
     aspect_follows_first_image: ClassVar[bool] = True
     modes: ClassVar[tuple[str, ...]] = ("std", "pro")
     durations: ClassVar[tuple[int, ...]]
@@ -251,18 +252,20 @@ class KlingV3Request(KlingRequest):
         return {**super().allowed(), "multi_shot": (False, True), "shot_type": cls.shot_types}
 
     @classmethod
-    def multi_shot_rules(cls) -> dict[str, Any]:
-        """What multi-shot takes (GET /v1/models), read from the constants the validators use."""
+    def rules(cls) -> dict[str, Any]:
+        """What multi-shot and elements take, read from the constants the validators use."""
         low, high = cls.shot_counts
         return {
-            "shot_type": list(cls.shot_types),
-            "shots": {"min": low, "max": high},
-            "shot_prompt_max_length": Shot.max_prompt,
-            "shot_min_duration": Shot.min_duration,
-            "customize": "multi_prompt required; its durations add up to duration",
-            "intelligence": "prompt required, split into shots; no multi_prompt",
-            "max_elements": cls.max_elements,
-            "element_images": list(Element.image_counts),
+            "multi_shot": {
+                "shot_type": list(cls.shot_types),
+                "shots": {"min": low, "max": high},
+                "shot_prompt_max_length": Shot.max_prompt,
+                "shot_min_duration": Shot.min_duration,
+                "customize": "multi_prompt required; its durations add up to duration",
+                "intelligence": "prompt required, split into shots; no multi_prompt",
+                "max_elements": cls.max_elements,
+                "element_images": list(Element.image_counts),
+            }
         }
 
     @model_validator(mode="after")

@@ -27,6 +27,7 @@ class MotionControlRequest(GenerationRequest):
     duration is also what is billed, per second.
     """
 
+    tier_parameter: ClassVar[str] = "mode"
     billing: ClassVar[Literal["fixed", "per_second"]] = "per_second"
     audio_from_reference: ClassVar[bool] = True
     modes: ClassVar[tuple[str, ...]] = ("std", "pro")
@@ -75,6 +76,11 @@ class MotionControlRequest(GenerationRequest):
             "character_orientation": tuple(ORIENTATION_SECONDS),
             "keep_original_sound": cls.sound,
         }
+
+    @classmethod
+    def rules(cls) -> dict[str, Any]:
+        """How long the reference video may be (seconds), by character_orientation."""
+        return {"reference_seconds": {k: {"min": low, "max": high} for k, (low, high) in ORIENTATION_SECONDS.items()}}
 
     @property
     def tier(self) -> str:

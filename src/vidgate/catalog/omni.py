@@ -22,6 +22,7 @@ OMNI_ASPECTS = ("16:9", "9:16")
 
 
 class OmniFlashRequest(GenerationRequest):
+    tier_parameter: ClassVar[str] = "resolution"
     durations: ClassVar[tuple[int, ...]] = (4, 6, 8, 10)
     resolutions: ClassVar[tuple[str, ...]] = ("720p", "1080p", "4k")
     #: 0: text to video, 1: image to video, 3: fused references
