@@ -1,13 +1,11 @@
 """The task table, which is also the queue.
 
 Every status change is one guarded ``UPDATE ... WHERE status = <expected>``: if another process
-got there first the update matches no row, and money moves only when the update wins, in the
-same transaction.
+got there first the update matches no row; money moves only when the update wins, in its transaction.
 
 How an ending settles money and counters, and the order rows are locked in, is
-``store.settlement``'s, shared with the queue of tasks running upstream. A submit the data
-refuses raises a fact (``store.errors``): NotEnoughFunds, TooManyActiveTasks; a cancel of an
-ended task TaskAlreadyEnded.
+``store.settlement``'s, shared with the queue of tasks running upstream. What the data refuses
+is raised as a fact (``store.errors``).
 
 The statements of the hot path (submit, claim, heartbeat, complete, read) are built once, with
 bind parameters, rather than per call: building and fingerprinting a statement costs SQLAlchemy
@@ -156,9 +154,8 @@ class TaskStore:
         max_active_per_key: int | None = None,
         idempotency: IdempotencyKey | None = None,
     ) -> Task:
-        """Reserve ``hold`` and insert the pending task, all or nothing (with the ``idempotency``
-        key's row, claimed first): KeyAlreadyUsed if the key is live, TooManyActiveTasks if the
-        key has ``max_active_per_key`` already, NotEnoughFunds if the balance cannot cover the hold."""
+        """Claim ``idempotency`` (KeyAlreadyUsed if live), count the task in (TooManyActiveTasks),
+        insert it and hold ``hold`` (NotEnoughFunds): all of it or nothing."""
         now = time.time()
         task = Task(
             id=task_id,
