@@ -11,7 +11,19 @@ from fastapi import FastAPI
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, tasks
+from vidgate.api import (
+    account,
+    admin,
+    admin_channels,
+    cors,
+    errors,
+    fastpath,
+    files,
+    generations,
+    health,
+    models,
+    tasks,
+)
 from vidgate.api.deps import AppContext
 from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book
@@ -79,10 +91,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.readiness = health.Readiness(
         store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
     )
-    routers = [module.router for module in (generations, tasks, account, admin, admin_channels, files, health)]
+    routers = [module.router for module in (generations, tasks, models, account, admin, admin_channels, files, health)]
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
+    cors.install(app, settings.cors_origin_list)  # outermost: in front of the hot paths too
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app

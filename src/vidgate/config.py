@@ -6,6 +6,7 @@ Built by :func:`load_settings`, never at import time, so tests build as many app
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_ADMIN_TOKEN = 16
+#: an origin as browsers send it: scheme://host[:port]
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[^/?#\s:\[\]]+)(:[0-9]{1,5})?", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -95,6 +98,11 @@ class Settings(BaseSettings):
         description="`vidgate serve`: log one line per request (uvicorn's access log); it costs on every request",
     )
 
+    cors_origins: str = Field(
+        default="",
+        description="comma-separated origins (https://app.example.com) browsers may call the API from, or *",
+    )
+
     # operators
     admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the admin API (/admin/v1); unset: the admin API is disabled"
@@ -137,6 +145,22 @@ class Settings(BaseSettings):
         if len(value) < MIN_ADMIN_TOKEN:
             raise ValueError(f"VIDGATE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters long")
         return SecretStr(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        """Each entry ``*`` or an origin: a scheme, a host and maybe a port, nothing more."""
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"VIDGATE_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                    "(no path, no trailing slash), or *"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def resolved_database_url(self) -> str:

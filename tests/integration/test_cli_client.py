@@ -182,3 +182,38 @@ def test_usage_errors_exit_2_before_anything_is_sent(args: list[str], message: s
 def test_missing_api_key_exits_2_and_says_how_to_give_one(api_only: Running) -> None:
     result = vidgate(api_only, None, "tasks", "get", "task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ")
     assert result.exit_code == 2 and "VIDGATE_API_KEY" in result.stderr
+
+
+def test_generate_with_an_idempotency_key_answers_the_same_task_twice(api_only: Running) -> None:
+    account_id, key = api_only.new_account("10")
+    args = ["generate", "--model", "kling-v2-6", "--prompt", "a boat", "--idempotency-key", "cli-order-1"]
+    first, again = vidgate(api_only, key, *args), vidgate(api_only, key, *args)
+    assert first.exit_code == again.exit_code == 0 and first.stdout == again.stdout
+    assert api_only.balance(account_id) == 10_000_000 - 200_000  # held once
+    other = vidgate(api_only, key, *args[:-2], "--duration", "10", "--idempotency-key", "cli-order-1")
+    assert other.exit_code == 2 and "different request body" in other.stderr
+    unkeyed = vidgate(api_only, key, *args[:-2])  # a fresh key of its own: a new task
+    assert unkeyed.exit_code == 0 and unkeyed.stdout != first.stdout
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 256, "caf\u00e9"])
+def test_a_bad_idempotency_key_is_a_usage_error(bad: str) -> None:
+    env = {"VIDGATE_API_KEY": "sk-vg-any", "VIDGATE_BASE_URL": f"http://127.0.0.1:{free_port()}"}
+    args = ["generate", "--model", "kling-v3", "--prompt", "x", "--idempotency-key", bad]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 2 and "--idempotency-key" in result.stderr and "printable ASCII" in result.stderr
+
+
+def test_models_lists_the_offer_and_shows_one_models_parameters(api_only: Running) -> None:
+    key = key_for(api_only)
+    listing = vidgate(api_only, key, "models")
+    as_json = vidgate(api_only, key, "models", "--json")
+    one = vidgate(api_only, key, "models", "Omni-Flash-Ext")
+    unknown = vidgate(api_only, key, "models", "gpt-4o")
+    assert listing.exit_code == as_json.exit_code == one.exit_code == 0
+    lines = listing.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [m["id"] for m in json.loads(as_json.stdout)]
+    assert any(line.startswith("kling-v3 ") and "preview" in line and "std, pro, 4k" in line for line in lines)
+    assert "duration (integer) default 6 values: [4, 6, 8, 10]" in one.stdout
+    assert "resolution" in one.stdout and "price 720p" in one.stdout
+    assert unknown.exit_code == 2 and "model_not_found" not in unknown.stdout and "gpt-4o" in unknown.stderr

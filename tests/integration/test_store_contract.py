@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from ulid import ULID
 
 from vidgate.store import Store
-from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.idempotency import TTL_SECONDS, IdempotencyKey
 from vidgate.store.tasks import Lease
 from vidgate.tasks.model import Status
 
@@ -631,3 +632,37 @@ def test_several_entries_of_one_move_are_chained_in_order(store: Store) -> None:
     assert acct.balance == 900
     with store.db.read() as conn:
         assert ledger.verify(conn) == []
+
+
+def test_an_idempotency_key_is_claimed_with_its_task_and_hold_or_not_at_all(store: Store) -> None:
+    account = Account(store, balance=HOLD)
+    key = IdempotencyKey("k-1", "hash-a")
+
+    def submit(key: IdempotencyKey, task_id: str) -> None:
+        store.tasks.insert_with_hold(
+            task_id=task_id,
+            account_id=account.id,
+            key_id=account.key_id,
+            model="kling-v3",
+            request={"model": "kling-v3", "prompt": "x"},
+            hold=HOLD,
+            estimated_time=10,
+            idempotency=key,
+        )
+
+    submit(key, "task_a")
+    with pytest.raises(KeyAlreadyUsed) as same:
+        submit(key, "task_b")
+    assert same.value.task_id == "task_a" and same.value.same_body
+    with pytest.raises(KeyAlreadyUsed) as other:
+        submit(IdempotencyKey("k-1", "hash-b"), "task_c")
+    assert other.value.task_id == "task_a" and not other.value.same_body
+    assert account.balance == 0 and account.kinds().count("hold") == 1  # the replays moved nothing
+    with pytest.raises(NotEnoughFunds):  # refused: its key is not recorded
+        submit(IdempotencyKey("k-2", "hash-a"), "task_d")
+    assert store.idempotency.find(account.id, "k-2", body_hash="hash-a", now=time.time()) is None
+    found = store.idempotency.find(account.id, "k-1", body_hash="hash-a", now=time.time())
+    assert found is not None and found.task_id == "task_a" and found.same_body
+    later = time.time() + TTL_SECONDS + 1
+    assert store.idempotency.find(account.id, "k-1", body_hash="hash-a", now=later) is None
+    assert store.idempotency.purge(now=time.time()) == 0 and store.idempotency.purge(now=later) == 1

@@ -6,7 +6,7 @@ import pytest
 
 from vidgate.catalog import parse_request
 from vidgate.catalog.base import nearest_aspect
-from vidgate.catalog.kling import split_prompt
+from vidgate.catalog.shots import split_prompt
 from vidgate.errors import MediaError
 from vidgate.media.probe import ImageInfo, VideoInfo
 from vidgate.providers.base import InputMedia

@@ -12,19 +12,31 @@ from vidgate.api.body import read_json
 from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.openapi import errors
 from vidgate.store import Principal
+from vidgate.tasks.idempotency import HEADER, MAX_LENGTH, idempotency_key
 
-router = APIRouter(responses=errors(400, 401, 402, 413, 429))
+router = APIRouter(responses=errors(400, 401, 402, 409, 413, 429))
 
 REQUEST_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenerationRequest"}}},
+}
+IDEMPOTENCY_KEY = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "makes the submit safe to retry: the same key with the same body within 24 hours answers "
+        "the same task id again and charges nothing more; with another body, 409 "
+        "idempotency_key_reused. 1-255 printable ASCII characters (a UUID, say)"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": "^[ -~]+$"},
 }
 
 
 @router.post(
     "/v1/videos/generations",
     summary="Submit a video generation task",
-    openapi_extra={"requestBody": REQUEST_BODY},
+    openapi_extra={"requestBody": REQUEST_BODY, "parameters": [IDEMPOTENCY_KEY]},
     response_model=dict[str, Any],
 )
 async def create_generation(request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
@@ -38,5 +50,6 @@ async def submit(request: Request, ctx: AppContext) -> JSONResponse:
 
 async def answer_submit(request: Request, ctx: AppContext, caller: Principal) -> JSONResponse:
     body = await read_json(request, ctx.settings.max_body_bytes)
-    task = await run_in_threadpool(ctx.tasks.submit, caller, body)
+    key = idempotency_key(request.headers.get("idempotency-key"), body)
+    task = await run_in_threadpool(ctx.tasks.submit, caller, body, key)
     return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]})

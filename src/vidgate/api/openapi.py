@@ -21,7 +21,7 @@ _MEANING = {
     402: "the balance cannot cover the most the task can cost",
     403: "the credentials may not do this (e.g. an account key on the admin API)",
     404: "no such resource for these credentials",
-    409: "the resource is not in a state that allows this",
+    409: "the resource is not in a state that allows this (a submit: its Idempotency-Key was used with another body)",
     413: "the request body is too large",
     429: "over a rate or active-task limit; see Retry-After",
 }

@@ -97,6 +97,8 @@ class GenerationRequest(BaseModel):
     billing: ClassVar[Literal["fixed", "per_second"]] = "fixed"
     #: whether the output's soundtrack, when it has one, is the reference video's own
     audio_from_reference: ClassVar[bool] = False
+    #: the field whose value is the price tier (``tier``)
+    tier_parameter: ClassVar[str]
 
     model: str
 
@@ -158,6 +160,25 @@ class GenerationRequest(BaseModel):
 
     def media_refs(self) -> list[MediaRef]:
         return []
+
+    # --- what a client may send (GET /v1/models; catalog.describe) --------------------------
+    @classmethod
+    def allowed(cls) -> dict[str, tuple[Any, ...]]:
+        """The values each enumerable field takes, as the validators check them: a field's
+        values, or for a list of URLs (``image_urls``) how many it may hold. The model's own
+        validation is the authority; this is what it accepts, read from the same constants."""
+        return {}
+
+    @classmethod
+    def requires(cls) -> dict[str, dict[str, Any]]:
+        """Values that only go with others: {"audio": {"when": true, "mode": ["pro"]}} means
+        audio true needs mode pro."""
+        return {}
+
+    @classmethod
+    def rules(cls) -> dict[str, Any]:
+        """The model's other limits, by name (kling-v3's multi-shot, motion control's reference)."""
+        return {}
 
     # --- what the output will be, once the inputs are measured -----------------------------
     def output_aspect(self, first_image: tuple[int, int] | None, reference: tuple[int, int] | None) -> str:

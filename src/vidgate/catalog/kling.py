@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from vidgate.catalog.base import (
     ASPECT_RATIOS,
@@ -20,16 +19,23 @@ from vidgate.catalog.base import (
     require_text,
     rule,
 )
+from vidgate.catalog.shots import Element, Shot, split_prompt
 
 MODE_RESOLUTION: dict[str, Resolution] = {"std": "720p", "pro": "1080p", "4k": "4k"}
-ELEMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 class KlingRequest(GenerationRequest):
     """Fields and rules both Kling text/image models share."""
 
+    tier_parameter: ClassVar[str] = "mode"
     aspect_follows_first_image: ClassVar[bool] = True
     modes: ClassVar[tuple[str, ...]] = ("std", "pro")
+    durations: ClassVar[tuple[int, ...]]
+    #: 0: text to video, 1: first frame, 2: first + last frame
+    image_counts: ClassVar[tuple[int, ...]] = (0, 1, 2)
+    #: the modes that take audio, and a last frame (2 image_urls)
+    audio_modes: ClassVar[tuple[str, ...]] = ("std", "pro")
+    last_frame_modes: ClassVar[tuple[str, ...]] = ("std", "pro")
 
     prompt: str | None = None
     negative_prompt: str | None = None
@@ -62,7 +68,7 @@ class KlingRequest(GenerationRequest):
     def _images(cls, v: list[str]) -> list[str]:
         if len(v) == 2 and not v[0].strip() and v[1].strip():
             raise rule("unsupported_combination", "a last frame needs a first frame: image_urls[0] is empty")
-        if len(v) > 2:
+        if len(v) not in cls.image_counts:
             raise rule(
                 "unsupported_image_count",
                 f"image_urls has {len(v)} images; give 0 (text to video), 1 (first frame) or 2 (first + last frame)",
@@ -73,6 +79,40 @@ class KlingRequest(GenerationRequest):
     def _aspect_alias(self) -> KlingRequest:
         check_aspect_alias(self.aspect_ratio, self.size)
         return self
+
+    @field_validator("duration", check_fields=False)
+    @classmethod
+    def _duration(cls, v: int) -> int:
+        if v not in cls.durations:
+            low, high = cls.durations[0], cls.durations[-1]
+            allowed = (
+                f"an integer from {low} to {high}"
+                if cls.durations == tuple(range(low, high + 1)) and len(cls.durations) > 2
+                else "one of " + "/".join(map(str, cls.durations))
+            )
+            raise rule("invalid_duration", f"invalid duration {v}, must be {allowed}")
+        return v
+
+    @classmethod
+    def allowed(cls) -> dict[str, tuple[Any, ...]]:
+        return {
+            "mode": cls.modes,
+            "duration": cls.durations,
+            "aspect_ratio": ASPECT_RATIOS,
+            "size": ASPECT_RATIOS,
+            "image_urls": cls.image_counts,
+            "audio": (False, True),
+            "watermark": (False, True),
+        }
+
+    @classmethod
+    def requires(cls) -> dict[str, dict[str, Any]]:
+        needs: dict[str, dict[str, Any]] = {}
+        if cls.audio_modes != cls.modes:
+            needs["audio"] = {"when": True, "mode": list(cls.audio_modes)}
+        if cls.last_frame_modes != cls.modes:
+            needs["image_urls"] = {"when": 2, "mode": list(cls.last_frame_modes)}
+        return needs
 
     @property
     def tier(self) -> str:
@@ -113,6 +153,10 @@ class KlingRequest(GenerationRequest):
 class KlingV26Request(KlingRequest):
     """kling-v2-6: std (720p, silent) or pro (1080p, optional audio); 5 or 10 seconds."""
 
+    durations: ClassVar[tuple[int, ...]] = (5, 10)
+    audio_modes: ClassVar[tuple[str, ...]] = ("pro",)
+    last_frame_modes: ClassVar[tuple[str, ...]] = ("pro",)
+
     model: Literal["kling-v2-6"]
     prompt: str = Field(description="1-2500 characters")
     duration: int = Field(default=5, description="5 or 10")
@@ -122,22 +166,15 @@ class KlingV26Request(KlingRequest):
     def _prompt(cls, v: str) -> str:
         return require_text(v, "prompt")
 
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, v: int) -> int:
-        if v not in (5, 10):
-            raise rule("invalid_duration", f"invalid duration {v}, must be one of 5/10")
-        return v
-
     @model_validator(mode="after")
     def _combinations(self) -> KlingV26Request:
-        if len(self.image_urls) == 2 and self.mode != "pro":
+        if len(self.image_urls) == 2 and self.mode not in self.last_frame_modes:
             raise rule(
                 "unsupported_combination",
                 "a last frame (2 image_urls) requires mode 'pro' on kling-v2-6",
                 param="image_urls",
             )
-        if self.audio and self.mode != "pro":
+        if self.audio and self.mode not in self.audio_modes:
             raise rule(
                 "unsupported_combination", "audio requires mode 'pro' on kling-v2-6; std is silent only", param="audio"
             )
@@ -154,61 +191,16 @@ class KlingV26Request(KlingRequest):
         return self.duration
 
 
-class Shot(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    index: int
-    prompt: str = Field(description="1-512 characters")
-    duration: int = Field(description="at least 1 second")
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        return require_text(v, "prompt", max_len=512)
-
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, v: int) -> int:
-        if v < 1:
-            raise rule("invalid_duration", f"invalid shot duration {v}, each shot lasts at least 1 second")
-        return v
-
-
-class Element(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    name: str = Field(description="letters, digits and _; referred to as @name in prompts")
-    description: str
-    element_input_urls: list[str] = Field(description="2-4 images, the first is the frontal view")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        require_text(v, "name", max_len=64)
-        if not ELEMENT_NAME.match(v):
-            raise rule("invalid_parameter", f"element name {v!r} may only contain letters, digits and _")
-        return v
-
-    @field_validator("description")
-    @classmethod
-    def _description(cls, v: str) -> str:
-        return require_text(v, "description")
-
-    @field_validator("element_input_urls")
-    @classmethod
-    def _images(cls, v: list[str]) -> list[str]:
-        if not 2 <= len(v) <= 4:
-            raise rule(
-                "unsupported_image_count",
-                f"element_input_urls has {len(v)} images; each element takes 2-4 (the first is the frontal view)",
-            )
-        return check_urls(v, "element_input_urls")
-
-
 class KlingV3Request(KlingRequest):
     """kling-v3: std/pro/4k, 3-15 seconds, audio in any mode, multi-shot and elements."""
 
     modes: ClassVar[tuple[str, ...]] = ("std", "pro", "4k")
+    durations: ClassVar[tuple[int, ...]] = tuple(range(3, 16))
+    audio_modes: ClassVar[tuple[str, ...]] = modes
+    last_frame_modes: ClassVar[tuple[str, ...]] = modes
+    shot_types: ClassVar[tuple[str, ...]] = ("customize", "intelligence")
+    shot_counts: ClassVar[tuple[int, int]] = (1, 6)
+    max_elements: ClassVar[int] = 3
 
     model: Literal["kling-v3"]
     prompt: str | None = Field(default=None, description="1-2500 characters; optional with multi_shot")
@@ -223,23 +215,17 @@ class KlingV3Request(KlingRequest):
     def _prompt(cls, v: str) -> str:
         return require_text(v, "prompt")
 
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, v: int) -> int:
-        if not 3 <= v <= 15:
-            raise rule("invalid_duration", f"invalid duration {v}, must be an integer from 3 to 15")
-        return v
-
     @field_validator("shot_type")
     @classmethod
     def _shot_type(cls, v: str) -> str:
-        return one_of(v, "shot_type", ("customize", "intelligence"))
+        return one_of(v, "shot_type", cls.shot_types)
 
     @field_validator("multi_prompt")
     @classmethod
     def _shots(cls, v: list[Shot]) -> list[Shot]:
-        if not 1 <= len(v) <= 6:
-            raise rule("invalid_parameter", f"multi_prompt has {len(v)} shots; give 1-6")
+        low, high = cls.shot_counts
+        if not low <= len(v) <= high:
+            raise rule("invalid_parameter", f"multi_prompt has {len(v)} shots; give {low}-{high}")
         for position, shot in enumerate(v, start=1):
             if shot.index != position:
                 raise rule(
@@ -251,13 +237,36 @@ class KlingV3Request(KlingRequest):
     @field_validator("element_list")
     @classmethod
     def _elements(cls, v: list[Element]) -> list[Element]:
-        if len(v) > 3:
-            raise rule("invalid_parameter", f"element_list has {len(v)} elements; at most 3 are allowed")
+        if len(v) > cls.max_elements:
+            raise rule(
+                "invalid_parameter", f"element_list has {len(v)} elements; at most {cls.max_elements} are allowed"
+            )
         names = [e.name for e in v]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise rule("invalid_parameter", f"element names must be unique; {', '.join(duplicates)} repeats")
         return v
+
+    @classmethod
+    def allowed(cls) -> dict[str, tuple[Any, ...]]:
+        return {**super().allowed(), "multi_shot": (False, True), "shot_type": cls.shot_types}
+
+    @classmethod
+    def rules(cls) -> dict[str, Any]:
+        """What multi-shot and elements take, read from the constants the validators use."""
+        low, high = cls.shot_counts
+        return {
+            "multi_shot": {
+                "shot_type": list(cls.shot_types),
+                "shots": {"min": low, "max": high},
+                "shot_prompt_max_length": Shot.max_prompt,
+                "shot_min_duration": Shot.min_duration,
+                "customize": "multi_prompt required; its durations add up to duration",
+                "intelligence": "prompt required, split into shots; no multi_prompt",
+                "max_elements": cls.max_elements,
+                "element_images": list(Element.image_counts),
+            }
+        }
 
     @model_validator(mode="after")
     def _combinations(self) -> KlingV3Request:
@@ -340,15 +349,3 @@ class KlingV3Request(KlingRequest):
                 for i, url in enumerate(e.element_input_urls)
             ]
         return refs
-
-
-def split_prompt(prompt: str, seconds: int) -> list[tuple[str, int]]:
-    """``intelligence`` shots: one per sentence (at most 6, at least 1 s each), time shared out
-    evenly in whole seconds, earlier shots taking the remainder."""
-    # sentence ends, Chinese and Japanese full-width ones too
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", prompt) if s.strip()] or [prompt]  # noqa: RUF001
-    count = min(len(sentences), 6, seconds)
-    if len(sentences) > count:  # fold the tail into the last shot
-        sentences = [*sentences[: count - 1], " ".join(sentences[count - 1 :])]
-    base, extra = divmod(seconds, count)
-    return [(s, base + (1 if i < extra else 0)) for i, s in enumerate(sentences)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -27,8 +27,11 @@ class MotionControlRequest(GenerationRequest):
     duration is also what is billed, per second.
     """
 
+    tier_parameter: ClassVar[str] = "mode"
     billing: ClassVar[Literal["fixed", "per_second"]] = "per_second"
     audio_from_reference: ClassVar[bool] = True
+    modes: ClassVar[tuple[str, ...]] = ("std", "pro")
+    sound: ClassVar[tuple[str, ...]] = ("yes", "no")
 
     model: Literal["kling-v2-6-motion-control", "kling-v3-motion-control"]
     prompt: str | None = Field(default=None, description="optional, up to 2500 characters")
@@ -54,17 +57,30 @@ class MotionControlRequest(GenerationRequest):
     @field_validator("character_orientation")
     @classmethod
     def _orientation(cls, v: str) -> str:
-        return one_of(v, "character_orientation", ("image", "video"))
+        return one_of(v, "character_orientation", tuple(ORIENTATION_SECONDS))
 
     @field_validator("mode")
     @classmethod
     def _mode(cls, v: str) -> str:
-        return check_mode(v, ("std", "pro"))
+        return check_mode(v, cls.modes)
 
     @field_validator("keep_original_sound")
     @classmethod
     def _sound(cls, v: str) -> str:
-        return one_of(v, "keep_original_sound", ("yes", "no"))
+        return one_of(v, "keep_original_sound", cls.sound)
+
+    @classmethod
+    def allowed(cls) -> dict[str, tuple[Any, ...]]:
+        return {
+            "mode": cls.modes,
+            "character_orientation": tuple(ORIENTATION_SECONDS),
+            "keep_original_sound": cls.sound,
+        }
+
+    @classmethod
+    def rules(cls) -> dict[str, Any]:
+        """How long the reference video may be (seconds), by character_orientation."""
+        return {"reference_seconds": {k: {"min": low, "max": high} for k, (low, high) in ORIENTATION_SECONDS.items()}}
 
     @property
     def tier(self) -> str:

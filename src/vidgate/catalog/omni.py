@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -22,6 +22,12 @@ OMNI_ASPECTS = ("16:9", "9:16")
 
 
 class OmniFlashRequest(GenerationRequest):
+    tier_parameter: ClassVar[str] = "resolution"
+    durations: ClassVar[tuple[int, ...]] = (4, 6, 8, 10)
+    resolutions: ClassVar[tuple[str, ...]] = ("720p", "1080p", "4k")
+    #: 0: text to video, 1: image to video, 3: fused references
+    image_counts: ClassVar[tuple[int, ...]] = (0, 1, 3)
+
     model: Literal["Omni-Flash-Ext"]
     prompt: str = Field(description="required, non-empty")
     duration: int = Field(default=6, description="4, 6, 8 or 10")
@@ -38,15 +44,15 @@ class OmniFlashRequest(GenerationRequest):
     @field_validator("duration")
     @classmethod
     def _duration(cls, v: int) -> int:
-        if v not in (4, 6, 8, 10):
-            raise rule("invalid_duration", f"invalid duration {v}, must be one of 4/6/8/10")
+        if v not in cls.durations:
+            raise rule("invalid_duration", f"invalid duration {v}, must be one of {'/'.join(map(str, cls.durations))}")
         return v
 
     @field_validator("resolution_")
     @classmethod
     def _resolution(cls, v: str) -> str:
-        if v.lower() not in ("720p", "1080p", "4k"):
-            raise rule("invalid_resolution", f"invalid resolution {v!r}, must be one of 720p, 1080p, 4k")
+        if v.lower() not in cls.resolutions:
+            raise rule("invalid_resolution", f"invalid resolution {v!r}, must be one of {', '.join(cls.resolutions)}")
         return v.lower()
 
     @field_validator("aspect_ratio", "size")
@@ -57,13 +63,23 @@ class OmniFlashRequest(GenerationRequest):
     @field_validator("image_urls")
     @classmethod
     def _images(cls, v: list[str]) -> list[str]:
-        if len(v) not in (0, 1, 3):
+        if len(v) not in cls.image_counts:
             raise rule(
                 "unsupported_image_count",
                 f"image_urls has {len(v)} images; Omni-Flash-Ext takes 0 (text to video), "
                 "1 (image to video) or 3 (fused references)",
             )
         return check_urls(v, "image_urls")
+
+    @classmethod
+    def allowed(cls) -> dict[str, tuple[Any, ...]]:
+        return {
+            "duration": cls.durations,
+            "resolution": cls.resolutions,
+            "aspect_ratio": OMNI_ASPECTS,
+            "size": OMNI_ASPECTS,
+            "image_urls": cls.image_counts,
+        }
 
     @model_validator(mode="after")
     def _aspect_alias(self) -> OmniFlashRequest:

@@ -32,6 +32,7 @@ for command in (
     operator.ledger,
     client.generate,
     client.tasks,
+    client.models,
     fake.fake_upstream,
 ):
     main.add_command(command)

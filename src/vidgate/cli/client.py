@@ -1,4 +1,5 @@
-"""``vidgate generate`` and ``vidgate tasks``: the API from the shell, with a progress bar.
+"""``vidgate generate``, ``vidgate tasks`` and ``vidgate models``: the API from the shell, with a
+progress bar.
 
 Both talk to ``--base-url`` (or ``VIDGATE_BASE_URL``) with ``--api-key`` (or ``VIDGATE_API_KEY``)
 through ``vidgate.sdk``. ``--json`` prints the task object alone on stdout, and errors as JSON on
@@ -19,8 +20,8 @@ from typing import Any
 
 import click
 
-from vidgate.sdk import APIError, Client, Task, TaskStatus, VidgateClientError, WaitTimeoutError
-from vidgate.sdk._http import DEFAULT_MAX_RETRIES
+from vidgate.sdk import APIError, Client, Model, Task, TaskStatus, VidgateClientError, WaitTimeoutError
+from vidgate.sdk._http import DEFAULT_MAX_RETRIES, submit_headers
 from vidgate.sdk.polling import DEFAULT_POLL_INTERVAL
 
 EXIT_OK = 0
@@ -44,7 +45,7 @@ _max_retries = click.option(
     type=click.IntRange(min=0),
     default=DEFAULT_MAX_RETRIES,
     show_default=True,
-    help="Retries after a 429 (honouring Retry-After) or a broken connection.",
+    help="Retries after a 429 (honouring Retry-After), or a 503 or broken connection where repeating is safe.",
 )
 _json = click.option("--json", "as_json", is_flag=True, help="Print the task object as JSON (for scripts).")
 _timeout = click.option(
@@ -110,6 +111,14 @@ def api_command(command: Callable[..., int]) -> Callable[..., None]:
     callback=lambda _ctx, _param, values: parse_params(values),
     help="Any other request field; VALUE is read as JSON when it is JSON (true, 5, [...]), else as text.",
 )
+@click.option(
+    "--idempotency-key",
+    default=None,
+    metavar="KEY",
+    callback=lambda _ctx, _param, value: check_idempotency_key(value),
+    help="Sent as Idempotency-Key: the same KEY and request within 24 h answer the same task, charged once "
+    "(default: a new key for this command, so its retries never make a second task).",
+)
 @click.option("--wait", is_flag=True, help="Wait for the task with a progress bar, then download the video.")
 @click.option(
     "--output",
@@ -132,6 +141,7 @@ def generate(
     mode: str | None,
     audio: bool,
     extra: dict[str, Any],
+    idempotency_key: str | None,
     wait: bool,
     output: Path | None,
     timeout: float | None,
@@ -139,7 +149,7 @@ def generate(
 ) -> int:
     """Submit a video generation task (and with --wait, wait for it and download the result)."""
     params = {**media_params(model, images, video), "duration": duration, "mode": mode, "audio": audio or None, **extra}
-    task = client.videos.generate(model, prompt, **params)
+    task = client.videos.generate(model, prompt, idempotency_key=idempotency_key or True, **params)
     if not (wait or output):
         out.submitted(task)
         return EXIT_OK
@@ -184,7 +194,28 @@ def tasks_cancel(client: Client, out: Output, *, task_id: str) -> int:
     return EXIT_OK
 
 
+@click.command()
+@click.argument("model_id", required=False)
+@api_command
+def models(client: Client, out: Output, *, model_id: str | None) -> int:
+    """List the models the server offers (provider, price tiers), or show one model's parameters."""
+    if model_id is None:
+        out.models(client.models.list())
+    else:
+        out.model(client.models.get(model_id))
+    return EXIT_OK
+
+
 # --- request parameters ------------------------------------------------------------------------
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            submit_headers(value)
+        except ValueError:
+            raise click.BadParameter("give 1-255 printable ASCII characters", param_hint="--idempotency-key") from None
+    return value
 
 
 def parse_params(values: tuple[str, ...]) -> dict[str, Any]:
@@ -287,6 +318,29 @@ class Output:
         click.echo(describe(task))
         if saved is not None:
             click.echo(f"saved {saved}")
+
+    def models(self, models: list[Model]) -> None:
+        if self.as_json:
+            self._json([m.model_dump(mode="json") for m in models])
+            return
+        for m in models:
+            tiers = ", ".join(m.pricing.get("tiers", {}))
+            via = f"{m.provider} ({', '.join(m.channels)})" if m.channels else m.provider
+            click.echo(f"{m.id:<28} {via:<24} {m.pricing.get('tier_parameter', 'tier')}: {tiers}")
+
+    def model(self, model: Model) -> None:
+        if self.as_json:
+            self._json(model.model_dump(mode="json"))
+            return
+        click.echo(f"{model.id}  provided by {model.provider}  ({model.pricing.get('billing')} pricing)")
+        for name, spec in model.parameters.items():
+            allowed = spec.get("values", spec.get("counts"))
+            choice = f" {'counts' if 'counts' in spec else 'values'}: {allowed}" if allowed is not None else ""
+            default = f" default {spec['default']!r}" if "default" in spec else ""
+            required = " required" if spec.get("required") else ""
+            click.echo(f"  {name} ({spec.get('type')}){required}{default}{choice}")
+        for tier, price in model.pricing.get("tiers", {}).items():
+            click.echo(f"  price {tier}: {json.dumps(price)}")
 
     def error(self, exc: VidgateClientError) -> None:
         if self.as_json:

@@ -31,7 +31,7 @@ from vidgate.sdk.errors import (
     VidgateClientError,
     WaitTimeoutError,
 )
-from vidgate.sdk.models import Task, TaskError, TaskResult, TaskStatus, TaskVideo
+from vidgate.sdk.models import Model, Task, TaskError, TaskResult, TaskStatus, TaskVideo
 from vidgate.sdk.params import (
     MODELS,
     GenerationRequest,
@@ -56,6 +56,7 @@ __all__ = [
     "KlingV3Request",
     "KlingV26Request",
     "LocalMediaError",
+    "Model",
     "MotionControlRequest",
     "NotFoundError",
     "OmniFlashRequest",

@@ -2,8 +2,9 @@
 
 Retries: a 429 is retried for every call (the server did nothing), after ``Retry-After`` when
 the server sends one and it is at most ``MAX_RETRY_WAIT``; a connection that could not be made
-is retried for every call (nothing was sent); any other broken connection only for GET, the
-one method that is safe to repeat.
+is retried for every call (nothing was sent); a 503 and any other broken connection only for a
+call that is safe to repeat: a GET, or a submit carrying an ``Idempotency-Key`` (the server
+answers a repeat with the task the first one made, if it made one, and charges it once).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -28,7 +30,7 @@ from vidgate.sdk.errors import (
     VidgateClientError,
     error_class,
 )
-from vidgate.sdk.models import Task
+from vidgate.sdk.models import Model, Task
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -36,6 +38,8 @@ DEFAULT_MAX_RETRIES = 2
 #: a 429 asking for a longer wait than this is raised at once rather than slept through
 MAX_RETRY_WAIT = 60.0
 GENERATIONS_PATH = "/v1/videos/generations"
+MODELS_PATH = "/v1/models"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = f"vidgate-sdk/{__version__}"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -73,10 +77,16 @@ class ClientConfig:
         )
 
     def api_request(
-        self, http: httpx.Client | httpx.AsyncClient, method: str, path: str, **kwargs: Any
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> httpx.Request:
-        headers = {"Authorization": f"Bearer {self.api_key}", "User-Agent": USER_AGENT}
-        return http.build_request(method, self.base_url + path, headers=headers, **kwargs)
+        sent = {"Authorization": f"Bearer {self.api_key}", "User-Agent": USER_AGENT, **(headers or {})}
+        return http.build_request(method, self.base_url + path, headers=sent, **kwargs)
 
     def download_request(self, http: httpx.Client | httpx.AsyncClient, url: str) -> httpx.Request:
         """A result link: resolved against the base URL, sent without the API key (it may be a CDN's)."""
@@ -84,19 +94,41 @@ class ClientConfig:
 
     def retry_after_response(self, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before sending again, or None to stop here."""
-        if response.status_code != 429 or attempt >= self.max_retries:
+        if attempt >= self.max_retries:
+            return None
+        if response.status_code != 429 and not (response.status_code == 503 and repeatable(response.request)):
             return None
         wait = retry_after_seconds(response.headers)
         if wait is None:
             return backoff(attempt)
         return wait if wait <= MAX_RETRY_WAIT else None
 
-    def retry_after_error(self, exc: httpx.TransportError, method: str, attempt: int) -> float | None:
+    def retry_after_error(self, exc: httpx.TransportError, request: httpx.Request, attempt: int) -> float | None:
         if attempt >= self.max_retries:
             return None
-        if isinstance(exc, _NOT_SENT) or method in _SAFE_METHODS:
+        if isinstance(exc, _NOT_SENT) or repeatable(request):
             return backoff(attempt)
         return None
+
+
+def repeatable(request: httpx.Request) -> bool:
+    """Whether sending ``request`` again cannot do anything twice: a GET, or an idempotent submit."""
+    return request.method in _SAFE_METHODS or IDEMPOTENCY_HEADER in request.headers
+
+
+def submit_headers(idempotency_key: str | bool) -> dict[str, str]:
+    """The submit's ``Idempotency-Key``: ``True`` a fresh one (a UUID), ``False`` none, or the key given."""
+    if idempotency_key is True:
+        return {IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+    if idempotency_key is False:
+        return {}
+    if not 1 <= len(idempotency_key) <= 255 or not all(" " <= c <= "~" for c in idempotency_key):
+        raise ValueError("idempotency_key must be 1-255 printable ASCII characters")
+    return {IDEMPOTENCY_HEADER: idempotency_key}
+
+
+def model_path(model_id: str) -> str:
+    return f"{MODELS_PATH}/{quote(model_id, safe='')}"
 
 
 def task_path(task_id: str) -> str:
@@ -178,6 +210,22 @@ def submitted_task(response: httpx.Response) -> Task:
     if not isinstance(first, dict) or not isinstance(first.get("task_id"), str):
         raise _unexpected(response)
     return Task(id=first["task_id"], status=first.get("status", "submitted"))
+
+
+def models_of(response: httpx.Response) -> list[Model]:
+    """The models of an OpenAI-shaped list (``{"object": "list", "data": [...]}``)."""
+    data = data_of(response)
+    try:
+        return [Model.model_validate(item) for item in data]
+    except (TypeError, ValidationError):
+        raise _unexpected(response) from None
+
+
+def model_of(response: httpx.Response) -> Model:
+    try:
+        return Model.model_validate(_json(response))
+    except ValidationError:
+        raise _unexpected(response) from None
 
 
 def task_of(response: httpx.Response) -> Task:

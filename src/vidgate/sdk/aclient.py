@@ -13,7 +13,7 @@ import httpx
 
 from vidgate.sdk import _http
 from vidgate.sdk.download import atomic_file, result_url, target_path
-from vidgate.sdk.models import Task
+from vidgate.sdk.models import Model, Task
 from vidgate.sdk.params import GenerationRequest, build_body
 from vidgate.sdk.polling import (
     DEFAULT_FIRST_POLL_AFTER,
@@ -42,6 +42,7 @@ class AsyncClient:
         self._http = httpx.AsyncClient(timeout=self.config.timeout, follow_redirects=True)
         self.videos = AsyncVideos(self)
         self.tasks = AsyncTasks(self)
+        self.models = AsyncModels(self)
 
     async def download(self, task: Task | str, path: str | os.PathLike[str]) -> Path:
         """Save a completed task's video to ``path`` (a file, or a directory for ``<task id>.mp4``)."""
@@ -76,7 +77,7 @@ class AsyncClient:
                 if stream and not response.is_success:
                     await response.aread()
             except httpx.TransportError as exc:
-                delay = self.config.retry_after_error(exc, request.method, attempt)
+                delay = self.config.retry_after_error(exc, request, attempt)
                 if delay is None:
                     raise _http.connection_error(exc, request) from exc
             else:
@@ -92,11 +93,30 @@ class AsyncVideos:
         self._client = client
 
     async def generate(
-        self, model: str | GenerationRequest, prompt: str | None = None, *, validate: bool = False, **params: Any
+        self,
+        model: str | GenerationRequest,
+        prompt: str | None = None,
+        *,
+        validate: bool = False,
+        idempotency_key: str | bool = True,
+        **params: Any,
     ) -> Task:
-        """Submit a generation task; see ``Videos.generate``."""
+        """Submit a generation task; see ``Videos.generate`` (``idempotency_key`` included)."""
         body = build_body(model, prompt, params, validate=validate)
-        return _http.submitted_task(await self._client._api("POST", _http.GENERATIONS_PATH, json=body))
+        headers = _http.submit_headers(idempotency_key)
+        return _http.submitted_task(await self._client._api("POST", _http.GENERATIONS_PATH, json=body, headers=headers))
+
+
+class AsyncModels:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def list(self) -> list[Model]:
+        """The models the server offers; see ``Models.list``."""
+        return _http.models_of(await self._client._api("GET", _http.MODELS_PATH))
+
+    async def get(self, model_id: str) -> Model:
+        return _http.model_of(await self._client._api("GET", _http.model_path(model_id)))
 
 
 class AsyncTasks:

@@ -17,7 +17,7 @@ import httpx
 
 from vidgate.sdk import _http
 from vidgate.sdk.download import atomic_file, result_url, target_path
-from vidgate.sdk.models import Task
+from vidgate.sdk.models import Model, Task
 from vidgate.sdk.params import GenerationRequest, build_body
 from vidgate.sdk.polling import (
     DEFAULT_FIRST_POLL_AFTER,
@@ -46,6 +46,7 @@ class Client:
         self._http = httpx.Client(timeout=self.config.timeout, follow_redirects=True)
         self.videos = Videos(self)
         self.tasks = Tasks(self)
+        self.models = Models(self)
 
     def download(self, task: Task | str, path: str | os.PathLike[str]) -> Path:
         """Save a completed task's video to ``path`` (a file, or a directory for ``<task id>.mp4``)."""
@@ -79,7 +80,7 @@ class Client:
                 if stream and not response.is_success:
                     response.read()
             except httpx.TransportError as exc:
-                delay = self.config.retry_after_error(exc, request.method, attempt)
+                delay = self.config.retry_after_error(exc, request, attempt)
                 if delay is None:
                     raise _http.connection_error(exc, request) from exc
             else:
@@ -95,16 +96,43 @@ class Videos:
         self._client = client
 
     def generate(
-        self, model: str | GenerationRequest, prompt: str | None = None, *, validate: bool = False, **params: Any
+        self,
+        model: str | GenerationRequest,
+        prompt: str | None = None,
+        *,
+        validate: bool = False,
+        idempotency_key: str | bool = True,
+        **params: Any,
     ) -> Task:
         """Submit a generation task; returns it as submitted (``pending``), without waiting.
 
         ``model`` is a model name (then ``prompt`` and the model's parameters as keywords) or a
         typed request such as ``KlingV3Request(...)``. Local image paths are sent inline;
         ``validate=True`` checks the request locally with the server's rules first.
+
+        ``idempotency_key``: sent as the ``Idempotency-Key`` header, which makes the submit safe
+        to retry: a 503 or a broken connection is retried (up to ``max_retries``) and the server
+        answers a repeat with the task it made, charged once. ``True`` (the default) sends a new
+        UUID for this call; give your own key to make a submit safe across calls or processes
+        (the same key and body within 24 hours is the same task); ``False`` sends none, and
+        then only what never reached the server is retried.
         """
         body = build_body(model, prompt, params, validate=validate)
-        return _http.submitted_task(self._client._api("POST", _http.GENERATIONS_PATH, json=body))
+        headers = _http.submit_headers(idempotency_key)
+        return _http.submitted_task(self._client._api("POST", _http.GENERATIONS_PATH, json=body, headers=headers))
+
+
+class Models:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> list[Model]:
+        """The models the server offers, with their parameters, prices and provider."""
+        return _http.models_of(self._client._api("GET", _http.MODELS_PATH))
+
+    def get(self, model_id: str) -> Model:
+        """One offered model; NotFoundError (``model_not_found``) for any other."""
+        return _http.model_of(self._client._api("GET", _http.model_path(model_id)))
 
 
 class Tasks:

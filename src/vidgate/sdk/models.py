@@ -1,4 +1,5 @@
-"""The task object of API.md section 4, as the SDK hands it out.
+"""The task object of API.md section 4, and the model object of ``GET /v1/models``, as the SDK
+hands them out.
 
 Fields a server adds beyond the contract are kept (``extra="allow"``), and the status spellings
 of other apimart-compatible servers (``queued``, ``running``, ``succeeded``, ...) are read as the
@@ -70,3 +71,17 @@ class Task(_Model):
     def to_json(self) -> dict[str, Any]:
         """The task object as the server sent it (statuses in the contract's spelling)."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+class Model(_Model):
+    """A model the server offers (OpenAI's model object, with vidgate's additions)."""
+
+    id: str
+    object: str = "model"
+    created: int | None = None
+    owned_by: str | None = None
+    provider: str | None = Field(default=None, description="what makes its videos: preview, kling, apimart")
+    channels: list[str] = Field(default_factory=list, description="the upstream channels serving it, first first")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="each field: type, values, default, ...")
+    rules: dict[str, Any] = Field(default_factory=dict)
+    pricing: dict[str, Any] = Field(default_factory=dict, description="billing, tier_parameter and tiers' prices")

@@ -139,3 +139,12 @@ class PriceVersionTaken(Refused):
     def __init__(self, version: int) -> None:
         super().__init__(version)
         self.version = version
+
+
+class KeyAlreadyUsed(Refused):
+    """The submit's Idempotency-Key is live with task ``task_id``, from the same body or not."""
+
+    def __init__(self, task_id: str, *, same_body: bool) -> None:
+        super().__init__(task_id, same_body)
+        self.task_id = task_id
+        self.same_body = same_body

@@ -159,3 +159,17 @@ channels = sa.Table(
     sa.Column("in_flight", sa.Integer, nullable=False, server_default="0"),  # tasks processing upstream
     sa.UniqueConstraint("name", name="uq_channels_name"),
 )
+
+#: a submit's Idempotency-Key: (account, key) is unique, so of concurrent submits with one key
+#: exactly one inserts its row (and its task, in the same transaction); see ``store.idempotency``
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("body_hash", sa.String(64), nullable=False),  # sha256 hex of the canonical body
+    sa.Column("task_id", Id, nullable=False),  # inserted just before its task, in one transaction
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.PrimaryKeyConstraint("account_id", "key", name="pk_idempotency_keys"),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
+)

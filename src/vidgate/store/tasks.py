@@ -1,13 +1,11 @@
 """The task table, which is also the queue.
 
 Every status change is one guarded ``UPDATE ... WHERE status = <expected>``: if another process
-got there first the update matches no row, and money moves only when the update wins, in the
-same transaction.
+got there first the update matches no row; money moves only when the update wins, in its transaction.
 
 How an ending settles money and counters, and the order rows are locked in, is
-``store.settlement``'s, shared with the queue of tasks running upstream. A submit the data
-refuses raises a fact (``store.errors``): NotEnoughFunds, TooManyActiveTasks; a cancel of an
-ended task TaskAlreadyEnded.
+``store.settlement``'s, shared with the queue of tasks running upstream. What the data refuses
+is raised as a fact (``store.errors``).
 
 The statements of the hot path (submit, claim, heartbeat, complete, read) are built once, with
 bind parameters, rather than per call: building and fingerprinting a statement costs SQLAlchemy
@@ -30,6 +28,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from vidgate.store import ledger
 from vidgate.store.db import Database
 from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
     SETTLED,
@@ -153,10 +152,10 @@ class TaskStore:
         hold: int,
         estimated_time: int,
         max_active_per_key: int | None = None,
+        idempotency: IdempotencyKey | None = None,
     ) -> Task:
-        """Reserve ``hold`` and insert the pending task, both or neither: TooManyActiveTasks if
-        the key has ``max_active_per_key`` already, NotEnoughFunds if the balance cannot cover
-        the hold."""
+        """Claim ``idempotency`` (KeyAlreadyUsed if live), count the task in (TooManyActiveTasks),
+        insert it and hold ``hold`` (NotEnoughFunds): all of it or nothing."""
         now = time.time()
         task = Task(
             id=task_id,
@@ -172,6 +171,8 @@ class TaskStore:
         )
         values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
         with self.db.write() as conn:
+            if idempotency is not None:
+                idempotency.claim(conn, account_id, task_id, now)
             self._count_in(conn, key_id, max_active_per_key)
             conn.execute(_INSERT, {**values, "key_id": key_id, "updated_at": now})
             balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)

@@ -1,11 +1,13 @@
 """Submit and read tasks: the one place that turns a client's request into a queued task.
 
 The store's refusals (``vidgate.store.errors``) are worded here for the client: too little money
-is a 402, a key at its limit of active tasks a 429, cancelling an ended task a 409."""
+is a 402, a key at its limit of active tasks a 429, cancelling an ended task a 409, an
+Idempotency-Key live with another body a 409 (``tasks.idempotency``)."""
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -14,10 +16,12 @@ from ulid import ULID
 
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import parse_request
-from vidgate.errors import Conflict, InsufficientBalance, RateLimited, TaskNotFound
+from vidgate.errors import Conflict, InsufficientBalance, RateLimited, RequestError, TaskNotFound
 from vidgate.media.fetch import FetchPolicy, check_url
 from vidgate.store import Principal, Store
-from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.idempotency import IdempotencyKey
+from vidgate.tasks.idempotency import HEADER
 from vidgate.tasks.model import Task
 
 #: what a model is expected to take when the operator has not said otherwise (seconds)
@@ -47,12 +51,24 @@ class TaskService:
         #: whether ``get`` may run on the event loop (a local SQLite read) rather than a thread
         self.reads_inline = store.db.reads_never_wait
 
-    def submit(self, principal: Principal, body: Any) -> Task:
-        """Validate, price, reserve the money and queue the task, or raise and change nothing."""
-        req = parse_request(body)
-        for ref in req.media_refs():
-            check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
-        hold = self.prices.hold(req)
+    def submit(self, principal: Principal, body: Any, idempotency: IdempotencyKey | None = None) -> Task:
+        """Validate, price, reserve the money and queue the task, or raise and change nothing.
+        With an ``idempotency`` key live for this account: its task (same body), no money moved,
+        or a 409 (another body)."""
+        try:
+            req = parse_request(body)
+            for ref in req.media_refs():
+                check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
+            hold = self.prices.hold(req)
+        except RequestError:
+            # a body accepted once may be refused now (prices changed): its key still answers
+            if idempotency is not None:
+                used = self.store.idempotency.find(
+                    principal.account_id, idempotency.key, body_hash=idempotency.body_hash, now=time.time()
+                )
+                if used is not None and used.same_body:
+                    return self._replay(used)
+            raise
         try:
             task = self.store.tasks.insert_with_hold(
                 task_id=f"task_{ULID()}",
@@ -63,7 +79,10 @@ class TaskService:
                 hold=hold,
                 estimated_time=self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
                 max_active_per_key=principal.max_active_tasks or self.max_active_per_key,
+                idempotency=idempotency,
             )
+        except KeyAlreadyUsed as used:
+            return self._replay(used)
         except TooManyActiveTasks as exc:
             raise RateLimited(
                 f"this key already has {exc.limit} active tasks, its limit; wait for one to finish", retry_after=5
@@ -73,6 +92,19 @@ class TaskService:
                 f"this task costs up to {exc.needed / 1e6:g} and the account balance cannot cover it; top up and retry"
             ) from None
         self.on_submit()
+        return task
+
+    def _replay(self, used: KeyAlreadyUsed) -> Task:
+        """The task an earlier submit with the key made, or a 409 if that submit's body differs."""
+        if not used.same_body:
+            raise Conflict(
+                f"this {HEADER} was used in the last 24 hours with a different request body (for task "
+                f"{used.task_id}); send that body again to get its task, or use a new key for a new task",
+                code="idempotency_key_reused",
+                param=HEADER,
+            )
+        task = self.store.tasks.get(used.task_id)
+        assert task is not None, "a key's task is inserted in the key's transaction"
         return task
 
     def cancel(self, principal: Principal, task_id: str) -> Task:

@@ -197,3 +197,4 @@ class WorkerPool:
         self.store.tasks.mark_purged(ids)
         if ids:
             log.info("janitor: deleted the results and inputs of %d expired tasks", len(ids))
+        self.store.idempotency.purge(now=time.time())

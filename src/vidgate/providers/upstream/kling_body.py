@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vidgate.catalog.kling import Element, KlingRequest, KlingV3Request
+from vidgate.catalog.kling import KlingRequest, KlingV3Request
 from vidgate.catalog.motion import MotionControlRequest
+from vidgate.catalog.shots import Element
 from vidgate.providers.upstream.base import UpstreamJob
 
 Endpoint = Literal["text2video", "image2video", "motion-control"]
