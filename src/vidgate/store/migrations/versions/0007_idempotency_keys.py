@@ -1,7 +1,7 @@
 """Idempotency keys of submits: one row per (account, key), holding a hash of the request body
 and the task it made, written in the same transaction as the task and its hold.
 
-Revision ID: 0009
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30
 """
@@ -9,7 +9,7 @@ Create Date: 2026-11-30
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
