@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, tasks
+from vidgate.api import account, admin, admin_channels, errors, fastpath, files, language, generations, health, tasks
 from vidgate.api.deps import AppContext
 from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book
@@ -84,5 +84,6 @@ def create_app(settings: Settings) -> FastAPI:
     for router in routers:
         app.include_router(router)
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
+    language.install(app)  # in front of all: the language of each /v1 answer
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate.api import generations, tasks
 from vidgate.api.errors import error_response, unavailable_response
+from vidgate.api.language import language
 from vidgate.errors import RequestError
 from vidgate.resilience import Unavailable
 
@@ -71,9 +72,9 @@ class HotPaths:
             try:
                 response = await handler(request, scope["app"].state.ctx, *args)
             except RequestError as exc:
-                response = error_response(exc)
+                response = error_response(exc, language(request))
             except Unavailable as exc:
-                response = unavailable_response(exc)
+                response = unavailable_response(exc, language(request))
             await response(scope, receive, sending)
         except Exception as exc:
             if self.last_resort is None:

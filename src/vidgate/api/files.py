@@ -7,6 +7,7 @@ from fastapi.responses import FileResponse
 
 from vidgate.api.deps import Ctx
 from vidgate.errors import Gone
+from vidgate.i18n import Message
 
 router = APIRouter()
 
@@ -15,7 +16,7 @@ router = APIRouter()
 def download(key: str, ctx: Ctx, expires: str | None = None, signature: str | None = None) -> FileResponse:
     ctx.signer.verify(key, expires, signature)
     if not ctx.storage.exists(key):
-        raise Gone("this result is no longer stored")
+        raise Gone(Message("this result is no longer stored"))
     return FileResponse(
         ctx.storage.path(key), media_type="video/mp4", filename="video.mp4", content_disposition_type="inline"
     )

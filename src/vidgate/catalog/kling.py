@@ -20,6 +20,7 @@ from vidgate.catalog.base import (
     require_text,
     rule,
 )
+from vidgate.i18n import Message
 
 MODE_RESOLUTION: dict[str, Resolution] = {"std": "720p", "pro": "1080p", "4k": "4k"}
 ELEMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -61,11 +62,14 @@ class KlingRequest(GenerationRequest):
     @classmethod
     def _images(cls, v: list[str]) -> list[str]:
         if len(v) == 2 and not v[0].strip() and v[1].strip():
-            raise rule("unsupported_combination", "a last frame needs a first frame: image_urls[0] is empty")
+            raise rule("unsupported_combination", Message("a last frame needs a first frame: image_urls[0] is empty"))
         if len(v) > 2:
             raise rule(
                 "unsupported_image_count",
-                f"image_urls has {len(v)} images; give 0 (text to video), 1 (first frame) or 2 (first + last frame)",
+                Message(
+                    "image_urls has {length} images; give 0 (text to video), 1 (first frame) or 2 (first + last frame)",
+                    length=len(v),
+                ),
             )
         return check_urls(v, "image_urls")
 
@@ -126,7 +130,7 @@ class KlingV26Request(KlingRequest):
     @classmethod
     def _duration(cls, v: int) -> int:
         if v not in (5, 10):
-            raise rule("invalid_duration", f"invalid duration {v}, must be one of 5/10")
+            raise rule("invalid_duration", Message("invalid duration {value}, must be one of 5/10", value=v))
         return v
 
     @model_validator(mode="after")
@@ -134,17 +138,19 @@ class KlingV26Request(KlingRequest):
         if len(self.image_urls) == 2 and self.mode != "pro":
             raise rule(
                 "unsupported_combination",
-                "a last frame (2 image_urls) requires mode 'pro' on kling-v2-6",
+                Message("a last frame (2 image_urls) requires mode 'pro' on kling-v2-6"),
                 param="image_urls",
             )
         if self.audio and self.mode != "pro":
             raise rule(
-                "unsupported_combination", "audio requires mode 'pro' on kling-v2-6; std is silent only", param="audio"
+                "unsupported_combination",
+                Message("audio requires mode 'pro' on kling-v2-6; std is silent only"),
+                param="audio",
             )
         if self.audio and len(self.image_urls) == 2:
             raise rule(
                 "unsupported_combination",
-                "audio cannot be combined with a last frame (2 image_urls) on kling-v2-6",
+                Message("audio cannot be combined with a last frame (2 image_urls) on kling-v2-6"),
                 param="audio",
             )
         return self
@@ -170,7 +176,9 @@ class Shot(BaseModel):
     @classmethod
     def _duration(cls, v: int) -> int:
         if v < 1:
-            raise rule("invalid_duration", f"invalid shot duration {v}, each shot lasts at least 1 second")
+            raise rule(
+                "invalid_duration", Message("invalid shot duration {value}, each shot lasts at least 1 second", value=v)
+            )
         return v
 
 
@@ -186,7 +194,9 @@ class Element(BaseModel):
     def _name(cls, v: str) -> str:
         require_text(v, "name", max_len=64)
         if not ELEMENT_NAME.match(v):
-            raise rule("invalid_parameter", f"element name {v!r} may only contain letters, digits and _")
+            raise rule(
+                "invalid_parameter", Message("element name {value!r} may only contain letters, digits and _", value=v)
+            )
         return v
 
     @field_validator("description")
@@ -200,7 +210,10 @@ class Element(BaseModel):
         if not 2 <= len(v) <= 4:
             raise rule(
                 "unsupported_image_count",
-                f"element_input_urls has {len(v)} images; each element takes 2-4 (the first is the frontal view)",
+                Message(
+                    "element_input_urls has {length} images; each element takes 2-4 (the first is the frontal view)",
+                    length=len(v),
+                ),
             )
         return check_urls(v, "element_input_urls")
 
@@ -227,7 +240,9 @@ class KlingV3Request(KlingRequest):
     @classmethod
     def _duration(cls, v: int) -> int:
         if not 3 <= v <= 15:
-            raise rule("invalid_duration", f"invalid duration {v}, must be an integer from 3 to 15")
+            raise rule(
+                "invalid_duration", Message("invalid duration {value}, must be an integer from 3 to 15", value=v)
+            )
         return v
 
     @field_validator("shot_type")
@@ -239,12 +254,16 @@ class KlingV3Request(KlingRequest):
     @classmethod
     def _shots(cls, v: list[Shot]) -> list[Shot]:
         if not 1 <= len(v) <= 6:
-            raise rule("invalid_parameter", f"multi_prompt has {len(v)} shots; give 1-6")
+            raise rule("invalid_parameter", Message("multi_prompt has {length} shots; give 1-6", length=len(v)))
         for position, shot in enumerate(v, start=1):
             if shot.index != position:
                 raise rule(
                     "invalid_parameter",
-                    f"multi_prompt[{position - 1}].index is {shot.index}; indexes must be 1, 2, 3, ... in order",
+                    Message(
+                        "multi_prompt[{position}].index is {index}; indexes must be 1, 2, 3, ... in order",
+                        position=position - 1,
+                        index=shot.index,
+                    ),
                 )
         return v
 
@@ -252,11 +271,16 @@ class KlingV3Request(KlingRequest):
     @classmethod
     def _elements(cls, v: list[Element]) -> list[Element]:
         if len(v) > 3:
-            raise rule("invalid_parameter", f"element_list has {len(v)} elements; at most 3 are allowed")
+            raise rule(
+                "invalid_parameter", Message("element_list has {length} elements; at most 3 are allowed", length=len(v))
+            )
         names = [e.name for e in v]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise rule("invalid_parameter", f"element names must be unique; {', '.join(duplicates)} repeats")
+            raise rule(
+                "invalid_parameter",
+                Message("element names must be unique; {names} repeats", names=", ".join(duplicates)),
+            )
         return v
 
     @model_validator(mode="after")
@@ -264,45 +288,53 @@ class KlingV3Request(KlingRequest):
         if not self.multi_shot:
             for field in ("shot_type", "multi_prompt"):
                 if getattr(self, field) is not None:
-                    raise rule("unsupported_combination", f"{field} requires multi_shot: true", param=field)
+                    raise rule(
+                        "unsupported_combination",
+                        Message("{field} requires multi_shot: true", field=field),
+                        param=field,
+                    )
             if self.prompt is None:
                 raise rule(
                     "missing_parameter",
-                    "prompt is required (it may be left out only with multi_shot: true)",
+                    Message("prompt is required (it may be left out only with multi_shot: true)"),
                     param="prompt",
                 )
             return self
         if self.shot_type is None:
             raise rule(
                 "missing_parameter",
-                "shot_type is required with multi_shot: true (customize or intelligence)",
+                Message("shot_type is required with multi_shot: true (customize or intelligence)"),
                 param="shot_type",
             )
         if self.shot_type == "intelligence":
             if self.prompt is None:
                 raise rule(
                     "missing_parameter",
-                    "prompt is required with shot_type 'intelligence': it is split into shots",
+                    Message("prompt is required with shot_type 'intelligence': it is split into shots"),
                     param="prompt",
                 )
             if self.multi_prompt is not None:
                 raise rule(
                     "unsupported_combination",
-                    "multi_prompt goes with shot_type 'customize'; 'intelligence' splits the prompt itself",
+                    Message("multi_prompt goes with shot_type 'customize'; 'intelligence' splits the prompt itself"),
                     param="multi_prompt",
                 )
             return self
         if self.multi_prompt is None:
             raise rule(
                 "missing_parameter",
-                "multi_prompt is required with multi_shot: true and shot_type 'customize'",
+                Message("multi_prompt is required with multi_shot: true and shot_type 'customize'"),
                 param="multi_prompt",
             )
         total = sum(s.duration for s in self.multi_prompt)
         if total != self.duration:
             raise rule(
                 "invalid_duration",
-                f"multi_prompt durations add up to {total} s but duration is {self.duration} s; they must be equal",
+                Message(
+                    "multi_prompt durations add up to {total} s but duration is {duration} s; they must be equal",
+                    total=total,
+                    duration=self.duration,
+                ),
                 param="multi_prompt",
             )
         return self

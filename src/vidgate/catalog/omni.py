@@ -17,6 +17,7 @@ from vidgate.catalog.base import (
     require_text,
     rule,
 )
+from vidgate.i18n import Message
 
 OMNI_ASPECTS = ("16:9", "9:16")
 
@@ -39,14 +40,16 @@ class OmniFlashRequest(GenerationRequest):
     @classmethod
     def _duration(cls, v: int) -> int:
         if v not in (4, 6, 8, 10):
-            raise rule("invalid_duration", f"invalid duration {v}, must be one of 4/6/8/10")
+            raise rule("invalid_duration", Message("invalid duration {value}, must be one of 4/6/8/10", value=v))
         return v
 
     @field_validator("resolution_")
     @classmethod
     def _resolution(cls, v: str) -> str:
         if v.lower() not in ("720p", "1080p", "4k"):
-            raise rule("invalid_resolution", f"invalid resolution {v!r}, must be one of 720p, 1080p, 4k")
+            raise rule(
+                "invalid_resolution", Message("invalid resolution {value!r}, must be one of 720p, 1080p, 4k", value=v)
+            )
         return v.lower()
 
     @field_validator("aspect_ratio", "size")
@@ -60,8 +63,11 @@ class OmniFlashRequest(GenerationRequest):
         if len(v) not in (0, 1, 3):
             raise rule(
                 "unsupported_image_count",
-                f"image_urls has {len(v)} images; Omni-Flash-Ext takes 0 (text to video), "
-                "1 (image to video) or 3 (fused references)",
+                Message(
+                    "image_urls has {length} images; Omni-Flash-Ext takes 0 (text to video), 1 "
+                    "(image to video) or 3 (fused references)",
+                    length=len(v),
+                ),
             )
         return check_urls(v, "image_urls")
 

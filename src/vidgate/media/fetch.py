@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 import httpx
 
 from vidgate.errors import InvalidMediaUrl, MediaError
+from vidgate.i18n import Message, Param
 from vidgate.media.addresses import (
     IPAddress,
     host_address,
@@ -55,7 +56,7 @@ Resolver = Callable[[str, int], list[str]]
 
 MB = 1024 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_PUBLIC_ONLY = "only public internet addresses can be fetched"
+_PUBLIC_ONLY = Message("only public internet addresses can be fetched")
 #: what httpx raises for a URL it cannot parse: InvalidURL, or (when its host is read) the idna
 #: package's IDNAError, a UnicodeError and so a ValueError, for a host such as xn--a.com
 _UNPARSABLE = (httpx.InvalidURL, ValueError)
@@ -109,6 +110,10 @@ class FetchPolicy:
 class _Refused(Exception):
     """A URL that may not be fetched: InvalidMediaUrl at submit, MediaError in a worker."""
 
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.english)
+        self.msg = message
+
 
 def check_url(url: str, kind: MediaKind, policy: FetchPolicy, param: str) -> None:
     """Submit-time checks of a media URL; no DNS, no network. Raises InvalidMediaUrl."""
@@ -118,7 +123,7 @@ def check_url(url: str, kind: MediaKind, policy: FetchPolicy, param: str) -> Non
         else:
             _check_http_url(url, kind, policy)
     except _Refused as exc:
-        raise InvalidMediaUrl(str(exc), kind=kind, param=param) from None
+        raise InvalidMediaUrl(exc.msg, kind=kind, param=param) from None
 
 
 def _check_http_url(url: str, kind: MediaKind, policy: FetchPolicy) -> httpx.URL:
@@ -126,15 +131,23 @@ def _check_http_url(url: str, kind: MediaKind, policy: FetchPolicy) -> httpx.URL
     shown = _shown(url)
     parsed = _parse_url(url, policy)
     if parsed.scheme not in _DEFAULT_PORTS:
-        also = " and data:image/...;base64 URIs" if kind == "image" else ""
-        scheme = f"the scheme {parsed.scheme!r}" if parsed.scheme else "no scheme"
-        raise _Refused(f"{shown} has {scheme}; only http and https URLs{also} are accepted")
+        if kind == "image":
+            accepted = Message("only http and https URLs and data:image/...;base64 URIs are accepted")
+        else:
+            accepted = Message("only http and https URLs are accepted")
+        if parsed.scheme:
+            raise _Refused(
+                Message(
+                    "{url} has the scheme {scheme!r}; {accepted}", url=shown, scheme=parsed.scheme, accepted=accepted
+                )
+            )
+        raise _Refused(Message("{url} has no scheme; {accepted}", url=shown, accepted=accepted))
     if parsed.userinfo:
-        raise _Refused(f"{shown} contains a user name or password; give the URL without them")
+        raise _Refused(Message("{url} contains a user name or password; give the URL without them", url=shown))
     if not parsed.host:
-        raise _Refused(f"{shown} has no host name")
+        raise _Refused(Message("{url} has no host name", url=shown))
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise _Refused(f"{shown} has the port {parsed.port}; ports are 1-65535")
+        raise _Refused(Message("{url} has the port {port}; ports are 1-65535", url=shown, port=parsed.port))
     _check_host(parsed.host, _port(parsed), shown, policy)
     return parsed
 
@@ -148,8 +161,15 @@ def _parse_url(url: str, policy: FetchPolicy) -> httpx.URL:
         host = _host_as_written(url)
         address = inet_aton(host)
         if address is not None:  # the port of an unparsable URL is unknown: port-less entries only
-            _check_address(address, None, policy, f"{_shown(url)} points to {address} (written {host!r})")
-        raise _Refused(f"{_shown(url)} is not a valid URL ({exc})") from None
+            _check_address(
+                address,
+                None,
+                policy,
+                Message(
+                    "{url} points to {address} (written {host!r})", url=_shown(url), address=str(address), host=host
+                ),
+            )
+        raise _Refused(Message("{url} is not a valid URL ({error})", url=_shown(url), error=str(exc))) from None
 
 
 def _host_as_written(url: str) -> str:
@@ -159,29 +179,45 @@ def _host_as_written(url: str) -> str:
         return ""
 
 
-def _check_host(host: str, port: int, shown: str, policy: FetchPolicy) -> None:
+def _check_host(host: str, port: int, shown: Param, policy: FetchPolicy) -> None:
     """Refuse a host that is, however spelled, an address (or the name localhost) that may not be
     fetched, unless the allow-list exempts it on ``port``."""
     name = normalise_host(host)
     if policy.allows_name(name, port):
         return
     if name == "localhost" or name.endswith(".localhost"):
-        raise _Refused(f"{shown} names {host}, which is always this machine (loopback); {_PUBLIC_ONLY}")
+        raise _Refused(
+            Message(
+                "{url} names {host}, which is always this machine (loopback); {rule}",
+                url=shown,
+                host=host,
+                rule=_PUBLIC_ONLY,
+            )
+        )
     address = host_address(name)
     if address is None:
         if looks_numeric(name):
-            raise _Refused(f"{shown} has the host {host!r}, which is neither a valid IPv4 address nor a name")
+            raise _Refused(
+                Message(
+                    "{url} has the host {host!r}, which is neither a valid IPv4 address nor a name",
+                    url=shown,
+                    host=host,
+                )
+            )
         return
-    written = "" if str(address) == host else f" (written {host!r})"
-    _check_address(address, port, policy, f"{shown} points to {address}{written}")
+    if str(address) == host:
+        subject = Message("{url} points to {address}", url=shown, address=str(address))
+    else:
+        subject = Message("{url} points to {address} (written {host!r})", url=shown, address=str(address), host=host)
+    _check_address(address, port, policy, subject)
 
 
-def _check_address(address: IPAddress, port: int | None, policy: FetchPolicy, subject: str) -> None:
+def _check_address(address: IPAddress, port: int | None, policy: FetchPolicy, subject: Message) -> None:
     if policy.allows_address(address, port):
         return
     reason = refusal_reason(address)
     if reason is not None:
-        raise _Refused(f"{subject}, {reason}; {_PUBLIC_ONLY}")
+        raise _Refused(Message("{subject}, {reason}; {rule}", subject=subject, reason=reason, rule=_PUBLIC_ONLY))
 
 
 def _is_data_uri(url: str) -> bool:
@@ -191,30 +227,38 @@ def _is_data_uri(url: str) -> bool:
 def _decode_data_uri(url: str, kind: MediaKind, policy: FetchPolicy) -> bytes:
     """The bytes of a ``data:image/...;base64,...`` URI, checked for shape and decoded size."""
     if kind != "image":
-        raise _Refused("data: URIs are accepted for images only; give the video as an http or https URL")
+        raise _Refused(Message("data: URIs are accepted for images only; give the video as an http or https URL"))
     header, comma, payload = url[5:].partition(",")
     media_type, *parameters = (part.strip().lower() for part in header.split(";"))
     if not comma or not parameters or parameters[-1] != "base64":
-        raise _Refused("the data URI must have the form data:image/<type>;base64,<data>")
+        raise _Refused(Message("the data URI must have the form data:image/<type>;base64,<data>"))
     if not media_type.startswith("image/"):
-        raise _Refused(f"the data URI has the media type {media_type!r}; only image/... is accepted")
+        raise _Refused(
+            Message("the data URI has the media type {media_type!r}; only image/... is accepted", media_type=media_type)
+        )
     payload = re.sub(r"\s+", "", payload)
     padding = len(payload) - len(payload.rstrip("="))
     size = len(payload) * 3 // 4 - padding
     if size > policy.max_image_bytes:
         limit = _megabytes(policy.max_image_bytes)
-        raise _Refused(f"the data URI image is {_megabytes(size)}, the limit is {limit}")
+        raise _Refused(
+            Message("the data URI image is {size}, the limit is {limit}", size=_megabytes(size), limit=limit)
+        )
     try:
         return base64.b64decode(payload, validate=True)
     except binascii.Error:
-        raise _Refused("the data URI is not valid base64") from None
+        raise _Refused(Message("the data URI is not valid base64")) from None
 
 
-def _shown(url: str) -> str:
+def _shown(url: str) -> Param:
     """A URL as error messages show it: data URIs by their type, long URLs shortened."""
     if _is_data_uri(url):
-        return "the data URI"
+        return Message("the data URI")
     return url if len(url) <= 200 else url[:200] + "..."
+
+
+def _plural(kind: MediaKind) -> Message:
+    return Message("images") if kind == "image" else Message("videos")
 
 
 def _megabytes(size: int) -> str:
@@ -285,7 +329,7 @@ class Fetcher:
                 info = probe_video(part, label=_shown(url))
             os.replace(part, dest)
         except _Refused as exc:
-            raise MediaError(str(exc), reason="url_refused") from None
+            raise MediaError(exc.msg, reason="url_refused") from None
         finally:
             part.unlink(missing_ok=True)
         return Fetched(dest, info)
@@ -324,7 +368,9 @@ class Fetcher:
                 addresses = self._addresses(target)
             except _Refused as exc:
                 if hop:
-                    raise _Refused(f"{exc} (reached by a redirect from {_shown(url)})") from None
+                    raise _Refused(
+                        Message("{refusal} (reached by a redirect from {url})", refusal=exc.msg, url=_shown(url))
+                    ) from None
                 raise
             self._check_deadline(deadline, url)
             response = self._send(transport, target, addresses)
@@ -332,7 +378,14 @@ class Fetcher:
                 return response
             response.close()
             current = _redirect_target(target, response.headers["location"])
-        raise MediaError(f"{_shown(url)} redirects more than {self.policy.max_redirects} times", reason="fetch_failed")
+        raise MediaError(
+            Message(
+                "{url} redirects more than {count} times",
+                url=_shown(url),
+                count=self.policy.max_redirects,
+            ),
+            reason="fetch_failed",
+        )
 
     def _addresses(self, url: httpx.URL) -> list[IPAddress]:
         """The checked addresses to connect to: the literal one, or every address the name resolves to."""
@@ -343,16 +396,25 @@ class Fetcher:
         try:
             addresses = [ipaddress.ip_address(found) for found in self._resolver(host, _port(url))]
         except UnicodeError as exc:  # the system resolver's idna codec: e.g. a label over 63 characters
-            raise _Refused(f"{shown} is not a valid host name ({exc})") from None
+            raise _Refused(Message("{url} is not a valid host name ({error})", url=shown, error=str(exc))) from None
         except OSError as exc:
             raise MediaError(
-                f"the host of {shown} could not be resolved ({exc})", reason="fetch_failed", retryable=True
+                Message("the host of {url} could not be resolved ({error})", url=shown, error=str(exc)),
+                reason="fetch_failed",
+                retryable=True,
             ) from None
         if not addresses:
-            raise MediaError(f"the host of {shown} has no address", reason="fetch_failed", retryable=True)
+            raise MediaError(
+                Message("the host of {url} has no address", url=shown), reason="fetch_failed", retryable=True
+            )
         if not self.policy.allows_name(host, _port(url)):
             for address in addresses:
-                _check_address(address, _port(url), self.policy, f"{shown}: {host} resolves to {address}")
+                _check_address(
+                    address,
+                    _port(url),
+                    self.policy,
+                    Message("{url}: {host} resolves to {address}", url=shown, host=host, address=str(address)),
+                )
         return addresses
 
     def _send(self, transport: httpx.BaseTransport, url: httpx.URL, addresses: list[IPAddress]) -> httpx.Response:
@@ -378,16 +440,25 @@ class Fetcher:
         shown, limit = _shown(url), self.policy.max_bytes(kind)
         if not response.is_success:
             raise MediaError(
-                f"{shown} answered HTTP {response.status_code} {response.reason_phrase}; "
-                "it must answer 200 with the file",
+                Message(
+                    "{url} answered HTTP {status_code} {reason_phrase}; it must answer 200 with the file",
+                    url=shown,
+                    status_code=response.status_code,
+                    reason_phrase=response.reason_phrase,
+                ),
                 reason="fetch_failed",
                 retryable=response.status_code >= 500 or response.status_code in (408, 429),
             )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise MediaError(
-                f"{shown} is {_megabytes(int(declared))} (by its Content-Length), "
-                f"the limit for {kind}s is {_megabytes(limit)}",
+                Message(
+                    "{url} is {size} (by its Content-Length), the limit for {kinds} is {limit}",
+                    url=shown,
+                    size=_megabytes(int(declared)),
+                    kinds=_plural(kind),
+                    limit=_megabytes(limit),
+                ),
                 reason="too_large",
             )
 
@@ -398,8 +469,12 @@ class Fetcher:
             received += len(chunk)
             if received > limit:
                 raise MediaError(
-                    f"{_shown(url)} is larger than {_megabytes(limit)}, the limit for {kind}s; "
-                    "the download was stopped",
+                    Message(
+                        "{url} is larger than {limit}, the limit for {kinds}; the download was stopped",
+                        url=_shown(url),
+                        limit=_megabytes(limit),
+                        kinds=_plural(kind),
+                    ),
                     reason="too_large",
                 )
             self._check_deadline(deadline, url)
@@ -408,7 +483,11 @@ class Fetcher:
     def _check_deadline(self, deadline: float, url: str) -> None:
         if time.monotonic() > deadline:
             raise MediaError(
-                f"downloading {_shown(url)} took longer than {self.policy.total_timeout:g} s, the limit",
+                Message(
+                    "downloading {url} took longer than {seconds:g} s, the limit",
+                    url=_shown(url),
+                    seconds=self.policy.total_timeout,
+                ),
                 reason="fetch_failed",
                 retryable=True,
             )
@@ -416,13 +495,19 @@ class Fetcher:
     def _network_failure(self, exc: httpx.HTTPError, url: str) -> MediaError:
         shown = _shown(url)
         if isinstance(exc, httpx.ConnectTimeout):
-            message = f"could not connect to {shown} within {self.policy.connect_timeout:g} s"
+            message = Message(
+                "could not connect to {url} within {seconds:g} s", url=shown, seconds=self.policy.connect_timeout
+            )
         elif isinstance(exc, httpx.ReadTimeout):
-            message = f"{shown} sent nothing for {self.policy.read_timeout:g} s; the download was abandoned"
+            message = Message(
+                "{url} sent nothing for {seconds:g} s; the download was abandoned",
+                url=shown,
+                seconds=self.policy.read_timeout,
+            )
         elif isinstance(exc, httpx.ConnectError):
-            message = f"could not connect to {shown} ({exc})"
+            message = Message("could not connect to {url} ({error})", url=shown, error=str(exc))
         else:
-            message = f"downloading {shown} failed ({exc})"
+            message = Message("downloading {url} failed ({error})", url=shown, error=str(exc))
         return MediaError(message, reason="fetch_failed", retryable=True)
 
 
@@ -434,4 +519,8 @@ def _redirect_target(current: httpx.URL, location: str) -> str:
     try:
         return str(current.join(location))
     except _UNPARSABLE:
-        raise _Refused(f"{current} redirects to {location!r}, which is not a valid URL") from None
+        raise _Refused(
+            Message(
+                "{url} redirects to {location!r}, which is not a valid URL", url=_shown(str(current)), location=location
+            )
+        ) from None

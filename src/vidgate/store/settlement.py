@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from vidgate.i18n import Message
 from vidgate.store import ledger
 from vidgate.store.tables import P, api_keys, channels, tasks
 from vidgate.tasks.model import Status, moved_to
@@ -135,7 +136,7 @@ def give_back_reservations(conn: Connection, where: tuple[sa.ColumnElement[bool]
 
 
 def end_where(
-    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
+    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: Message
 ) -> int:
     """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
     now = time.time()
@@ -147,7 +148,8 @@ def end_where(
             progress=100,
             cost=0,
             error_code=code,
-            error_message=message,
+            error_message=message.english,
+            error_detail=message.to_json(),
             completed_at=now,
             lease_expires_at=None,
             next_poll_at=None,

@@ -26,6 +26,7 @@ from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.catalog.base import MediaRef
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
+from vidgate.i18n import Message
 from vidgate.media.fetch import Fetched, Fetcher
 from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import LocalStorage
@@ -142,7 +143,7 @@ class Executor:
                 self.store.tasks.fail,
                 task.id,
                 code="internal_error",
-                message="the task failed because of an internal error; it was not charged",
+                message=Message("the task failed because of an internal error; it was not charged"),
                 worker_id=worker_id,
             )
             return
@@ -168,9 +169,11 @@ class Executor:
                     wait,
                 )
             return
-        message = exc.message
+        message = exc.msg
         if exc.retryable:
-            message = f"{message} (tried {task.attempts} times); it was not charged"
+            message = Message(
+                "{failure} (tried {attempts} times); it was not charged", failure=exc.msg, attempts=task.attempts
+            )
         log.info("task %s failed: %s", task.id, message)
         self._write(run, self.store.tasks.fail, task.id, code=exc.reason, message=message, worker_id=run.worker_id)
 
@@ -195,7 +198,9 @@ class Executor:
                 scratch.unlink(missing_ok=True)
         except OSError as exc:  # the storage, not the request: another attempt may well succeed
             log.warning("task %s: the result could not be stored: %s", task.id, exc)
-            raise TaskFailure("the result could not be stored", reason="storage_error", retryable=True) from exc
+            raise TaskFailure(
+                Message("the result could not be stored"), reason="storage_error", retryable=True
+            ) from exc
         return key, self.prices.price(req, job.duration)
 
     def _send_upstream(
@@ -232,7 +237,11 @@ class Executor:
             try:
                 fetched = kept(dest, ref.kind) or self.fetcher.fetch(ref.url, ref.kind, dest)
             except MediaError as exc:
-                raise MediaError(f"{ref.param}: {exc.message}", reason=exc.reason, retryable=exc.retryable) from None
+                raise MediaError(
+                    Message("{param}: {failure}", param=ref.param, failure=exc.msg),
+                    reason=exc.reason,
+                    retryable=exc.retryable,
+                ) from None
             inputs.append(
                 InputMedia(role=ref.role, path=fetched.path, info=fetched.info, name=ref.name, index=ref.index)
             )

@@ -20,6 +20,7 @@ from typing import Any
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.errors import MediaError
+from vidgate.i18n import Message
 from vidgate.media.fetch import Fetcher
 from vidgate.media.storage import LocalStorage
 from vidgate.providers.upstream.base import UpstreamStatus
@@ -62,7 +63,7 @@ class Finisher:
             async with self._slots:
                 key = self.storage.result_key(task.id)
                 if not status.video_urls:
-                    raise MediaError("the upstream reported the task complete without a video URL")
+                    raise MediaError(Message("the upstream reported the task complete without a video URL"))
                 path = self.storage.path(key)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 await asyncio.to_thread(self.results.fetch, status.video_urls[0], "video", path)
@@ -79,7 +80,10 @@ class Finisher:
                     task.id,
                     task.upstream_id,
                     code="upstream_error",
-                    message=f"the upstream's video could not be re-hosted: {exc.message}; it was not charged",
+                    message=Message(
+                        "the upstream's video could not be re-hosted: {failure}; it was not charged",
+                        failure=exc.msg,
+                    ),
                 )
         except Unavailable as exc:
             log.warning("task %s: not settled (%s); it comes due again when its finish lease runs out", task.id, exc)
