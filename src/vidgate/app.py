@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, admin_channels, errors, fastpath, files, language, generations, health, tasks
+from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, language, tasks
 from vidgate.api.deps import AppContext
 from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book

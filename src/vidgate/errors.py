@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vidgate.i18n import Message
+from vidgate.i18n import Message, as_message
 
 
 class VidgateError(Exception):
@@ -53,6 +53,7 @@ class VidgateError(Exception):
     its English, for logs and the command line."""
 
     def __init__(self, message: Message) -> None:
+        message = as_message(message)  # a plain string is taken too, shown as it is
         super().__init__(message.english)
         self.msg = message
         self.message = message.english

@@ -197,7 +197,7 @@ def _numbers(value: Any) -> Any:
 
 def _toml_value(value: object) -> str:
     if isinstance(value, dict):
-        return "{ " + ", ".join(f'"{k}" = {value}' for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f'"{k}" = {v}' for k, v in value.items()) + " }"
     if isinstance(value, str):
         return f'"{value}"'
     return str(value)

@@ -78,6 +78,14 @@ class Message:
         return cls.from_data(json.loads(text))
 
 
+def as_message(value: Message | str) -> Message:
+    """``value`` as a message: a plain string (from code that predates templates, or a test)
+    becomes a message without parameters, shown as it is in every language."""
+    if isinstance(value, Message):
+        return value
+    return Message(value.replace("{", "{{").replace("}", "}}"))
+
+
 def _fill(template: str, params: dict[str, Param], language: str) -> str:
     if not params:
         return template.format()

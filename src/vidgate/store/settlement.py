@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from vidgate.i18n import Message
+from vidgate.i18n import Message, as_message
 from vidgate.store import ledger
 from vidgate.store.tables import P, api_keys, channels, tasks
 from vidgate.tasks.model import Status, moved_to
@@ -140,6 +140,7 @@ def end_where(
 ) -> int:
     """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
     now = time.time()
+    message = as_message(message)  # a plain string is taken too, shown as it is
     ids = lock_tasks(conn, *where)
     end = (
         sa.update(tasks)

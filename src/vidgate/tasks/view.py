@@ -9,7 +9,6 @@ from vidgate.billing.money import to_json_number
 from vidgate.i18n import Message
 from vidgate.tasks.model import Status, Task
 
-
 _FAILED = Message("the task failed")
 _CANCELLED = Message("the task was cancelled")
 
