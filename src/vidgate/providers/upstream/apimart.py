@@ -149,10 +149,11 @@ def _failed(raw: str, error: Any) -> UpstreamStatus:
             message=Message("the upstream task was cancelled"),
         )
     error = error if isinstance(error, dict) else {}
-    message = str(error.get("message") or "the upstream task failed without a reason")
+    text = str(error.get("message") or "")  # the upstream's own words
+    message = text or Message("the upstream task failed without a reason")
     # another vidgate keeps `code: task_failed` (API.md) and says which failure in `reason`
     said = [SAME_AS_OURS.get(c, c) for c in (error.get("reason"), error.get("code")) if isinstance(c, str)]
-    reason = next((c for c in said if c in OUR_CODES), None) or failure_reason(message)
+    reason = next((c for c in said if c in OUR_CODES), None) or failure_reason(text)
     return UpstreamStatus(state="failed", progress=100, error_code=reason, message=message)
 
 

@@ -273,8 +273,14 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
             reason="upstream_error",
         )
     if state == "failed":
-        message = data.get("task_status_msg") or "Kling reported the task failed without a reason"
-        return UpstreamStatus(state="failed", error_code=failure_reason(message), message=message)
+        said = data.get("task_status_msg")
+        if not said:
+            return UpstreamStatus(
+                state="failed",
+                error_code=failure_reason(""),
+                message=Message("Kling reported the task failed without a reason"),
+            )
+        return UpstreamStatus(state="failed", error_code=failure_reason(str(said)), message=str(said))
     if state != "completed":
         return UpstreamStatus(state=state)
     videos = (data.get("task_result") or {}).get("videos") or []
