@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate.api import generations, tasks
 from vidgate.api.errors import error_response, unavailable_response
-from vidgate.api.language import language
+from vidgate.api.language import CONTENT_LANGUAGE, language, of_scope
 from vidgate.errors import RequestError
 from vidgate.resilience import Unavailable
 
@@ -62,10 +62,13 @@ class HotPaths:
     async def _answer(self, scope: Scope, receive: Receive, send: Send, handler: Any, *args: Any) -> None:
         request = Request(scope, receive)
         started = False
+        content_language = CONTENT_LANGUAGE[of_scope(scope)]  # as api.language.Languages does
 
         async def sending(message: Message) -> None:
             nonlocal started
-            started = True
+            if not started:
+                started = True
+                message["headers"] = [*message.get("headers", ()), content_language]
             await send(message)
 
         try:
@@ -80,5 +83,5 @@ class HotPaths:
             if self.last_resort is None:
                 raise
             if not started:
-                await (await self.last_resort(request, exc))(scope, receive, send)
+                await (await self.last_resort(request, exc))(scope, receive, sending)
             raise

@@ -1,9 +1,11 @@
-"""The language of a ``/v1`` request's answer: chosen once, in front of everything else, from
-``?language=`` or ``Accept-Language`` (``vidgate.i18n.negotiate``), kept in the request's scope
-for whatever renders a message (the error mapping, the task view), and announced with
-``Content-Language``. Other paths (the admin API, health, result files) answer in English.
+"""The language of a ``/v1`` request's answer: chosen once per request from ``?language=`` or
+``Accept-Language`` (``vidgate.i18n.negotiate``), kept in the request's scope for whatever
+renders a message (the error mapping, the task view), and announced with ``Content-Language``.
+Other paths (the admin API, health, result files) answer in English.
 
-Nothing here refuses a request: a language vidgate does not speak is English.
+``Languages`` does this in front of FastAPI; the two hot paths (``api.fastpath``), which are
+answered before it, do the same themselves (``of_scope``, ``CONTENT_LANGUAGE``) in the layer
+they already have. Nothing here refuses a request: a language vidgate does not speak is English.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidgate.i18n import choose
+from vidgate.i18n import LANGUAGES, choose
 
 #: where the chosen language is kept in the ASGI scope
 SCOPE_KEY = "vidgate.language"
 _PREFIX = "/v1/"
-_ENGLISH = (b"content-language", b"en")
+#: the ``Content-Language`` header of an answer in each language
+CONTENT_LANGUAGE = {lang: (b"content-language", lang.encode()) for lang in LANGUAGES}
 
 
 def language(request: Request) -> str:
@@ -29,7 +32,8 @@ def language(request: Request) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Put ``Languages`` in front of ``app``'s middleware stack, outermost (after ``fastpath.install``)."""
+    """Put ``Languages`` in front of ``app``'s middleware stack (before ``fastpath.install``,
+    whose layer goes in front of it)."""
     build = app.build_middleware_stack
 
     def build_with_languages() -> ASGIApp:
@@ -39,7 +43,13 @@ def install(app: FastAPI) -> None:
 
 
 def of_scope(scope: Scope) -> str:
-    """The language a request asks for, from its query string and headers."""
+    """The language a request asks for, from its query string and headers; also kept in the
+    scope, for ``language``."""
+    scope[SCOPE_KEY] = lang = _asked(scope)
+    return lang
+
+
+def _asked(scope: Scope) -> str:
     query: str | None = None
     raw: bytes = scope.get("query_string", b"")
     if b"language" in raw:
@@ -47,13 +57,12 @@ def of_scope(scope: Scope) -> str:
             if name == "language":
                 query = value
                 break
-    accept: str | None = None
-    if query is None or not query.strip():
-        for name, value in scope["headers"]:
-            if name == b"accept-language":
-                accept = value.decode("latin-1")
-                break
-    return choose(query, accept)
+    if query is not None and query.strip():
+        return choose(query, None)
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            return choose(None, value.decode("latin-1"))
+    return "en"
 
 
 class Languages:
@@ -66,8 +75,7 @@ class Languages:
         path = scope["path"] if not scope.get("root_path") else get_route_path(scope)  # as the router sees it
         if not path.startswith(_PREFIX):
             return await self.app(scope, receive, send)
-        lang = scope[SCOPE_KEY] = of_scope(scope)
-        header = _ENGLISH if lang == "en" else (b"content-language", lang.encode())
+        header = CONTENT_LANGUAGE[of_scope(scope)]
 
         async def send_with_language(message: Message) -> None:
             if message["type"] == "http.response.start":
