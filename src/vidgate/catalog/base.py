@@ -39,7 +39,7 @@ class MediaRef:
 def rule(code: str, message: Message, **ctx: Any) -> PydanticCustomError:
     """A broken rule with its API error code (API.md section 6); the message travels in the
     context (``message``), to be rendered in the caller's language."""
-    return PydanticCustomError(code, message.english.replace("{", "{{").replace("}", "}}"), {**ctx, "message": message})
+    return PydanticCustomError(code, message.english, {**ctx, "message": message})
 
 
 def require_text(value: str, field: str, *, max_len: int | None = MAX_PROMPT) -> str:
