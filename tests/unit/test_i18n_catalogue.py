@@ -141,3 +141,14 @@ def test_a_translation_with_a_broken_placeholder_falls_back_to_english(monkeypat
 def test_the_catalogue_files_ship_with_the_package() -> None:
     pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     assert '"i18n/messages/*.json"' in pyproject
+
+
+def test_a_message_whose_parameters_do_not_fit_is_still_said() -> None:
+    message = Message("downloading {url} took longer than {seconds:g} s, the limit", url="http://x")  # no seconds
+    assert message.english.startswith("downloading {url} took longer than {seconds:g} s, the limit")
+    assert message.render("de") == message.english
+
+
+@pytest.mark.parametrize("stored", ["", "not json", "[]", '{"params": {}}', '{"template": "x", "params": 3}'])
+def test_a_stored_message_that_is_not_one_reads_as_none(stored: str) -> None:
+    assert Message.from_json(stored) is None

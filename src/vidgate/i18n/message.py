@@ -35,7 +35,10 @@ class Message:
     @property
     def english(self) -> str:
         if self._english is None:
-            self._english = _fill(self.template, self.params, "en")
+            try:
+                self._english = _fill(self.template, self.params, "en")
+            except (KeyError, IndexError, ValueError):  # parameters that do not fit: say it all the same
+                self._english = f"{self.template} {self.params}"
         return self._english
 
     def render(self, language: str = "en") -> str:
@@ -43,12 +46,10 @@ class Message:
         if language == "en":
             return self.english
         translated = translation(self.template, language)
-        if translated is None:
-            return _fill(self.template, self.params, language)
         try:
-            return _fill(translated, self.params, language)
+            return _fill(translated if translated is not None else self.template, self.params, language)
         except (KeyError, IndexError, ValueError):  # a broken translation must not cost the answer
-            return _fill(self.template, self.params, language)
+            return self.english
 
     def __str__(self) -> str:
         return self.english
@@ -74,8 +75,12 @@ class Message:
         return json.dumps(self.to_data(), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> Message:
-        return cls.from_data(json.loads(text))
+    def from_json(cls, text: str) -> Message | None:
+        """The message stored as ``text``; None if it is not one (the task shows its English)."""
+        try:
+            return cls.from_data(json.loads(text))
+        except (ValueError, TypeError, KeyError):
+            return None
 
 
 def as_message(value: Message | str) -> Message:

@@ -82,7 +82,7 @@ def _task(row: RowMapping) -> Task:
         expires_at=row["expires_at"],
         error_code=row["error_code"],
         error_message=row["error_message"],
-        error_detail=Message.from_json(row["error_detail"]) if row["error_detail"] else None,
+        error_detail=Message.from_json(row["error_detail"]) if row["error_detail"] else None,  # None: as written
         attempts=int(row["attempts"]),
         worker_id=row["worker_id"],
     )
