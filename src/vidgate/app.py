@@ -21,6 +21,7 @@ from vidgate.api import (
     files,
     generations,
     health,
+    language,
     models,
     tasks,
 )
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
+    language.install(app)  # the language of each /v1 answer (the hot paths choose their own)
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
     cors.install(app, settings.cors_origin_list)  # outermost: in front of the hot paths too
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override

@@ -45,13 +45,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from vidgate.i18n import Message, as_message
+
 
 class VidgateError(Exception):
-    """Base of everything vidgate raises on purpose; ``message`` says what happened."""
+    """Base of everything vidgate raises on purpose. ``msg`` says what happened, as a template
+    rendered in the caller's language where it is answered (``vidgate.i18n``); ``message`` is
+    its English, for logs and the command line."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: Message) -> None:
+        message = as_message(message)  # a plain string is taken too, shown as it is
+        super().__init__(message.english)
+        self.msg = message
+        self.message = message.english
 
 
 # --- requests refused (one mapping to HTTP: vidgate.api.errors) ------------------------------
@@ -66,7 +72,7 @@ class RequestError(VidgateError):
 
     def __init__(
         self,
-        message: str,
+        message: Message,
         *,
         code: str | None = None,
         param: str | None = None,
@@ -78,8 +84,9 @@ class RequestError(VidgateError):
         self.param = param
         self.headers = headers or {}
 
-    def to_body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
+    def to_body(self, language: str = "en") -> dict[str, Any]:
+        """The envelope, its message in ``language``; type, code and param are the same in all."""
+        error: dict[str, Any] = {"message": self.msg.render(language), "type": self.type, "code": self.code}
         if self.param is not None:
             error["param"] = self.param
         return {"code": self.status, "error": error}
@@ -96,7 +103,7 @@ class InvalidRequest(RequestError):
 class InvalidMediaUrl(InvalidRequest):
     """400 at submit: a media URL that is not http(s)/data, or names a host that may not be fetched."""
 
-    def __init__(self, message: str, *, kind: str, param: str | None = None) -> None:
+    def __init__(self, message: Message, *, kind: str, param: str | None = None) -> None:
         super().__init__(message, code=f"invalid_{kind}_url", param=param)
         self.kind = kind
 
@@ -138,7 +145,7 @@ class MethodNotAllowed(RequestError):
     type = "invalid_request_error"
     code = "method_not_allowed"
 
-    def __init__(self, message: str, *, allow: str) -> None:
+    def __init__(self, message: Message, *, allow: str) -> None:
         super().__init__(message, headers={"Allow": allow})
 
 
@@ -169,7 +176,7 @@ class RangeNotSatisfiable(RequestError):
     type = "invalid_request_error"
     code = "range_not_satisfiable"
 
-    def __init__(self, message: str, *, size: int) -> None:
+    def __init__(self, message: Message, *, size: int) -> None:
         super().__init__(message, headers={"Content-Range": f"bytes */{size}"})
 
 
@@ -178,7 +185,7 @@ class RateLimited(RequestError):
     type = "rate_limit_error"
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
+    def __init__(self, message: Message, *, retry_after: int) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
         self.retry_after = max(1, retry_after)
 
@@ -196,7 +203,7 @@ class ServiceUnavailable(ServerError):
     status = 503
     code = "service_unavailable"
 
-    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 2) -> None:
+    def __init__(self, message: Message, *, code: str | None = None, retry_after: int = 2) -> None:
         super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
 
 
@@ -213,7 +220,7 @@ class TaskFailure(VidgateError):
 
     retryable = False
 
-    def __init__(self, message: str, *, reason: str | None = None, retryable: bool | None = None) -> None:
+    def __init__(self, message: Message, *, reason: str | None = None, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.reason = reason or "task_failed"
         if retryable is not None:
@@ -223,19 +230,20 @@ class TaskFailure(VidgateError):
 class MediaError(TaskFailure):
     """An input could not be fetched, is not what it claims to be, or is outside the allowed range."""
 
-    def __init__(self, message: str, *, reason: str = "invalid_media", retryable: bool = False) -> None:
+    def __init__(self, message: Message, *, reason: str = "invalid_media", retryable: bool = False) -> None:
         super().__init__(message, reason=reason, retryable=retryable)
 
 
 class ProviderError(TaskFailure):
     """A provider (preview renderer or an upstream) could not make the video."""
 
-    def __init__(self, message: str, *, reason: str = "provider_error", retryable: bool = False) -> None:
+    def __init__(self, message: Message, *, reason: str = "provider_error", retryable: bool = False) -> None:
         super().__init__(message, reason=reason, retryable=retryable)
 
 
 class TaskCancelled(TaskFailure):
     """Raised inside a worker when the task it is working on was cancelled."""
 
-    def __init__(self, message: str = "task was cancelled") -> None:
+    def __init__(self, message: Message | None = None) -> None:
+        message = message or Message("task was cancelled")
         super().__init__(message, reason="cancelled")

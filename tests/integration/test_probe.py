@@ -194,4 +194,4 @@ def test_sniff_names_only_accepted_formats() -> None:
     assert sniff(b"\x00\x00\x00\x18ftypisom") == "mp4"
     assert sniff(b"BM is not a bitmap without a DIB header") is None
     assert sniff(b"\x00\x00\x00\x18ftypavif") is None
-    assert describe(b"GIF89a") == "a GIF image"
+    assert describe(b"GIF89a").english == "a GIF image"

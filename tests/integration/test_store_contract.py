@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from ulid import ULID
 
+from vidgate.i18n import Message
 from vidgate.store import Store
 from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.store.idempotency import TTL_SECONDS, IdempotencyKey
@@ -142,6 +143,47 @@ def test_fail_refunds_in_full_once(store: Store) -> None:
     assert task.status == Status.FAILED and task.cost == 0 and task.error_message == "boom"  # type: ignore[union-attr]
     assert acct.balance == 1_000_000
     acct.assert_ledger_adds_up()
+
+
+def test_an_ended_task_keeps_its_message_as_a_template_with_its_parameters(store: Store) -> None:
+    """Its English for logs and old readers, the template and parameters (nested messages too)
+    to be shown in each reader's language."""
+    acct = Account(store)
+    failed, upstream, cancelled = acct.submit(), acct.submit(), acct.submit()
+    store.tasks.claim("w1", 30)
+    message = Message(
+        "{failure} (tried {attempts} times); it was not charged",
+        failure=Message(
+            "{label} is not {wanted} (it starts like {kind})",
+            label="http://x/a.png",
+            wanted=Message("a PNG, JPEG, WebP, GIF or BMP image"),
+            kind=Message("a text file"),
+        ),
+        attempts=3,
+    )
+    assert store.tasks.fail(failed, code="invalid_media", message=message, worker_id="w1")
+    task = store.tasks.get(failed)
+    assert task is not None and task.error_detail == message
+    assert (
+        task.error_message
+        == message.english
+        == (
+            "http://x/a.png is not a PNG, JPEG, WebP, GIF or BMP image (it starts like a text file) (tried 3 times); "
+            "it was not charged"
+        )
+    )
+    assert task.error_detail.render("de").startswith(
+        "http://x/a.png: erwartet wird ein PNG-, JPEG-, WebP-, GIF- oder BMP-Bild, die Datei beginnt aber wie eine Textdatei"
+    )
+    sent_upstream(store, [upstream])
+    said = Message(
+        "upstream: {failure} ({reason}); it was not charged", failure="content refused, 违规", reason="content_rejected"
+    )
+    assert store.upstream.fail(upstream, "u0", code="content_rejected", message=said)
+    assert store.tasks.get(upstream).error_detail == said  # type: ignore[union-attr]
+    store.tasks.cancel(cancelled, acct.id)
+    gone = store.tasks.get(cancelled)
+    assert gone is not None and gone.error_detail == Message("the task was cancelled by the client before it started")
 
 
 def test_cancel_pending_at_once_processing_by_its_worker_ended_is_a_conflict(store: Store) -> None:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from vidgate.errors import AuthenticationFailed
+from vidgate.i18n import Message
 from vidgate.resilience import LoopHealth, Supervisor
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import hash_secret
@@ -92,11 +93,11 @@ class KeyCache:
         try:
             principal = self.store.accounts.authenticate(secret)
         except UnknownKey:
-            raise AuthenticationFailed("invalid API key") from None
+            raise AuthenticationFailed(Message("invalid API key")) from None
         except KeyRevoked:
-            raise AuthenticationFailed("this API key has been revoked") from None
+            raise AuthenticationFailed(Message("this API key has been revoked")) from None
         except AccountSuspended:
-            raise AuthenticationFailed("the account of this API key is suspended") from None
+            raise AuthenticationFailed(Message("the account of this API key is suspended")) from None
         if self._listening.is_set():
             with self._lock:
                 if generation == self._generation:

@@ -18,6 +18,7 @@ from vidgate.accounts.usage import DailyUsage, DateRange, daily_usage
 from vidgate.billing.money import MICROS, to_decimal
 from vidgate.config import Settings
 from vidgate.errors import Conflict, InvalidRequest, NotFound
+from vidgate.i18n import Message
 from vidgate.store import Account, ApiKey, Store
 from vidgate.store.accounts import MAX_LIMIT, STATUSES
 from vidgate.store.errors import AccountNotFound, KeyNotFound, NotEnoughFunds
@@ -54,7 +55,7 @@ class AccountService:
         max_active_tasks: int | None = None,
     ) -> Account:
         if balance < 0:
-            raise InvalidRequest("an opening balance cannot be negative", param="balance")
+            raise InvalidRequest(Message("an opening balance cannot be negative"), param="balance")
         _within_bounds(balance, "balance")
         return self.store.accounts.create_account(
             _text(name, "name", MAX_NAME),
@@ -71,7 +72,7 @@ class AccountService:
 
     def all(self, status: str | None = None) -> list[Account]:
         if status is not None and status not in STATUSES:
-            raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}", param="status")
+            raise InvalidRequest(Message("status must be one of {values}", values=", ".join(STATUSES)), param="status")
         return self.store.accounts.all(status)
 
     def suspend(self, account_id: str) -> Account:
@@ -103,7 +104,7 @@ class AccountService:
     def top_up(self, account_id: str, amount: int, reason: str) -> dict[str, Any]:
         if amount <= 0:
             raise InvalidRequest(
-                "a top-up must be a positive amount; use an adjustment to take money off", param="amount"
+                Message("a top-up must be a positive amount; use an adjustment to take money off"), param="amount"
             )
         _within_bounds(amount, "amount")
         note = _text(reason, "reason", MAX_REASON)
@@ -112,7 +113,7 @@ class AccountService:
 
     def adjust(self, account_id: str, amount: int, reason: str) -> dict[str, Any]:
         if amount == 0:
-            raise InvalidRequest("an adjustment of 0 changes nothing", param="amount")
+            raise InvalidRequest(Message("an adjustment of 0 changes nothing"), param="amount")
         _within_bounds(amount, "amount")
         note = _text(reason, "reason", MAX_REASON)
         with _worded():
@@ -121,9 +122,12 @@ class AccountService:
     def ledger(self, account_id: str, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         self.get(account_id)
         if not 1 <= limit <= MAX_LEDGER_PAGE:
-            raise InvalidRequest(f"limit must be between 1 and {MAX_LEDGER_PAGE}", param="limit")
+            raise InvalidRequest(Message("limit must be between 1 and {max}", max=MAX_LEDGER_PAGE), param="limit")
         if not 0 <= after <= MAX_ENTRY_ID:
-            raise InvalidRequest(f"after must be an entry id, between 0 and {MAX_ENTRY_ID}", param="after")
+            raise InvalidRequest(
+                Message("after must be an entry id, between 0 and {max}", max=MAX_ENTRY_ID),
+                param="after",
+            )
         return self.store.accounts.ledger_entries(account_id, after=after, limit=limit)
 
     def usage(self, days: DateRange, account_id: str | None = None) -> list[DailyUsage]:
@@ -153,7 +157,7 @@ class AccountService:
 
 
 def account_not_found(account_id: str) -> NotFound:
-    return NotFound(f"no account {account_id!r}", code="account_not_found")
+    return NotFound(Message("no account {account_id!r}", account_id=account_id), code="account_not_found")
 
 
 @contextmanager
@@ -164,11 +168,18 @@ def _worded() -> Iterator[None]:
     except AccountNotFound as exc:
         raise account_not_found(exc.account_id) from None
     except KeyNotFound as exc:
-        raise NotFound(f"account {exc.account_id!r} has no key {exc.key_id!r}", code="key_not_found") from None
+        raise NotFound(
+            Message("account {account_id!r} has no key {key_id!r}", account_id=exc.account_id, key_id=exc.key_id),
+            code="key_not_found",
+        ) from None
     except NotEnoughFunds as exc:
         raise Conflict(
-            f"the balance of {exc.account_id} is {to_decimal(exc.balance)}; {to_decimal(-exc.needed)} "
-            "would take it below zero",
+            Message(
+                "the balance of {account_id} is {balance}; {amount} would take it below zero",
+                account_id=exc.account_id,
+                balance=str(to_decimal(exc.balance)),
+                amount=str(to_decimal(-exc.needed)),
+            ),
             code="balance_would_go_negative",
         ) from None
 
@@ -176,20 +187,36 @@ def _worded() -> Iterator[None]:
 def _text(value: str, param: str, max_len: int) -> str:
     value = value.strip()
     if not value:
-        raise InvalidRequest(f"{param} is required", code="missing_parameter", param=param)
+        raise InvalidRequest(Message("{param} is required", param=param), code="missing_parameter", param=param)
     if len(value) > max_len:
-        raise InvalidRequest(f"{param} is {len(value)} characters long; at most {max_len} are allowed", param=param)
+        raise InvalidRequest(
+            Message(
+                "{param} is {length} characters long; at most {max_len} are allowed",
+                param=param,
+                length=len(value),
+                max_len=max_len,
+            ),
+            param=param,
+        )
     return value
 
 
 def _within_bounds(amount: int, param: str) -> None:
     if abs(amount) > MAX_MOVE:
-        raise InvalidRequest(f"{param} is out of range: at most {MAX_MOVE // MICROS} either way", param=param)
+        raise InvalidRequest(
+            Message("{param} is out of range: at most {limit} either way", param=param, limit=MAX_MOVE // MICROS),
+            param=param,
+        )
 
 
 def _limit(value: int | None, param: str) -> int | None:
     if value is not None and not 1 <= value <= MAX_LIMIT:
         raise InvalidRequest(
-            f"{param} must be between 1 and {MAX_LIMIT}, or null for the server's default", param=param
+            Message(
+                "{param} must be between 1 and {max}, or null for the server's default",
+                param=param,
+                max=MAX_LIMIT,
+            ),
+            param=param,
         )
     return value

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from vidgate.errors import InvalidRequest
+from vidgate.i18n import Message
 from vidgate.store import Store
 from vidgate.tasks.model import Status
 
@@ -28,9 +29,14 @@ class DateRange:
         end = _day(last, "to") if last is not None else (today or datetime.now(UTC).date())
         start = _day(first, "from") if first is not None else end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
-            raise InvalidRequest(f"the range starts ({start}) after it ends ({end})", param="from")
+            raise InvalidRequest(
+                Message("the range starts ({start}) after it ends ({end})", start=str(start), end=str(end)),
+                param="from",
+            )
         if (end - start).days >= MAX_DAYS:
-            raise InvalidRequest(f"the range spans more than {MAX_DAYS} days; ask for less", param="from")
+            raise InvalidRequest(
+                Message("the range spans more than {days} days; ask for less", days=MAX_DAYS), param="from"
+            )
         return cls(start, end)
 
     def bounds(self) -> tuple[float, float]:
@@ -71,4 +77,6 @@ def _day(text: str, param: str) -> date:
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidRequest(f"{param} must be a date like 2026-11-21, got {text!r}", param=param) from None
+        raise InvalidRequest(
+            Message("{param} must be a date like 2026-11-21, got {text!r}", param=param, text=text), param=param
+        ) from None

@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from pydantic_core import from_json
 
 from vidgate.errors import InvalidRequest, RequestTooLarge
+from vidgate.i18n import Message
 
 #: how deep arrays and objects may nest (pydantic-core's limit)
 MAX_DEPTH = 200
@@ -40,10 +41,12 @@ def parse_json(raw: bytes) -> Any:
     try:
         value = from_json(raw, allow_inf_nan=False)
     except ValueError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {_reason(str(exc))}", code="invalid_json") from None
+        raise InvalidRequest(
+            Message("the request body is not valid JSON: {reason}", reason=_reason(str(exc))), code="invalid_json"
+        ) from None
     if _NUL_ESCAPE.search(raw):
         raise InvalidRequest(
-            "the request body contains a NUL character (\\u0000) in a string; text cannot contain NUL",
+            Message("the request body contains a NUL character (\\u0000) in a string; text cannot contain NUL"),
             code="invalid_json",
         )
     return value
@@ -69,7 +72,7 @@ async def read_json(request: Request, limit: int) -> Any:
 
 
 def _too_large(limit: int) -> RequestTooLarge:
-    return RequestTooLarge(f"the request body is larger than {limit // (1024 * 1024)} MiB")
+    return RequestTooLarge(Message("the request body is larger than {limit} MiB", limit=limit // (1024 * 1024)))
 
 
 class JsonRequest(Request):

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from vidgate.api.errors import error_response
 from vidgate.errors import InvalidRequest
+from vidgate.i18n import Message
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept-Language")
@@ -39,8 +40,13 @@ class Cors(CORSMiddleware):
         refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
         return error_response(
             InvalidRequest(
-                f"this cross-origin request is not allowed (its {refused}); the server allows the origins of "
-                f"VIDGATE_CORS_ORIGINS, the methods {', '.join(METHODS)} and the headers {', '.join(HEADERS)}",
+                Message(
+                    "this cross-origin request is not allowed (its {refused}); the server allows the origins of "
+                    "VIDGATE_CORS_ORIGINS, the methods {methods} and the headers {headers}",
+                    refused=refused,
+                    methods=", ".join(METHODS),
+                    headers=", ".join(HEADERS),
+                ),
                 code="cors_not_allowed",
             )
         )

@@ -14,6 +14,7 @@ from vidgate.accounts.service import AccountService
 from vidgate.billing.pricebook import PriceBook
 from vidgate.config import Settings
 from vidgate.errors import AuthenticationFailed, NotFound, PermissionDenied
+from vidgate.i18n import Message
 from vidgate.limits import Limiter
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import Storage
@@ -56,9 +57,13 @@ def bearer_token(request: Request, what: str, code: str) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise AuthenticationFailed(f"missing Authorization header; send 'Authorization: Bearer <{what}>'", code=code)
+        raise AuthenticationFailed(
+            Message("missing Authorization header; send 'Authorization: Bearer <{what}>'", what=what), code=code
+        )
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed(f"malformed Authorization header; send 'Authorization: Bearer <{what}>'", code=code)
+        raise AuthenticationFailed(
+            Message("malformed Authorization header; send 'Authorization: Bearer <{what}>'", what=what), code=code
+        )
     return token.strip()
 
 
@@ -91,13 +96,15 @@ def require_admin(request: Request, ctx: Ctx) -> None:
     403 when an account's API key is presented instead."""
     expected = ctx.settings.admin_token
     if expected is None:
-        raise NotFound("the admin API is disabled; set VIDGATE_ADMIN_TOKEN to enable it", code="admin_api_disabled")
+        raise NotFound(
+            Message("the admin API is disabled; set VIDGATE_ADMIN_TOKEN to enable it"), code="admin_api_disabled"
+        )
     token = bearer_token(request, "admin token", "invalid_admin_token")
     if hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
         return
     if token.startswith(KEY_PREFIX):
         raise PermissionDenied(
-            "an account API key cannot use the admin API; send the admin token (VIDGATE_ADMIN_TOKEN)",
+            Message("an account API key cannot use the admin API; send the admin token (VIDGATE_ADMIN_TOKEN)"),
             code="admin_token_required",
         )
-    raise AuthenticationFailed("invalid admin token", code="invalid_admin_token")
+    raise AuthenticationFailed(Message("invalid admin token"), code="invalid_admin_token")

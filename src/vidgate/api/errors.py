@@ -8,6 +8,8 @@ recorded on its task, and one that reached a request would be a bug (500)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
+from vidgate.api.language import language
 from vidgate.errors import InvalidRequest, MethodNotAllowed, NotFound, RequestError, ServerError, ServiceUnavailable
+from vidgate.i18n import Message, template
 from vidgate.media.storage import StorageUnavailable
 from vidgate.resilience import Unavailable
 
@@ -33,22 +37,29 @@ class FrameworkRefusal(RequestError):
     code = "invalid_request"
 
     def __init__(self, exc: HTTPException) -> None:
-        super().__init__(str(exc.detail), headers=dict(exc.headers or {}))
+        super().__init__(Message("{detail}", detail=str(exc.detail)), headers=dict(exc.headers or {}))
         self.status = exc.status_code
 
 
-def error_response(exc: RequestError) -> JSONResponse:
-    return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
+def error_response(exc: RequestError, lang: str = "en") -> JSONResponse:
+    """The envelope of ``exc``, its message in ``lang`` (``api.language``)."""
+    return JSONResponse(exc.to_body(lang), status_code=exc.status, headers=exc.headers)
 
 
-def unavailable_response(exc: Unavailable) -> JSONResponse:
+def unavailable_response(exc: Unavailable, lang: str = "en") -> JSONResponse:
     log.warning("answered 503: %s", exc)
     if isinstance(exc, StorageUnavailable):  # its message names the bucket: for the log only
-        return error_response(ServiceUnavailable("the result storage cannot be reached right now; retry in a moment"))
+        return error_response(
+            ServiceUnavailable(Message("the result storage cannot be reached right now; retry in a moment")), lang
+        )
     return error_response(
         ServiceUnavailable(
-            f"the service cannot reach its database right now ({exc}); nothing was done, retry in a moment"
-        )
+            Message(
+                "the service cannot reach its database right now ({error}); nothing was done, retry in a moment",
+                error=str(exc),
+            )
+        ),
+        lang,
     )
 
 
@@ -56,38 +67,47 @@ def install(app: FastAPI, routes: list[BaseRoute]) -> None:
     """The handlers; ``routes`` are the API's, for the Allow header of a 405."""
 
     @app.exception_handler(RequestError)
-    async def _refused(_: Request, exc: RequestError) -> JSONResponse:
-        return error_response(exc)
+    async def _refused(request: Request, exc: RequestError) -> JSONResponse:
+        return error_response(exc, language(request))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        lang = language(request)
         if isinstance(exc.__cause__, RequestError):  # e.g. the JSON parser's, wrapped by FastAPI
-            return error_response(exc.__cause__)
+            return error_response(exc.__cause__, lang)
         if exc.status_code == 404:
-            return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
+            return error_response(
+                NotFound(Message("no such endpoint: {method} {path}", method=request.method, path=request.url.path)),
+                lang,
+            )
         if exc.status_code == 405:
             starlettes = (exc.headers or {}).get("Allow", "").split(",")  # e.g. /openapi.json's
             allowed = _allowed_methods(routes, request.url.path) or ", ".join(sorted(m.strip() for m in starlettes))
             return error_response(
-                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}", allow=allowed)
+                MethodNotAllowed(
+                    Message("{method} is not allowed on {path}", method=request.method, path=request.url.path),
+                    allow=allowed,
+                ),
+                lang,
             )
-        return error_response(FrameworkRefusal(exc))
+        return error_response(FrameworkRefusal(exc), lang)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         loc = tuple(first.get("loc", ()))
-        where = ".".join(str(p) for p in loc)
-        return error_response(InvalidRequest(f"{where}: {first.get('msg', 'invalid request')}", param=_param(loc)))
+        return error_response(InvalidRequest(validation_message(first), param=_param(loc)), language(request))
 
     @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
-        return unavailable_response(exc)
+    async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return unavailable_response(exc, language(request))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(ServerError("an internal error occurred; nothing was charged"))
+        return error_response(
+            ServerError(Message("an internal error occurred; nothing was charged")), language(request)
+        )
 
 
 def _allowed_methods(routes: list[BaseRoute], path: str) -> str:
@@ -107,3 +127,44 @@ def _param(loc: tuple[object, ...]) -> str | None:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or None
+
+
+#: FastAPI's validation errors (query, path, header, the admin bodies) in vidgate's words, by
+#: pydantic's error type; ``{limit}`` is the bound of the check (its ``ctx``)
+_VALIDATION = {
+    "missing": template("{where}: this parameter is required"),
+    "int_parsing": template("{where}: must be an integer"),
+    "int_type": template("{where}: must be an integer"),
+    "int_from_float": template("{where}: must be an integer"),
+    "float_parsing": template("{where}: must be a number"),
+    "float_type": template("{where}: must be a number"),
+    "finite_number": template("{where}: must be a finite number"),
+    "bool_parsing": template("{where}: must be a boolean (true or false)"),
+    "bool_type": template("{where}: must be a boolean (true or false)"),
+    "string_type": template("{where}: must be a string"),
+    "dict_type": template("{where}: must be an object"),
+    "model_attributes_type": template("{where}: must be an object"),
+    "list_type": template("{where}: must be an array"),
+    "extra_forbidden": template("{where}: unknown parameter"),
+    "greater_than_equal": template("{where}: must be at least {limit}"),
+    "greater_than": template("{where}: must be greater than {limit}"),
+    "less_than_equal": template("{where}: must be at most {limit}"),
+    "less_than": template("{where}: must be less than {limit}"),
+    "string_too_short": template("{where}: must be at least {limit} characters long"),
+    "string_too_long": template("{where}: must be at most {limit} characters long"),
+    "string_pattern_mismatch": template("{where}: does not have the expected form"),
+    "literal_error": template("{where}: must be one of {limit}"),
+    "enum": template("{where}: must be one of {limit}"),
+}
+_BOUNDS = ("ge", "gt", "le", "lt", "min_length", "max_length", "expected")
+
+
+def validation_message(error: Mapping[str, Any]) -> Message:
+    """A validation error of FastAPI's (one of ``RequestValidationError.errors()``) as a message."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    ctx = error.get("ctx") or {}
+    limit = next((ctx[k] for k in _BOUNDS if k in ctx), None)
+    wording = _VALIDATION.get(str(error.get("type")))
+    if wording is None:  # pydantic's own words, for a check vidgate's routes do not make
+        return Message("{where}: {reason}", where=where, reason=str(error.get("msg", "invalid request")))
+    return Message(wording, where=where, limit=str(limit) if limit is not None else None)

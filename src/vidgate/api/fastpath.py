@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate.api import generations, tasks
 from vidgate.api.errors import error_response, unavailable_response
+from vidgate.api.language import CONTENT_LANGUAGE, language, of_scope
 from vidgate.errors import RequestError
 from vidgate.resilience import Unavailable
 
@@ -61,23 +62,26 @@ class HotPaths:
     async def _answer(self, scope: Scope, receive: Receive, send: Send, handler: Any, *args: Any) -> None:
         request = Request(scope, receive)
         started = False
+        content_language = CONTENT_LANGUAGE[of_scope(scope)]  # as api.language.Languages does
 
         async def sending(message: Message) -> None:
             nonlocal started
-            started = True
+            if not started:
+                started = True
+                message["headers"] = [*message.get("headers", ()), content_language]
             await send(message)
 
         try:
             try:
                 response = await handler(request, scope["app"].state.ctx, *args)
             except RequestError as exc:
-                response = error_response(exc)
+                response = error_response(exc, language(request))
             except Unavailable as exc:
-                response = unavailable_response(exc)
+                response = unavailable_response(exc, language(request))
             await response(scope, receive, sending)
         except Exception as exc:
             if self.last_resort is None:
                 raise
             if not started:
-                await (await self.last_resort(request, exc))(scope, receive, send)
+                await (await self.last_resort(request, exc))(scope, receive, sending)
             raise

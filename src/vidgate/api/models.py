@@ -12,6 +12,7 @@ from vidgate.api.deps import AppContext, Caller, Ctx
 from vidgate.api.openapi import errors
 from vidgate.catalog.offers import offered_models
 from vidgate.errors import NotFound
+from vidgate.i18n import Message
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=errors(401, 429))
 
@@ -31,5 +32,6 @@ def get_model(model_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
         if model["id"] == model_id:
             return model
     raise NotFound(
-        f"no model {model_id!r} is offered here; GET /v1/models lists those that are", code="model_not_found"
+        Message("no model {model!r} is offered here; GET /v1/models lists those that are", model=model_id),
+        code="model_not_found",
     )

@@ -46,14 +46,32 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
 
 
+#: the ``language`` query parameter every /v1 operation takes (``vidgate.api.language``)
+LANGUAGE_PARAMETER = {
+    "name": "language",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "examples": ["en", "zh", "ja", "ko", "de"]},
+    "description": "the language of error.message (of request errors and of failed and cancelled tasks): "
+    "en (default), zh, ja, ko or de, any case, a region or script allowed (zh-CN); without it, "
+    "Accept-Language decides; any other language is English, never an error. The answer says "
+    "which in Content-Language.",
+}
+_CONTENT_LANGUAGE = {"description": "the language of error.message", "schema": {"type": "string"}}
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document plus the request schema of every model (discriminated by ``model``)."""
     if app.openapi_schema:
         return app.openapi_schema
     doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-    for operations in doc.get("paths", {}).values():
+    for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
+            if path.startswith("/v1/"):
+                operation.setdefault("parameters", []).append(LANGUAGE_PARAMETER)
+                for response in operation.get("responses", {}).values():
+                    response.setdefault("headers", {})["Content-Language"] = _CONTENT_LANGUAGE
     components = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
+from vidgate.api.language import language
 from vidgate.api.openapi import errors
 from vidgate.store import Principal
 from vidgate.tasks.model import Task
@@ -19,7 +20,7 @@ router = APIRouter(responses=errors(401, 404, 429))
 
 def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
     base = ctx.base_url(request)
-    return {"code": 200, "data": task_object(task, lambda key, exp: ctx.signer.url(base, key, exp))}
+    return {"code": 200, "data": task_object(task, lambda key, exp: ctx.signer.url(base, key, exp), language(request))}
 
 
 @router.get(

@@ -21,6 +21,7 @@ from vidgate.billing.prices import PriceTable
 from vidgate.catalog import GenerationRequest
 from vidgate.config import Settings
 from vidgate.errors import Conflict, InvalidRequest
+from vidgate.i18n import Message
 from vidgate.resilience import Outage, Unavailable
 from vidgate.store import Store
 from vidgate.store.errors import PriceVersionTaken
@@ -73,12 +74,19 @@ class PriceBook:
         """Validate ``data`` in full, then make it the table of every process. Two operators
         replacing it at the same moment: the second gets a Conflict and may retry."""
         if note is not None and len(note) > MAX_NOTE:
-            raise InvalidRequest(f"note is {len(note)} characters long; at most {MAX_NOTE} are allowed", param="note")
+            raise InvalidRequest(
+                Message(
+                    "note is {length} characters long; at most {max} are allowed",
+                    length=len(note),
+                    max=MAX_NOTE,
+                ),
+                param="note",
+            )
         table = PriceTable.parse(data)
         try:
             stored = self.store.replace(table.to_storage(), note)
         except PriceVersionTaken:
-            raise Conflict("the price table was replaced by someone else at the same moment; retry") from None
+            raise Conflict(Message("the price table was replaced by someone else at the same moment; retry")) from None
         with self._lock:
             self._install(stored, table)
         return stored

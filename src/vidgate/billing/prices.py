@@ -26,6 +26,7 @@ from vidgate.catalog import MODELS, GenerationRequest
 from vidgate.catalog.kling import MODE_RESOLUTION
 from vidgate.catalog.motion import MotionControlRequest
 from vidgate.errors import InvalidRequest
+from vidgate.i18n import Message
 
 #: the price tiers requests come in: Kling modes and Omni resolutions
 TIERS = frozenset(MODE_RESOLUTION) | frozenset(MODE_RESOLUTION.values())
@@ -111,7 +112,9 @@ class PriceTable(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise InvalidRequest(
-                f"not a valid price table: {_problems(exc)}", code="invalid_price_table", param="models"
+                Message("not a valid price table: {problems}", problems=_problems(exc)),
+                code="invalid_price_table",
+                param="models",
             ) from None
 
     @classmethod
@@ -171,7 +174,7 @@ class PriceTable(BaseModel):
 def _unpriced(req: GenerationRequest, seconds: float, extra: str = "") -> InvalidRequest:
     what = f"{req.model} {req.tier} {seconds:g} s {extra}".strip()
     return InvalidRequest(
-        f"no price is configured for {what}; ask the operator to add it to the price table",
+        Message("no price is configured for {what}; ask the operator to add it to the price table", what=what),
         code="price_not_configured",
     )
 

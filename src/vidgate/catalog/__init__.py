@@ -19,6 +19,7 @@ from vidgate.catalog.kling import KlingV3Request, KlingV26Request
 from vidgate.catalog.motion import MotionControlRequest
 from vidgate.catalog.omni import OmniFlashRequest
 from vidgate.errors import InvalidRequest
+from vidgate.i18n import Message
 
 __all__ = ["MODELS", "GenerationRequest", "MediaRef", "parse_request", "request_json_schema", "stored_request"]
 
@@ -40,21 +41,21 @@ _adapter: TypeAdapter[GenerationRequest] = TypeAdapter(AnyRequest)
 _FIELD_CODES = {"duration": "invalid_duration", "resolution": "invalid_resolution"}
 #: how a pydantic type error names what was expected
 _EXPECTED = {
-    "string_type": "a string",
-    "int_type": "a JSON integer (not a string, a fraction or a boolean)",
-    "int_from_float": "a JSON integer (not a fraction)",
-    "bool_type": "a boolean (true or false)",
-    "list_type": "an array",
-    "dict_type": "an object",
-    "model_type": "an object",
-    "model_attributes_type": "an object",
+    "string_type": Message("a string"),
+    "int_type": Message("a JSON integer (not a string, a fraction or a boolean)"),
+    "int_from_float": Message("a JSON integer (not a fraction)"),
+    "bool_type": Message("a boolean (true or false)"),
+    "list_type": Message("an array"),
+    "dict_type": Message("an object"),
+    "model_type": Message("an object"),
+    "model_attributes_type": Message("an object"),
 }
 _PRIORITY = {"unknown_model": 0, "unknown_parameter": 1, "missing_parameter": 2}
 
 
 def parse_request(body: Any) -> GenerationRequest:
     if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object", code="invalid_json")
+        raise InvalidRequest(Message("the request body must be a JSON object"), code="invalid_json")
     model = body.get("model")
     if model is None or model == "":
         raise InvalidRequest(_unknown_model_message(None), code="unknown_model", param="model")
@@ -93,9 +94,10 @@ def request_json_schema() -> dict[str, Any]:
     return _adapter.json_schema(ref_template="#/components/schemas/{model}")
 
 
-def _unknown_model_message(model: object) -> str:
-    given = "no model was given" if model is None else f"unknown model {model!r}"
-    return f"{given}; use one of {', '.join(MODELS)}"
+def _unknown_model_message(model: object) -> Message:
+    if model is None:
+        return Message("no model was given; use one of {models}", models=", ".join(MODELS))
+    return Message("unknown model {model}; use one of {models}", model=repr(model), models=", ".join(MODELS))
 
 
 def _translate(exc: ValidationError) -> InvalidRequest:
@@ -134,30 +136,38 @@ def _code(err: ErrorDetails) -> str:
     return _FIELD_CODES.get(field, "invalid_parameter")
 
 
-def _message(err: ErrorDetails) -> str:
+def _message(err: ErrorDetails) -> Message:
     param = _param(err)
     kind = err["type"]
     if kind == "extra_forbidden":
-        model = err["loc"][0]
-        return f"unknown parameter {param!r}: {model} does not take this field"
+        model = str(err["loc"][0])
+        return Message("unknown parameter {param!r}: {model} does not take this field", param=param, model=model)
     if kind == "missing":
-        return f"{param} is required"
+        return Message("{param} is required", param=param)
     if kind in _EXPECTED:
-        return f"{param} must be {_EXPECTED[kind]}, got {_json_kind(err['input'])}"
-    if kind.startswith(("invalid_", "missing_", "unsupported_", "unknown_")):
-        return err["msg"]
-    return f"{param}: {err['msg']}"
+        return Message(
+            "{param} must be {expected}, got {value}",
+            param=param,
+            expected=_EXPECTED[kind],
+            value=_json_kind(err["input"]),
+        )
+    ours = (err.get("ctx") or {}).get("message")
+    if isinstance(ours, Message):  # a rule of ours (catalog.base.rule)
+        return ours
+    # pydantic's own words, for a check no rule words (none is expected: the schemas are strict
+    # and their rules word every refusal)
+    return Message("{param} is not valid: {reason}", param=param, reason=err["msg"])
 
 
-def _json_kind(value: object) -> str:
+def _json_kind(value: object) -> Message:
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        return Message("the boolean {value}", value=str(value).lower())
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return Message("the string {value}", value=repr(value))
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return Message("the number {value}", value=value)
     if isinstance(value, list):
-        return "an array"
+        return Message("an array")
     if isinstance(value, dict):
-        return "an object"
-    return "null"
+        return Message("an object")
+    return Message("null")

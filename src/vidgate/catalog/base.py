@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
+from vidgate.i18n import Message
+
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 Resolution = Literal["720p", "1080p", "4k"]
 Role = Literal["first_frame", "last_frame", "reference", "element", "character", "motion"]
@@ -34,31 +36,45 @@ class MediaRef:
     index: int = 0
 
 
-def rule(code: str, message: str, **ctx: Any) -> PydanticCustomError:
-    """A broken rule with its API error code (API.md section 6)."""
-    return PydanticCustomError(code, message, ctx or None)
+def rule(code: str, message: Message, **ctx: Any) -> PydanticCustomError:
+    """A broken rule with its API error code (API.md section 6); the message travels in the
+    context (``message``), to be rendered in the caller's language."""
+    return PydanticCustomError(code, message.english, {**ctx, "message": message})
 
 
 def require_text(value: str, field: str, *, max_len: int | None = MAX_PROMPT) -> str:
     if not value.strip():
-        raise rule("missing_parameter", f"{field} is required and must not be empty")
+        raise rule("missing_parameter", Message("{field} is required and must not be empty", field=field))
     if max_len is not None and len(value) > max_len:
         raise rule(
             "invalid_parameter",
-            f"{field} is {len(value)} characters long; at most {max_len} are allowed",
+            Message(
+                "{field} is {length} characters long; at most {max_len} are allowed",
+                field=field,
+                length=len(value),
+                max_len=max_len,
+            ),
         )
     return value
 
 
 def one_of(value: str, field: str, allowed: tuple[str, ...], *, code: str = "invalid_parameter") -> str:
     if value not in allowed:
-        raise rule(code, f"invalid {field} {value!r}, must be one of {', '.join(allowed)}")
+        raise rule(
+            code,
+            Message(
+                "invalid {field} {value!r}, must be one of {values}",
+                field=field,
+                value=value,
+                values=", ".join(allowed),
+            ),
+        )
     return value
 
 
 def check_mode(value: str, modes: tuple[str, ...]) -> str:
     if value == "4k" and "4k" not in modes:
-        raise rule("unsupported_combination", "mode '4k' is only available on kling-v3")
+        raise rule("unsupported_combination", Message("mode '4k' is only available on kling-v3"))
     return one_of(value, "mode", modes)
 
 
@@ -67,8 +83,12 @@ def check_aspect_alias(aspect_ratio: str | None, size: str | None) -> None:
     if aspect_ratio and size and aspect_ratio != size:
         raise rule(
             "invalid_parameter",
-            f"size {size!r} and aspect_ratio {aspect_ratio!r} disagree; "
-            "size is an alias of aspect_ratio, give one or make them equal",
+            Message(
+                "size {size!r} and aspect_ratio {aspect_ratio!r} disagree; size is an alias of "
+                "aspect_ratio, give one or make them equal",
+                size=size,
+                aspect_ratio=aspect_ratio,
+            ),
             param="size",
         )
 
@@ -76,7 +96,10 @@ def check_aspect_alias(aspect_ratio: str | None, size: str | None) -> None:
 def check_urls(urls: list[str], field: str) -> list[str]:
     for i, url in enumerate(urls):
         if not url.strip():
-            raise rule("missing_parameter", f"{field}[{i}] is empty; give an http(s) URL or a data URI")
+            raise rule(
+                "missing_parameter",
+                Message("{field}[{i}] is empty; give an http(s) URL or a data URI", field=field, i=i),
+            )
     return urls
 
 

@@ -20,6 +20,7 @@ from vidgate.catalog.base import (
     rule,
 )
 from vidgate.catalog.shots import Element, Shot, split_prompt
+from vidgate.i18n import Message
 
 MODE_RESOLUTION: dict[str, Resolution] = {"std": "720p", "pro": "1080p", "4k": "4k"}
 
@@ -67,11 +68,14 @@ class KlingRequest(GenerationRequest):
     @classmethod
     def _images(cls, v: list[str]) -> list[str]:
         if len(v) == 2 and not v[0].strip() and v[1].strip():
-            raise rule("unsupported_combination", "a last frame needs a first frame: image_urls[0] is empty")
+            raise rule("unsupported_combination", Message("a last frame needs a first frame: image_urls[0] is empty"))
         if len(v) not in cls.image_counts:
             raise rule(
                 "unsupported_image_count",
-                f"image_urls has {len(v)} images; give 0 (text to video), 1 (first frame) or 2 (first + last frame)",
+                Message(
+                    "image_urls has {length} images; give 0 (text to video), 1 (first frame) or 2 (first + last frame)",
+                    length=len(v),
+                ),
             )
         return check_urls(v, "image_urls")
 
@@ -85,12 +89,17 @@ class KlingRequest(GenerationRequest):
     def _duration(cls, v: int) -> int:
         if v not in cls.durations:
             low, high = cls.durations[0], cls.durations[-1]
-            allowed = (
-                f"an integer from {low} to {high}"
-                if cls.durations == tuple(range(low, high + 1)) and len(cls.durations) > 2
-                else "one of " + "/".join(map(str, cls.durations))
-            )
-            raise rule("invalid_duration", f"invalid duration {v}, must be {allowed}")
+            if cls.durations == tuple(range(low, high + 1)) and len(cls.durations) > 2:
+                message = Message(
+                    "invalid duration {value}, must be an integer from {low} to {high}", value=v, low=low, high=high
+                )
+            else:
+                message = Message(
+                    "invalid duration {value}, must be one of {values}",
+                    value=v,
+                    values="/".join(map(str, cls.durations)),
+                )
+            raise rule("invalid_duration", message)
         return v
 
     @classmethod
@@ -171,17 +180,19 @@ class KlingV26Request(KlingRequest):
         if len(self.image_urls) == 2 and self.mode not in self.last_frame_modes:
             raise rule(
                 "unsupported_combination",
-                "a last frame (2 image_urls) requires mode 'pro' on kling-v2-6",
+                Message("a last frame (2 image_urls) requires mode 'pro' on kling-v2-6"),
                 param="image_urls",
             )
         if self.audio and self.mode not in self.audio_modes:
             raise rule(
-                "unsupported_combination", "audio requires mode 'pro' on kling-v2-6; std is silent only", param="audio"
+                "unsupported_combination",
+                Message("audio requires mode 'pro' on kling-v2-6; std is silent only"),
+                param="audio",
             )
         if self.audio and len(self.image_urls) == 2:
             raise rule(
                 "unsupported_combination",
-                "audio cannot be combined with a last frame (2 image_urls) on kling-v2-6",
+                Message("audio cannot be combined with a last frame (2 image_urls) on kling-v2-6"),
                 param="audio",
             )
         return self
@@ -225,12 +236,19 @@ class KlingV3Request(KlingRequest):
     def _shots(cls, v: list[Shot]) -> list[Shot]:
         low, high = cls.shot_counts
         if not low <= len(v) <= high:
-            raise rule("invalid_parameter", f"multi_prompt has {len(v)} shots; give {low}-{high}")
+            raise rule(
+                "invalid_parameter",
+                Message("multi_prompt has {length} shots; give {low}-{high}", length=len(v), low=low, high=high),
+            )
         for position, shot in enumerate(v, start=1):
             if shot.index != position:
                 raise rule(
                     "invalid_parameter",
-                    f"multi_prompt[{position - 1}].index is {shot.index}; indexes must be 1, 2, 3, ... in order",
+                    Message(
+                        "multi_prompt[{position}].index is {index}; indexes must be 1, 2, 3, ... in order",
+                        position=position - 1,
+                        index=shot.index,
+                    ),
                 )
         return v
 
@@ -239,12 +257,20 @@ class KlingV3Request(KlingRequest):
     def _elements(cls, v: list[Element]) -> list[Element]:
         if len(v) > cls.max_elements:
             raise rule(
-                "invalid_parameter", f"element_list has {len(v)} elements; at most {cls.max_elements} are allowed"
+                "invalid_parameter",
+                Message(
+                    "element_list has {length} elements; at most {limit} are allowed",
+                    length=len(v),
+                    limit=cls.max_elements,
+                ),
             )
         names = [e.name for e in v]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise rule("invalid_parameter", f"element names must be unique; {', '.join(duplicates)} repeats")
+            raise rule(
+                "invalid_parameter",
+                Message("element names must be unique; {names} repeats", names=", ".join(duplicates)),
+            )
         return v
 
     @classmethod
@@ -273,45 +299,53 @@ class KlingV3Request(KlingRequest):
         if not self.multi_shot:
             for field in ("shot_type", "multi_prompt"):
                 if getattr(self, field) is not None:
-                    raise rule("unsupported_combination", f"{field} requires multi_shot: true", param=field)
+                    raise rule(
+                        "unsupported_combination",
+                        Message("{field} requires multi_shot: true", field=field),
+                        param=field,
+                    )
             if self.prompt is None:
                 raise rule(
                     "missing_parameter",
-                    "prompt is required (it may be left out only with multi_shot: true)",
+                    Message("prompt is required (it may be left out only with multi_shot: true)"),
                     param="prompt",
                 )
             return self
         if self.shot_type is None:
             raise rule(
                 "missing_parameter",
-                "shot_type is required with multi_shot: true (customize or intelligence)",
+                Message("shot_type is required with multi_shot: true (customize or intelligence)"),
                 param="shot_type",
             )
         if self.shot_type == "intelligence":
             if self.prompt is None:
                 raise rule(
                     "missing_parameter",
-                    "prompt is required with shot_type 'intelligence': it is split into shots",
+                    Message("prompt is required with shot_type 'intelligence': it is split into shots"),
                     param="prompt",
                 )
             if self.multi_prompt is not None:
                 raise rule(
                     "unsupported_combination",
-                    "multi_prompt goes with shot_type 'customize'; 'intelligence' splits the prompt itself",
+                    Message("multi_prompt goes with shot_type 'customize'; 'intelligence' splits the prompt itself"),
                     param="multi_prompt",
                 )
             return self
         if self.multi_prompt is None:
             raise rule(
                 "missing_parameter",
-                "multi_prompt is required with multi_shot: true and shot_type 'customize'",
+                Message("multi_prompt is required with multi_shot: true and shot_type 'customize'"),
                 param="multi_prompt",
             )
         total = sum(s.duration for s in self.multi_prompt)
         if total != self.duration:
             raise rule(
                 "invalid_duration",
-                f"multi_prompt durations add up to {total} s but duration is {self.duration} s; they must be equal",
+                Message(
+                    "multi_prompt durations add up to {total} s but duration is {duration} s; they must be equal",
+                    total=total,
+                    duration=self.duration,
+                ),
                 param="multi_prompt",
             )
         return self

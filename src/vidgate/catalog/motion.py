@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from vidgate.catalog.base import GenerationRequest, MediaRef, check_mode, nearest_aspect, one_of, require_text, rule
 from vidgate.catalog.kling import MODE_RESOLUTION
 from vidgate.errors import MediaError
+from vidgate.i18n import Message
 
 #: allowed reference-video duration in seconds, by character_orientation
 ORIENTATION_SECONDS = {"image": (3, 10), "video": (3, 30)}
@@ -46,7 +47,10 @@ class MotionControlRequest(GenerationRequest):
     @classmethod
     def _prompt(cls, v: str) -> str:
         if len(v) > 2500:
-            raise rule("invalid_parameter", f"prompt is {len(v)} characters long; at most 2500 are allowed")
+            raise rule(
+                "invalid_parameter",
+                Message("prompt is {length} characters long; at most 2500 are allowed", length=len(v)),
+            )
         return v
 
     @field_validator("image_url", "video_url")
@@ -131,8 +135,14 @@ class MotionControlRequest(GenerationRequest):
         low, high = self.seconds_range
         if not low <= reference_seconds <= high:
             raise MediaError(
-                f"the reference video (video_url) is {reference_seconds:.2f} s long; with character_orientation "
-                f"{self.character_orientation!r} it must be {low}-{high} s",
+                Message(
+                    "the reference video (video_url) is {seconds:.2f} s long; with "
+                    "character_orientation {orientation!r} it must be {low}-{high} s",
+                    seconds=reference_seconds,
+                    orientation=self.character_orientation,
+                    low=low,
+                    high=high,
+                ),
                 reason="invalid_video_duration",
             )
         return reference_seconds

@@ -17,6 +17,7 @@ from vidgate.catalog.base import (
     require_text,
     rule,
 )
+from vidgate.i18n import Message
 
 OMNI_ASPECTS = ("16:9", "9:16")
 
@@ -45,14 +46,26 @@ class OmniFlashRequest(GenerationRequest):
     @classmethod
     def _duration(cls, v: int) -> int:
         if v not in cls.durations:
-            raise rule("invalid_duration", f"invalid duration {v}, must be one of {'/'.join(map(str, cls.durations))}")
+            raise rule(
+                "invalid_duration",
+                Message(
+                    "invalid duration {value}, must be one of {values}",
+                    value=v,
+                    values="/".join(map(str, cls.durations)),
+                ),
+            )
         return v
 
     @field_validator("resolution_")
     @classmethod
     def _resolution(cls, v: str) -> str:
         if v.lower() not in cls.resolutions:
-            raise rule("invalid_resolution", f"invalid resolution {v!r}, must be one of {', '.join(cls.resolutions)}")
+            raise rule(
+                "invalid_resolution",
+                Message(
+                    "invalid resolution {value!r}, must be one of {values}", value=v, values=", ".join(cls.resolutions)
+                ),
+            )
         return v.lower()
 
     @field_validator("aspect_ratio", "size")
@@ -66,8 +79,11 @@ class OmniFlashRequest(GenerationRequest):
         if len(v) not in cls.image_counts:
             raise rule(
                 "unsupported_image_count",
-                f"image_urls has {len(v)} images; Omni-Flash-Ext takes 0 (text to video), "
-                "1 (image to video) or 3 (fused references)",
+                Message(
+                    "image_urls has {length} images; Omni-Flash-Ext takes 0 (text to video), 1 "
+                    "(image to video) or 3 (fused references)",
+                    length=len(v),
+                ),
             )
         return check_urls(v, "image_urls")
 

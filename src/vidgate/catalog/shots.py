@@ -9,6 +9,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vidgate.catalog.base import check_urls, require_text, rule
+from vidgate.i18n import Message
 
 ELEMENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -32,7 +33,9 @@ class Shot(BaseModel):
     @classmethod
     def _duration(cls, v: int) -> int:
         if v < cls.min_duration:
-            raise rule("invalid_duration", f"invalid shot duration {v}, each shot lasts at least 1 second")
+            raise rule(
+                "invalid_duration", Message("invalid shot duration {value}, each shot lasts at least 1 second", value=v)
+            )
         return v
 
 
@@ -50,7 +53,9 @@ class Element(BaseModel):
     def _name(cls, v: str) -> str:
         require_text(v, "name", max_len=64)
         if not ELEMENT_NAME.match(v):
-            raise rule("invalid_parameter", f"element name {v!r} may only contain letters, digits and _")
+            raise rule(
+                "invalid_parameter", Message("element name {value!r} may only contain letters, digits and _", value=v)
+            )
         return v
 
     @field_validator("description")
@@ -64,7 +69,10 @@ class Element(BaseModel):
         if len(v) not in cls.image_counts:
             raise rule(
                 "unsupported_image_count",
-                f"element_input_urls has {len(v)} images; each element takes 2-4 (the first is the frontal view)",
+                Message(
+                    "element_input_urls has {length} images; each element takes 2-4 (the first is the frontal view)",
+                    length=len(v),
+                ),
             )
         return check_urls(v, "element_input_urls")
 

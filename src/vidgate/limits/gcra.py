@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from vidgate.errors import RateLimited
+from vidgate.i18n import Message
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class Rate:
         """The 429 for a request that must wait ``wait`` seconds (rounded up to whole seconds)."""
         seconds = max(1, math.ceil(wait))
         return RateLimited(
-            f"too many requests for this key (limit {self.per_minute} per minute); retry in {seconds} s",
+            Message(
+                "too many requests for this key (limit {per_minute} per minute); retry in {seconds} s",
+                per_minute=self.per_minute,
+                seconds=seconds,
+            ),
             retry_after=seconds,
         )

@@ -24,13 +24,14 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from vidgate.errors import Gone, RangeNotSatisfiable
+from vidgate.i18n import Message
 from vidgate.media.storage import NotStored, Storage
 
 MEDIA_TYPE = "video/mp4"
 #: the longest a presigned S3 URL may live (SigV4: 7 days)
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-_NO_LONGER_STORED = "this result is no longer stored; results are kept until the task's expires_at"
+_NO_LONGER_STORED = Message("this result is no longer stored; results are kept until the task's expires_at")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,10 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 
 def _unsatisfiable(header: str, size: int) -> RangeNotSatisfiable:
-    return RangeNotSatisfiable(f"Range {header.strip()!r} lies outside the file, which has {size} bytes", size=size)
+    return RangeNotSatisfiable(
+        Message("Range {range!r} lies outside the file, which has {size} bytes", range=header.strip(), size=size),
+        size=size,
+    )
 
 
 async def respond(

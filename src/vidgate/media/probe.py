@@ -17,6 +17,7 @@ import av
 from PIL import ExifTags, Image
 
 from vidgate.errors import MediaError
+from vidgate.i18n import Message, Param
 
 #: Images above this many pixels are refused before any pixel is decoded (decompression bombs).
 MAX_IMAGE_PIXELS = 40_000_000
@@ -30,29 +31,29 @@ _BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
 _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
 _ORIENTATIONS_THAT_SWAP_SIDES = {5, 6, 7, 8}
-_NAMES = {
-    "png": "a PNG image",
-    "jpeg": "a JPEG image",
-    "webp": "a WebP image",
-    "gif": "a GIF image",
-    "bmp": "a BMP image",
-    "mp4": "an MP4 video",
-    "mov": "a QuickTime (MOV) video",
+_NAMES: dict[str, Message] = {
+    "png": Message("a PNG image"),
+    "jpeg": Message("a JPEG image"),
+    "webp": Message("a WebP image"),
+    "gif": Message("a GIF image"),
+    "bmp": Message("a BMP image"),
+    "mp4": Message("an MP4 video"),
+    "mov": Message("a QuickTime (MOV) video"),
 }
-_OTHER_MAGIC = (
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"\x1f\x8b", "gzip-compressed data"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"\x1a\x45\xdf\xa3", "a Matroska or WebM video"),
-    (b"#EXTM3U", "an HLS playlist"),
+_OTHER_MAGIC: tuple[tuple[bytes, Message], ...] = (
+    (b"%PDF", Message("a PDF document")),
+    (b"PK\x03\x04", Message("a ZIP archive")),
+    (b"\x1f\x8b", Message("gzip-compressed data")),
+    (b"II*\x00", Message("a TIFF image")),
+    (b"MM\x00*", Message("a TIFF image")),
+    (b"\x1a\x45\xdf\xa3", Message("a Matroska or WebM video")),
+    (b"#EXTM3U", Message("an HLS playlist")),
 )
-_MARKUP_STARTS = (
-    (b"<!doctype html", "an HTML page"),
-    (b"<html", "an HTML page"),
-    (b"<?xml", "an XML or SVG document"),
-    (b"<svg", "an SVG image"),
+_MARKUP_STARTS: tuple[tuple[bytes, Message], ...] = (
+    (b"<!doctype html", Message("an HTML page")),
+    (b"<html", Message("an HTML page")),
+    (b"<?xml", Message("an XML or SVG document")),
+    (b"<svg", Message("an SVG image")),
 )
 
 
@@ -90,13 +91,13 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def describe(head: bytes) -> str:
+def describe(head: bytes) -> Message:
     """What the first bytes of a file look like, for error messages: "a PNG image", "an HTML page"..."""
     found = sniff(head)
     if found is not None:
         return _NAMES[found]
     if head[4:8] == b"ftyp":
-        return "an MPEG-4 audio file" if head[8:12] in _AUDIO_BRANDS else "a HEIF or AVIF image"
+        return Message("an MPEG-4 audio file") if head[8:12] in _AUDIO_BRANDS else Message("a HEIF or AVIF image")
     for magic, name in _OTHER_MAGIC:
         if head.startswith(magic):
             return name
@@ -105,13 +106,14 @@ def describe(head: bytes) -> str:
         if text.startswith(start):
             return name
     if all(byte >= 0x20 or byte in b"\t\n\r" for byte in head) and b"\x7f" not in head:
-        return "a text file"
-    return "unrecognised binary data"
+        return Message("a text file")
+    return Message("unrecognised binary data")
 
 
-def probe_image(path: Path, *, label: str = "the image") -> ImageInfo:
+def probe_image(path: Path, *, label: Param = None) -> ImageInfo:
     """Format and displayed size (EXIF orientation applied) of an image; ``label`` names it in errors."""
-    fmt = _identify(path, IMAGE_FORMATS, "a PNG, JPEG, WebP, GIF or BMP image", label)
+    label = label if label is not None else Message("the image")
+    fmt = _identify(path, IMAGE_FORMATS, Message("a PNG, JPEG, WebP, GIF or BMP image"), label)
     try:
         with Image.open(path, formats=[_PILLOW_FORMATS[fmt]]) as image:
             width, height = image.size
@@ -120,37 +122,53 @@ def probe_image(path: Path, *, label: str = "the image") -> ImageInfo:
             orientation = image.getexif().get(ExifTags.Base.Orientation)
     except Image.DecompressionBombError:
         raise MediaError(
-            f"{label} declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels; "
-            f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+            Message(
+                "{label} declares more than {declared:.0f} megapixels; the limit is {limit:.0f} megapixels",
+                label=label,
+                declared=2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6,
+                limit=MAX_IMAGE_PIXELS / 1e6,
+            )
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError):
         raise MediaError(
-            f"{label} starts like {_NAMES[fmt]} but cannot be read; it may be damaged or truncated"
+            Message(
+                "{label} starts like {kind} but cannot be read; it may be damaged or truncated",
+                label=label,
+                kind=_NAMES[fmt],
+            )
         ) from None
     if orientation in _ORIENTATIONS_THAT_SWAP_SIDES:
         width, height = height, width
     return ImageInfo(format=fmt, width=width, height=height)
 
 
-def probe_video(path: Path, *, label: str = "the video") -> VideoInfo:
+def probe_video(path: Path, *, label: Param = None) -> VideoInfo:
     """Container, duration, displayed size and audio presence of an MP4 or MOV video."""
-    container_name = _identify(path, VIDEO_CONTAINERS, "an MP4 or MOV video", label)
+    label = label if label is not None else Message("the video")
+    container_name = _identify(path, VIDEO_CONTAINERS, Message("an MP4 or MOV video"), label)
     try:
         with av.open(str(path), format="mov", options={"protocol_whitelist": "file"}) as container:
             if not container.streams.video:
-                raise MediaError(f"{label} has no video track")
+                raise MediaError(Message("{label} has no video track", label=label))
             stream = container.streams.video[0]
             frame = next(container.decode(stream), None)
             if frame is None:
-                raise MediaError(f"{label} has a video track without any frames")
+                raise MediaError(Message("{label} has a video track without any frames", label=label))
             duration = _duration(container, stream)
             has_audio = bool(container.streams.audio)
     except av.FFmpegError as exc:
         raise MediaError(
-            f"{label} starts like {_NAMES[container_name]} but cannot be decoded ({exc.strerror})"
+            Message(
+                "{label} starts like {kind} but cannot be decoded ({strerror})",
+                label=label,
+                kind=_NAMES[container_name],
+                strerror=exc.strerror,
+            )
         ) from None
     if duration is None or duration <= 0:
-        raise MediaError(f"{label} does not say how long it is, so its duration cannot be measured")
+        raise MediaError(
+            Message("{label} does not say how long it is, so its duration cannot be measured", label=label)
+        )
     width, height = frame.width, frame.height
     if frame.rotation % 180:
         width, height = height, width
@@ -164,22 +182,30 @@ def probe_video(path: Path, *, label: str = "the video") -> VideoInfo:
     )
 
 
-def _identify(path: Path, accepted: tuple[str, ...], wanted: str, label: str) -> str:
+def _identify(path: Path, accepted: tuple[str, ...], wanted: Message, label: Param) -> str:
     with open(path, "rb") as file:
         head = file.read(_HEAD_BYTES)
     found = sniff(head)
     if found in accepted:
         return found
     if not head:
-        raise MediaError(f"{label} is empty; it must be {wanted}")
-    raise MediaError(f"{label} is not {wanted} (it starts like {describe(head)})")
+        raise MediaError(Message("{label} is empty; it must be {wanted}", label=label, wanted=wanted))
+    raise MediaError(
+        Message("{label} is not {wanted} (it starts like {kind})", label=label, wanted=wanted, kind=describe(head))
+    )
 
 
-def _check_pixels(width: int, height: int, label: str) -> None:
+def _check_pixels(width: int, height: int, label: Param) -> None:
     if width * height > MAX_IMAGE_PIXELS:
         raise MediaError(
-            f"{label} is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); "
-            f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+            Message(
+                "{label} is {width}x{height} pixels ({megapixels:.1f} megapixels); the limit is {limit:.0f} megapixels",
+                label=label,
+                width=width,
+                height=height,
+                megapixels=width * height / 1e6,
+                limit=MAX_IMAGE_PIXELS / 1e6,
+            )
         )
 
 

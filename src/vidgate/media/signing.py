@@ -13,6 +13,7 @@ import time
 from urllib.parse import quote, urlencode
 
 from vidgate.errors import Gone, PermissionDenied
+from vidgate.i18n import Message
 
 FILES_PREFIX = "/files/"
 #: an expiry longer than this is no Unix time a signer wrote (year 33658 and beyond)
@@ -44,11 +45,11 @@ class UrlSigner:
 
     def verify(self, storage_key: str, expires: str | None, signature: str | None, now: float | None = None) -> None:
         if not expires or not signature or not _is_unix_time(expires):
-            raise PermissionDenied("this link is not signed; use the URL from the task's result")
+            raise PermissionDenied(Message("this link is not signed; use the URL from the task's result"))
         if not hmac.compare_digest(self.signature(storage_key, int(expires)).encode(), signature.encode()):
-            raise PermissionDenied("this link's signature does not match; use the URL from the task's result")
+            raise PermissionDenied(Message("this link's signature does not match; use the URL from the task's result"))
         if int(expires) <= (time.time() if now is None else now):
-            raise Gone("this link has expired; results are kept until the task's expires_at")
+            raise Gone(Message("this link has expired; results are kept until the task's expires_at"))
 
 
 def _is_unix_time(text: str) -> bool:

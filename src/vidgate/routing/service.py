@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from vidgate.errors import Conflict, InvalidRequest, NotFound
+from vidgate.i18n import Message
 from vidgate.routing.registry import to_channel
 from vidgate.routing.spec import ChannelSpec
 from vidgate.secretbox import SecretBox
@@ -47,7 +48,10 @@ class ChannelService:
 
     def create(self, spec: ChannelSpec) -> dict[str, Any]:
         if any(r.name == spec.name for r in self.store.channels.list()):
-            raise Conflict(f"a channel named {spec.name!r} exists already; change it instead", code="channel_exists")
+            raise Conflict(
+                Message("a channel named {name!r} exists already; change it instead", name=spec.name),
+                code="channel_exists",
+            )
         record = self.store.channels.upsert(spec.sealed(self.box))
         return self._public(record, {})
 
@@ -70,28 +74,32 @@ class ChannelService:
         try:
             spec = ChannelSpec.model_validate(merged)
         except ValidationError as exc:
-            raise InvalidRequest(f"invalid channel: {exc.errors()[0]['msg']}", code="invalid_channel") from None
+            raise InvalidRequest(
+                Message("invalid channel: {detail}", detail=exc.errors()[0]["msg"]), code="invalid_channel"
+            ) from None
         fields = spec.sealed(self.box)
         if not patch.model_fields_set & {"api_key", "access_key", "secret_key", "enabled"}:
             del fields["credentials"]  # unchanged: keep the bench state as it is
             del fields["enabled"]
         record = self.store.channels.update(channel_id, fields)
         if record is None:  # deleted meanwhile
-            raise NotFound(f"no channel {channel_id!r}", code="channel_not_found")
+            raise NotFound(Message("no channel {channel_id!r}", channel_id=channel_id), code="channel_not_found")
         return self._public(record, self.store.channels.in_flight())
 
     def delete(self, channel_id: str) -> None:
         self._record(channel_id)
         if not self.store.channels.delete(channel_id):
             raise Conflict(
-                "this channel still has tasks in flight; disable it (enabled: false) and delete it once they end",
+                Message(
+                    "this channel still has tasks in flight; disable it (enabled: false) and delete it once they end"
+                ),
                 code="channel_busy",
             )
 
     def _record(self, channel_id: str) -> ChannelRecord:
         record = self.store.channels.get(channel_id)
         if record is None:
-            raise NotFound(f"no channel {channel_id!r}", code="channel_not_found")
+            raise NotFound(Message("no channel {channel_id!r}", channel_id=channel_id), code="channel_not_found")
         return record
 
     def _public(self, record: ChannelRecord, in_flight: dict[str, int]) -> dict[str, Any]:

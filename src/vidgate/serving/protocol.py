@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from vidgate.errors import InvalidRequest, RequestError, ServiceUnavailable
+from vidgate.i18n import Message
 from vidgate.serving.limits import ConnectionLimits
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         error = InvalidRequest(
-            "the request is not valid HTTP/1.1 (its request line, a header, its Content-Length or its "
-            "chunked body could not be read), so it did not reach the API",
+            Message(
+                "the request is not valid HTTP/1.1 (its request line, a header, its "
+                "Content-Length or its chunked body could not be read), so it did not reach the API"
+            ),
             code="invalid_http_request",
         )
         self._disarm()
@@ -172,7 +175,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 "refusing connections: %d are open, the limit (VIDGATE_MAX_CONNECTIONS)", self.limits.max_connections
             )
         return ServiceUnavailable(
-            f"this server holds {self.limits.max_connections} connections, its limit; try again shortly",
+            Message(
+                "this server holds {max_connections} connections, its limit; try again shortly",
+                max_connections=self.limits.max_connections,
+            ),
             code="too_many_connections",
             retry_after=1,
         )

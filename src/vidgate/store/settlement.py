@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from vidgate.i18n import Message, as_message
 from vidgate.store import ledger
 from vidgate.store.tables import P, api_keys, channels, tasks
 from vidgate.tasks.model import Status, moved_to
@@ -135,10 +136,11 @@ def give_back_reservations(conn: Connection, where: tuple[sa.ColumnElement[bool]
 
 
 def end_where(
-    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
+    conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: Message
 ) -> int:
     """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
     now = time.time()
+    message = as_message(message)  # a plain string is taken too, shown as it is
     ids = lock_tasks(conn, *where)
     end = (
         sa.update(tasks)
@@ -147,7 +149,8 @@ def end_where(
             progress=100,
             cost=0,
             error_code=code,
-            error_message=message,
+            error_message=message.english,
+            error_detail=message.to_json(),
             completed_at=now,
             lease_expires_at=None,
             next_poll_at=None,

@@ -84,7 +84,8 @@ tasks = sa.Table(
     sa.Column("result_path", sa.String(500)),
     sa.Column("expires_at", sa.BigInteger),
     sa.Column("error_code", sa.String(64)),
-    sa.Column("error_message", sa.Text),
+    sa.Column("error_message", sa.Text),  # in English
+    sa.Column("error_detail", sa.Text),  # the message as JSON: template and parameters (vidgate.i18n)
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("worker_id", sa.String(100)),
     sa.Column("lease_expires_at", sa.Double),

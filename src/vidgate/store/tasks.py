@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from vidgate.i18n import Message
 from vidgate.store import ledger
 from vidgate.store.db import Database
 from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
@@ -80,6 +81,7 @@ def _task(row: RowMapping) -> Task:
         expires_at=row["expires_at"],
         error_code=row["error_code"],
         error_message=row["error_message"],
+        error_detail=Message.from_json(row["error_detail"]) if row["error_detail"] else None,  # None: as written
         attempts=int(row["attempts"]),
         worker_id=row["worker_id"],
     )
@@ -227,7 +229,7 @@ class TaskStore:
                 settle_completed(conn, [row])
         return row is not None
 
-    def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:
+    def fail(self, task_id: str, *, code: str, message: Message, worker_id: str | None = None) -> bool:
         """pending|processing -> failed, cost 0, hold released in full."""
         where = owned(task_id, worker_id) if worker_id else (tasks.c.id == task_id, tasks.c.status.in_(ACTIVE))
         with self.db.write() as conn:
@@ -252,7 +254,7 @@ class TaskStore:
                     (tasks.c.id == task_id, tasks.c.status == status.value),
                     Status.CANCELLED,
                     code="cancelled",
-                    message="the task was cancelled by the client before it started",
+                    message=Message("the task was cancelled by the client before it started"),
                 )
             else:
                 conn.execute(
@@ -271,7 +273,7 @@ class TaskStore:
                     owned(task_id, worker_id),
                     Status.CANCELLED,
                     code="cancelled",
-                    message="the task was cancelled by the client while it was processing",
+                    message=Message("the task was cancelled by the client while it was processing"),
                 )
             )
 
@@ -320,14 +322,17 @@ class TaskStore:
                 (*expired, tasks.c.cancel_requested.is_(True)),
                 Status.CANCELLED,
                 code="cancelled",
-                message="the task was cancelled by the client",
+                message=Message("the task was cancelled by the client"),
             )
             result.failed = end_where(
                 conn,
                 (*expired, tasks.c.attempts >= max_attempts),
                 Status.FAILED,
                 code="task_failed",
-                message=f"the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
+                message=Message(
+                    "the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
+                    max_attempts=max_attempts,
+                ),
             )
             requeue = (*expired, tasks.c.attempts < max_attempts)
             ids = lock_tasks(conn, *requeue)
@@ -353,13 +358,18 @@ class TaskStore:
                     scope,
                     tasks.c.started_at < now - limit,
                 )
-                for upstream, code, who in ((True, "upstream_timeout", "the upstream"), (False, "timeout", "the task")):
+                for upstream, code, who in (
+                    (True, "upstream_timeout", Message("the upstream")),
+                    (False, "timeout", Message("the task")),
+                ):
                     result.timed_out += end_where(
                         conn,
                         (*late, tasks.c.upstream_id.is_not(None) if upstream else tasks.c.upstream_id.is_(None)),
                         Status.FAILED,
                         code=code,
-                        message=f"{who} did not finish within {limit:g} s; it was not charged",
+                        message=Message(
+                            "{who} did not finish within {limit:g} s; it was not charged", who=who, limit=limit
+                        ),
                     )
         if result.requeued:
             self.db.notify_pending()

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vidgate.i18n import Message
 from vidgate.store.channels import CLEAR_FAILURES
 from vidgate.store.db import Database
 from vidgate.store.settlement import (
@@ -294,7 +295,7 @@ class UpstreamStore:
                 settle_completed(conn, sorted(rows, key=lambda r: r.id))
         return {row.id for row in rows}
 
-    def fail(self, task_id: str, upstream_id: str, *, code: str, message: str) -> bool:
+    def fail(self, task_id: str, upstream_id: str, *, code: str, message: Message) -> bool:
         with self.db.write() as conn:
             return bool(end_where(conn, self._ours(task_id, upstream_id), Status.FAILED, code=code, message=message))
 
@@ -306,7 +307,7 @@ class UpstreamStore:
                     self._ours(task_id, upstream_id),
                     Status.CANCELLED,
                     code="cancelled",
-                    message="the task was cancelled by the client while it was processing upstream",
+                    message=Message("the task was cancelled by the client while it was processing upstream"),
                 )
             )
 

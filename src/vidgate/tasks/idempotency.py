@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from vidgate.errors import InvalidRequest
+from vidgate.i18n import Message
 from vidgate.store.idempotency import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -26,15 +27,32 @@ def idempotency_key(header: str | None, body: Any) -> IdempotencyKey | None:
     if header is None:
         return None
     if not 1 <= len(header) <= MAX_LENGTH:
-        size = "empty" if not header else f"{len(header)} characters long"
+        if header:
+            message = Message(
+                "the {header} header is {length} characters long; give 1-{limit} printable ASCII characters "
+                "(a UUID is a good choice)",
+                header=HEADER,
+                length=len(header),
+                limit=MAX_LENGTH,
+            )
+        else:
+            message = Message(
+                "the {header} header is empty; give 1-{limit} printable ASCII characters (a UUID is a good choice)",
+                header=HEADER,
+                limit=MAX_LENGTH,
+            )
         raise InvalidRequest(
-            f"the {HEADER} header is {size}; give 1-{MAX_LENGTH} printable ASCII characters (a UUID is a good choice)",
+            message,
             code="invalid_idempotency_key",
             param=HEADER,
         )
     if not all(" " <= c <= "~" for c in header):
         raise InvalidRequest(
-            f"the {HEADER} header may contain only printable ASCII characters (space to '~'); a UUID is a good choice",
+            Message(
+                "the {header} header may contain only printable ASCII characters (space to '~'); "
+                "a UUID is a good choice",
+                header=HEADER,
+            ),
             code="invalid_idempotency_key",
             param=HEADER,
         )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from vidgate.i18n import Message
+
 
 class Status(StrEnum):
     PENDING = "pending"
@@ -89,7 +91,8 @@ class Task:
     result_path: str | None = None
     expires_at: int | None = None
     error_code: str | None = None
-    error_message: str | None = None
+    error_message: str | None = None  # in English
+    error_detail: Message | None = None  # the same, to be rendered in the reader's language
     attempts: int = 0
     worker_id: str | None = None
 

@@ -17,6 +17,7 @@ from ulid import ULID
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import parse_request
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited, RequestError, TaskNotFound
+from vidgate.i18n import Message
 from vidgate.media.fetch import FetchPolicy, check_url
 from vidgate.store import Principal, Store
 from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
@@ -85,11 +86,17 @@ class TaskService:
             return self._replay(used)
         except TooManyActiveTasks as exc:
             raise RateLimited(
-                f"this key already has {exc.limit} active tasks, its limit; wait for one to finish", retry_after=5
+                Message(
+                    "this key already has {limit} active tasks, its limit; wait for one to finish", limit=exc.limit
+                ),
+                retry_after=5,
             ) from None
         except NotEnoughFunds as exc:
             raise InsufficientBalance(
-                f"this task costs up to {exc.needed / 1e6:g} and the account balance cannot cover it; top up and retry"
+                Message(
+                    "this task costs up to {amount:g} and the account balance cannot cover it; top up and retry",
+                    amount=exc.needed / 1e6,
+                )
             ) from None
         self.on_submit()
         return task
@@ -98,8 +105,12 @@ class TaskService:
         """The task an earlier submit with the key made, or a 409 if that submit's body differs."""
         if not used.same_body:
             raise Conflict(
-                f"this {HEADER} was used in the last 24 hours with a different request body (for task "
-                f"{used.task_id}); send that body again to get its task, or use a new key for a new task",
+                Message(
+                    "this {header} was used in the last 24 hours with a different request body (for task "
+                    "{task_id}); send that body again to get its task, or use a new key for a new task",
+                    header=HEADER,
+                    task_id=used.task_id,
+                ),
                 code="idempotency_key_reused",
                 param=HEADER,
             )
@@ -112,18 +123,21 @@ class TaskService:
             task = self.store.tasks.cancel(task_id, principal.account_id)
         except TaskAlreadyEnded as exc:
             raise Conflict(
-                f"task {exc.task_id} has already ended ({exc.status.value}); "
-                "only pending or processing tasks can be cancelled",
+                Message(
+                    "task {task_id} has already ended ({status}); only pending or processing tasks can be cancelled",
+                    task_id=exc.task_id,
+                    status=exc.status.value,
+                ),
                 code="task_already_ended",
             ) from None
         if task is None:
-            raise TaskNotFound(f"no task {task_id!r} for this account")
+            raise TaskNotFound(Message("no task {task_id!r} for this account", task_id=task_id))
         return task
 
     def get(self, principal: Principal, task_id: str) -> Task:
         task = self.store.tasks.get(task_id, account_id=principal.account_id)
         if task is None:  # someone else's task answers exactly like an unknown one
-            raise TaskNotFound(f"no task {task_id!r} for this account")
+            raise TaskNotFound(Message("no task {task_id!r} for this account", task_id=task_id))
         if task.status.ended:
             self._remember(task)
         return task

@@ -6,11 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 from vidgate.billing.money import to_json_number
+from vidgate.i18n import Message
 from vidgate.tasks.model import Status, Task
 
+_FAILED = Message("the task failed")
+_CANCELLED = Message("the task was cancelled")
 
-def task_object(task: Task, result_url: Callable[[str, int], str]) -> dict[str, Any]:
-    """``result_url(storage_key, expires_at)`` makes the signed link for a completed task."""
+
+def task_object(task: Task, result_url: Callable[[str, int], str], lang: str = "en") -> dict[str, Any]:
+    """``result_url(storage_key, expires_at)`` makes the signed link for a completed task; a
+    failure's message is written in ``lang`` (tasks that ended before messages were stored as
+    templates show their English text as it is)."""
     out: dict[str, Any] = {
         "id": task.id,
         "status": task.status.value,
@@ -28,10 +34,16 @@ def task_object(task: Task, result_url: Callable[[str, int], str]) -> dict[str, 
         }
     if task.status == Status.FAILED:
         out["error"] = {
-            "message": task.error_message or "the task failed",
+            "message": _error_message(task, _FAILED, lang),
             "code": "task_failed",  # API.md section 4; the stable reason says which failure
             "reason": task.error_code or "task_failed",
         }
     elif task.status == Status.CANCELLED:
-        out["error"] = {"message": task.error_message or "the task was cancelled", "code": "task_cancelled"}
+        out["error"] = {"message": _error_message(task, _CANCELLED, lang), "code": "task_cancelled"}
     return out
+
+
+def _error_message(task: Task, default: Message, lang: str) -> str:
+    if task.error_detail is not None:
+        return task.error_detail.render(lang)
+    return task.error_message or default.render(lang)

@@ -26,6 +26,7 @@ from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.catalog.base import MediaRef
 from vidgate.errors import MediaError, TaskCancelled, TaskFailure
+from vidgate.i18n import Message
 from vidgate.media.fetch import Fetched, Fetcher
 from vidgate.media.probe import probe_image, probe_video
 from vidgate.media.storage import Storage, StorageUnavailable
@@ -132,7 +133,9 @@ class Executor:
         except StorageUnavailable as exc:  # another attempt, after a backoff, may well find it back
             log.warning("task %s: the storage %s: %s", task.id, self.storage.url, exc)
             failure = TaskFailure(
-                "the storage of results and inputs could not be reached", reason="storage_error", retryable=True
+                Message("the storage of results and inputs could not be reached"),
+                reason="storage_error",
+                retryable=True,
             )
             self._failed(task, run, failure)
             return
@@ -151,7 +154,7 @@ class Executor:
                 self.store.tasks.fail,
                 task.id,
                 code="internal_error",
-                message="the task failed because of an internal error; it was not charged",
+                message=Message("the task failed because of an internal error; it was not charged"),
                 worker_id=worker_id,
             )
             return
@@ -177,9 +180,11 @@ class Executor:
                     wait,
                 )
             return
-        message = exc.message
+        message = exc.msg
         if exc.retryable:
-            message = f"{message} (tried {task.attempts} times); it was not charged"
+            message = Message(
+                "{failure} (tried {attempts} times); it was not charged", failure=exc.msg, attempts=task.attempts
+            )
         log.info("task %s failed: %s", task.id, message)
         self._write(run, self.store.tasks.fail, task.id, code=exc.reason, message=message, worker_id=run.worker_id)
 
@@ -201,7 +206,9 @@ class Executor:
             self.storage.put_file(key, scratch)  # uploaded by its maker, whichever machine this is
         except OSError as exc:  # the local disk, not the request: another attempt may well succeed
             log.warning("task %s: the result could not be stored: %s", task.id, exc)
-            raise TaskFailure("the result could not be stored", reason="storage_error", retryable=True) from exc
+            raise TaskFailure(
+                Message("the result could not be stored"), reason="storage_error", retryable=True
+            ) from exc
         finally:
             scratch.unlink(missing_ok=True)
         return key, self.prices.price(req, job.duration)
@@ -240,7 +247,11 @@ class Executor:
             try:
                 fetched = self._input(self.storage.input_key(task_id, name), ref)
             except MediaError as exc:
-                raise MediaError(f"{ref.param}: {exc.message}", reason=exc.reason, retryable=exc.retryable) from None
+                raise MediaError(
+                    Message("{param}: {failure}", param=ref.param, failure=exc.msg),
+                    reason=exc.reason,
+                    retryable=exc.retryable,
+                ) from None
             inputs.append(
                 InputMedia(role=ref.role, path=fetched.path, info=fetched.info, name=ref.name, index=ref.index)
             )

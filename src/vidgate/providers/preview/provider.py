@@ -18,6 +18,7 @@ import av
 from PIL import Image
 
 from vidgate.errors import ProviderError
+from vidgate.i18n import Message
 from vidgate.providers.base import ProgressFn, RenderJob
 from vidgate.providers.preview.audio import AudioSource, audio_for, samples_before
 from vidgate.providers.preview.encode import Mp4Writer
@@ -67,7 +68,7 @@ class PreviewProvider:
                         yield done
                 writer.finish()
         except _FOREIGN_ERRORS as exc:
-            raise ProviderError(f"the preview renderer failed: {exc}") from exc
+            raise ProviderError(Message("the preview renderer failed: {error}", error=str(exc))) from exc
         yield job.frames
 
 
@@ -90,6 +91,18 @@ def _media_maker(
 
 def _check(job: RenderJob) -> None:
     if job.width <= 0 or job.height <= 0 or job.width % 2 or job.height % 2:
-        raise ProviderError(f"the preview renderer needs even, positive sides, not {job.width}x{job.height}")
+        raise ProviderError(
+            Message(
+                "the preview renderer needs even, positive sides, not {width}x{height}",
+                width=job.width,
+                height=job.height,
+            )
+        )
     if job.frames < 1 or job.fps < 1:
-        raise ProviderError(f"the preview renderer needs at least one frame and fps, not {job.frames} at {job.fps}")
+        raise ProviderError(
+            Message(
+                "the preview renderer needs at least one frame and fps, not {frames} at {fps}",
+                frames=job.frames,
+                fps=job.fps,
+            )
+        )

@@ -13,6 +13,7 @@ import av
 from PIL import Image
 
 from vidgate.errors import ProviderError
+from vidgate.i18n import Message
 from vidgate.providers.base import RenderJob, Role
 from vidgate.providers.preview.character import Character, CharacterScene, ReferenceMotion
 from vidgate.providers.preview.colour import Planes, frame_from_planes, mix_into, planes_of
@@ -176,4 +177,6 @@ def _reading(role: Role) -> Iterator[None]:
     try:
         yield
     except (OSError, ValueError, av.FFmpegError, Image.DecompressionBombError) as exc:
-        raise ProviderError(f"the preview renderer could not read the {role} input: {exc}") from exc
+        raise ProviderError(
+            Message("the preview renderer could not read the {role} input: {error}", role=role, error=str(exc))
+        ) from exc

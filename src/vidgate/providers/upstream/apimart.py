@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from vidgate.catalog import MODELS
+from vidgate.i18n import Message
 from vidgate.providers.upstream.base import (
     Credentials,
     FailureKind,
@@ -73,7 +74,7 @@ class ApimartProvider(UpstreamProvider):
         task_id = entry.get("task_id") if isinstance(entry, dict) else None
         if not isinstance(task_id, str) or not task_id:
             raise UpstreamError(
-                "the upstream accepted the task but returned no task_id",
+                Message("the upstream accepted the task but returned no task_id"),
                 kind=FailureKind.RETRY,
                 reason="upstream_error",
             )
@@ -86,7 +87,7 @@ class ApimartProvider(UpstreamProvider):
         data = _checked(response).get("data")
         if not isinstance(data, dict):
             raise UpstreamError(
-                "the upstream task answer has no data object", kind=FailureKind.RETRY, reason="upstream_error"
+                Message("the upstream task answer has no data object"), kind=FailureKind.RETRY, reason="upstream_error"
             )
         return task_status(data)
 
@@ -108,7 +109,9 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
     state = STATES[status] if status is not None else None
     if state is None:
         raise UpstreamError(
-            f"the upstream reported an unknown task status {raw!r}", kind=FailureKind.RETRY, reason="upstream_error"
+            Message("the upstream reported an unknown task status {status!r}", status=raw),
+            kind=FailureKind.RETRY,
+            reason="upstream_error",
         )
     progress = data.get("progress") if isinstance(data.get("progress"), int) else None
     if state == "failed":
@@ -118,7 +121,9 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
     urls = video_urls(data.get("result"))
     if not urls:
         raise UpstreamError(
-            "the upstream reported completion without a video URL", kind=FailureKind.RETRY, reason="upstream_error"
+            Message("the upstream reported completion without a video URL"),
+            kind=FailureKind.RETRY,
+            reason="upstream_error",
         )
     return UpstreamStatus(state="completed", progress=100, video_urls=urls)
 
@@ -138,13 +143,17 @@ def video_urls(result: Any) -> list[str]:
 def _failed(raw: str, error: Any) -> UpstreamStatus:
     if raw.lower() in ("cancelled", "canceled"):
         return UpstreamStatus(
-            state="failed", progress=100, error_code="upstream_cancelled", message="the upstream task was cancelled"
+            state="failed",
+            progress=100,
+            error_code="upstream_cancelled",
+            message=Message("the upstream task was cancelled"),
         )
     error = error if isinstance(error, dict) else {}
-    message = str(error.get("message") or "the upstream task failed without a reason")
+    text = str(error.get("message") or "")  # the upstream's own words
+    message = text or Message("the upstream task failed without a reason")
     # another vidgate keeps `code: task_failed` (API.md) and says which failure in `reason`
     said = [SAME_AS_OURS.get(c, c) for c in (error.get("reason"), error.get("code")) if isinstance(c, str)]
-    reason = next((c for c in said if c in OUR_CODES), None) or failure_reason(message)
+    reason = next((c for c in said if c in OUR_CODES), None) or failure_reason(text)
     return UpstreamStatus(state="failed", progress=100, error_code=reason, message=message)
 
 
@@ -154,8 +163,11 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
     body = error_body(response)
     found = body.get("error")
     error: dict[str, Any] = found if isinstance(found, dict) else {}
+    said = error.get("message") or body.get("message")
     message = (
-        f"upstream answered HTTP {response.status_code}: {error.get('message') or body.get('message') or 'no message'}"
+        Message("upstream answered HTTP {status}: {message}", status=response.status_code, message=str(said))
+        if said
+        else Message("upstream answered HTTP {status}: no message", status=response.status_code)
     )
     status = response.status_code
     if status in (401, 403):
@@ -176,7 +188,9 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
 def _headers(creds: Credentials) -> dict[str, str]:
     if not creds.api_key:
         raise UpstreamError(
-            "this apimart channel has no API key", kind=FailureKind.BENCH_CHANNEL, reason="upstream_auth_failed"
+            Message("this apimart channel has no API key"),
+            kind=FailureKind.BENCH_CHANNEL,
+            reason="upstream_auth_failed",
         )
     return {"Authorization": f"Bearer {creds.api_key}"}
 

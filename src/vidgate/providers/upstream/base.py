@@ -22,6 +22,7 @@ import httpx
 
 from vidgate.catalog import GenerationRequest
 from vidgate.errors import ProviderError
+from vidgate.i18n import Message
 from vidgate.media.probe import sniff
 
 State = Literal["pending", "processing", "completed", "failed"]
@@ -98,7 +99,7 @@ class UpstreamStatus:
     video_urls: list[str] = field(default_factory=list)
     seconds: float | None = None
     error_code: str | None = None
-    message: str | None = None
+    message: str | Message | None = None  # the upstream's own words, or ours
 
 
 class UpstreamError(ProviderError):
@@ -110,7 +111,7 @@ class UpstreamError(ProviderError):
     - ``BENCH_CHANNEL``: this channel cannot work (credentials, account, balance) until fixed.
     """
 
-    def __init__(self, message: str, *, kind: FailureKind, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: Message, *, kind: FailureKind, reason: str, retry_after: float | None = None) -> None:
         if not isinstance(kind, FailureKind):
             raise TypeError(f"an upstream failure's kind is a FailureKind, not {kind!r}")
         super().__init__(message, reason=reason, retryable=kind is not FailureKind.FAIL_TASK)
@@ -202,10 +203,22 @@ async def http_call(
     try:
         return await client.request(method, url, headers=headers, json=json)
     except httpx.TimeoutException as exc:
-        raise UpstreamError(f"{method} {url} timed out", kind=FailureKind.RETRY, reason="upstream_timeout") from exc
+        raise UpstreamError(
+            Message("{method} {url} timed out", method=method, url=url),
+            kind=FailureKind.RETRY,
+            reason="upstream_timeout",
+        ) from exc
     except httpx.TransportError as exc:
         raise UpstreamError(
-            f"{method} {url} failed: {type(exc).__name__}: {exc}", kind=FailureKind.RETRY, reason="upstream_unreachable"
+            Message(
+                "{method} {url} failed: {error_type}: {error}",
+                method=method,
+                url=url,
+                error_type=type(exc).__name__,
+                error=str(exc),
+            ),
+            kind=FailureKind.RETRY,
+            reason="upstream_unreachable",
         ) from exc
 
 
@@ -215,13 +228,17 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
         body = response.json()
     except ValueError as exc:
         raise UpstreamError(
-            f"upstream answered HTTP {response.status_code} with a body that is not JSON",
+            Message(
+                "upstream answered HTTP {status_code} with a body that is not JSON", status_code=response.status_code
+            ),
             kind=FailureKind.RETRY,
             reason="upstream_error",
         ) from exc
     if not isinstance(body, dict):
         raise UpstreamError(
-            f"upstream answered HTTP {response.status_code} with JSON that is not an object",
+            Message(
+                "upstream answered HTTP {status_code} with JSON that is not an object", status_code=response.status_code
+            ),
             kind=FailureKind.RETRY,
             reason="upstream_error",
         )

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from vidgate.i18n import Message
 from vidgate.providers.upstream import kling_body, kling_codes
 from vidgate.providers.upstream.base import (
     Credentials,
@@ -145,10 +146,14 @@ class KlingProvider:
             if status == "succeed":
                 return _element_id(data, name)
             if status == "failed":
-                raise _element_failed(name, data.get("task_status_msg") or "no reason given")
+                raise _element_failed(name, data.get("task_status_msg") or Message("no reason given"))
             if self.clock() >= deadline:
                 raise UpstreamError(
-                    f"Kling did not finish creating element {name!r} within {self.element_timeout_s:g} s",
+                    Message(
+                        "Kling did not finish creating element {name!r} within {seconds:g} s",
+                        name=name,
+                        seconds=self.element_timeout_s,
+                    ),
                     kind=FailureKind.RETRY,
                     reason="upstream_timeout",
                 )
@@ -220,7 +225,7 @@ class KlingProvider:
     def _headers(self, creds: Credentials) -> dict[str, str]:
         if not creds.access_key or not creds.secret_key:
             raise UpstreamError(
-                "this Kling channel has no access key and secret key",
+                Message("this Kling channel has no access key and secret key"),
                 kind=FailureKind.BENCH_CHANNEL,
                 reason="upstream_auth_failed",
             )
@@ -232,7 +237,7 @@ def parse_upstream_id(upstream_id: str) -> tuple[str, str]:
     endpoint, _, task_id = upstream_id.partition(":")
     if endpoint not in ENDPOINTS or not task_id:
         raise UpstreamError(
-            f"{upstream_id!r} is not a Kling upstream id (<endpoint>:<task id>)",
+            Message("{upstream_id!r} is not a Kling upstream id (<endpoint>:<task id>)", upstream_id=upstream_id),
             kind=FailureKind.FAIL_TASK,
             reason="upstream_error",
         )
@@ -263,18 +268,26 @@ def task_status(data: dict[str, Any]) -> UpstreamStatus:
     state = kling_codes.STATES.get(raw) if isinstance(raw, str) else None
     if state is None:
         raise UpstreamError(
-            f"Kling reported an unknown task_status {raw!r}", kind=FailureKind.RETRY, reason="upstream_error"
+            Message("Kling reported an unknown task_status {status!r}", status=raw),
+            kind=FailureKind.RETRY,
+            reason="upstream_error",
         )
     if state == "failed":
-        message = data.get("task_status_msg") or "Kling reported the task failed without a reason"
-        return UpstreamStatus(state="failed", error_code=failure_reason(message), message=message)
+        said = data.get("task_status_msg")
+        if not said:
+            return UpstreamStatus(
+                state="failed",
+                error_code=failure_reason(""),
+                message=Message("Kling reported the task failed without a reason"),
+            )
+        return UpstreamStatus(state="failed", error_code=failure_reason(str(said)), message=str(said))
     if state != "completed":
         return UpstreamStatus(state=state)
     videos = (data.get("task_result") or {}).get("videos") or []
     urls = [v["url"] for v in videos if isinstance(v, dict) and isinstance(v.get("url"), str)]
     if not urls:
         raise UpstreamError(
-            "Kling reported success without a video URL", kind=FailureKind.RETRY, reason="upstream_error"
+            Message("Kling reported success without a video URL"), kind=FailureKind.RETRY, reason="upstream_error"
         )
     return UpstreamStatus(state="completed", progress=100, video_urls=urls, seconds=_seconds(videos[0]))
 
@@ -283,7 +296,9 @@ def _task_id(data: dict[str, Any]) -> str:
     task_id = data.get("task_id")
     if not isinstance(task_id, str | int) or not str(task_id):
         raise UpstreamError(
-            "Kling accepted the request but returned no task_id", kind=FailureKind.RETRY, reason="upstream_error"
+            Message("Kling accepted the request but returned no task_id"),
+            kind=FailureKind.RETRY,
+            reason="upstream_error",
         )
     return str(task_id)
 
@@ -292,17 +307,17 @@ def _element_id(data: dict[str, Any], name: str) -> int:
     elements = (data.get("task_result") or {}).get("elements") or []
     if not elements or not isinstance(elements[0].get("element_id"), int):
         raise UpstreamError(
-            f"Kling created element {name!r} but returned no element_id",
+            Message("Kling created element {name!r} but returned no element_id", name=name),
             kind=FailureKind.RETRY,
             reason="upstream_error",
         )
     return int(elements[0]["element_id"])
 
 
-def _element_failed(name: str, why: str) -> UpstreamError:
+def _element_failed(name: str, why: str | Message) -> UpstreamError:
     """An element Kling would not create: its images were refused, or are unusable."""
-    message = f"Kling could not create element {name!r}: {why}"
-    refused = failure_reason(message) == "content_rejected"
+    message = Message("Kling could not create element {name!r}: {reason}", name=name, reason=why)
+    refused = failure_reason(message.english) == "content_rejected"
     reason = "content_rejected" if refused else "invalid_parameters"
     return UpstreamError(message, kind=FailureKind.FAIL_TASK, reason=reason)
 

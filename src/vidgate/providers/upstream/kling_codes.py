@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from vidgate.i18n import Message
 from vidgate.providers.upstream.base import FailureKind, State, UpstreamError, error_body, json_object, retry_after
 
 D = TypeVar("D", dict[str, Any], list[Any])
@@ -102,6 +103,18 @@ def _data(response: httpx.Response, shape: type[D]) -> D:
     rule = CODES.get(code) if isinstance(code, int) else None
     if rule is None:
         rule = rule_for_status(response.status_code if not response.is_success else 502)
-    message = f"Kling answered HTTP {response.status_code}, code {code}: {body.get('message') or 'no message'}"
+    said = body.get("message")
+    message = (
+        Message(
+            "Kling answered HTTP {status}, code {code}: {message}",
+            status=response.status_code,
+            code=str(code),
+            message=str(said),
+        )
+        if said
+        else Message(
+            "Kling answered HTTP {status}, code {code}: no message", status=response.status_code, code=str(code)
+        )
+    )
     wait = retry_after(response, rule.retry_after) if rule.kind is not FailureKind.FAIL_TASK else None
     raise UpstreamError(message, kind=rule.kind, reason=rule.reason, retry_after=wait)

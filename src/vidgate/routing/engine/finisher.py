@@ -20,6 +20,7 @@ from typing import Any
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.errors import MediaError
+from vidgate.i18n import Message
 from vidgate.media.fetch import Fetcher
 from vidgate.media.storage import Storage
 from vidgate.providers.upstream.base import UpstreamStatus
@@ -60,7 +61,7 @@ class Finisher:
             async with self._slots:
                 key = self.storage.result_key(task.id)
                 if not status.video_urls:
-                    raise MediaError("the upstream reported the task complete without a video URL")
+                    raise MediaError(Message("the upstream reported the task complete without a video URL"))
                 await asyncio.to_thread(self._rehost, status.video_urls[0], key)
             # If another poller settled it first, it wrote the same key: the file is left alone.
             expires_at = int(time.time()) + self.config.result_ttl_seconds
@@ -75,7 +76,10 @@ class Finisher:
                     task.id,
                     task.upstream_id,
                     code="upstream_error",
-                    message=f"the upstream's video could not be re-hosted: {exc.message}; it was not charged",
+                    message=Message(
+                        "the upstream's video could not be re-hosted: {failure}; it was not charged",
+                        failure=exc.msg,
+                    ),
                 )
         except Unavailable as exc:
             log.warning("task %s: not settled (%s); it comes due again when its finish lease runs out", task.id, exc)

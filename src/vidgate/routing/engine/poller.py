@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vidgate.i18n import Message
 from vidgate.providers.upstream.base import FailureKind, UpstreamError, UpstreamProvider, UpstreamStatus
 from vidgate.resilience import Outage
 from vidgate.routing.channels import Channel, ChannelAction
@@ -143,7 +144,7 @@ class Poller:
                     task.id,
                     task.upstream_id,
                     code="upstream_error",
-                    message="the upstream channel this task was sent to no longer exists; it was not charged",
+                    message=Message("the upstream channel this task was sent to no longer exists; it was not charged"),
                 )
             else:
                 live.append(task)
@@ -161,7 +162,9 @@ class Poller:
                 errors.append(
                     answer
                     or UpstreamError(
-                        "the upstream did not report this task", kind=FailureKind.RETRY, reason="upstream_error"
+                        Message("the upstream did not report this task"),
+                        kind=FailureKind.RETRY,
+                        reason="upstream_error",
                     )
                 )
                 later += await self._on_error(task, errors[-1])
@@ -205,13 +208,15 @@ class Poller:
                 self.bridge.spawn(self.finisher.finish(task, status))
             else:
                 reason = status.error_code or "upstream_error"
-                detail = status.message or "the upstream failed the task"
+                detail = status.message or Message("the upstream failed the task")
                 await asyncio.to_thread(
                     self.store.upstream.fail,
                     task.id,
                     task.upstream_id,
                     code=reason,
-                    message=f"upstream: {detail} ({reason}); it was not charged",
+                    message=Message(
+                        "upstream: {failure} ({reason}); it was not charged", failure=detail, reason=reason
+                    ),
                 )
 
     async def _on_error(self, task: InFlight, exc: UpstreamError) -> list[NextPoll]:
@@ -222,7 +227,7 @@ class Poller:
                 task.id,
                 task.upstream_id,
                 code=exc.reason,
-                message=f"upstream: {exc.message}; it was not charged",
+                message=Message("upstream: {failure}; it was not charged", failure=exc.msg),
             )
             return []
         return [poll_again(task, self.config, exc.retry_after)]
