@@ -11,7 +11,18 @@ from fastapi import FastAPI
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, tasks
+from vidgate.api import (
+    account,
+    admin,
+    admin_channels,
+    errors,
+    fastpath,
+    files,
+    generations,
+    health,
+    task_events,
+    tasks,
+)
 from vidgate.api.deps import AppContext
 from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book
@@ -23,6 +34,7 @@ from vidgate.media.storage import LocalStorage
 from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
+from vidgate.tasks.hub import TaskHub
 from vidgate.tasks.service import TaskService
 from vidgate.worker.build import build_workers
 
@@ -53,11 +65,13 @@ def create_app(settings: Settings) -> FastAPI:
         channels=ChannelService(store, box),
         limiter=build_limiter(settings),
         keys=KeyCache(store, settings.auth_cache_seconds),
+        hub=TaskHub(store, recheck_seconds=settings.stream_recheck_seconds),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.keys.start()
+        await ctx.hub.start()
         if workers:
             workers.start()
         try:
@@ -65,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if workers:
                 workers.stop(settings.shutdown_grace_seconds)
+            await ctx.hub.stop()
             ctx.keys.stop()
             ctx.limiter.close()
             store.close()
@@ -77,9 +92,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.readiness = health.Readiness(
-        store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
+        store, storage, lambda: [*ctx.keys.health(), *ctx.hub.health(), *(workers.health() if workers else [])]
     )
-    routers = [module.router for module in (generations, tasks, account, admin, admin_channels, files, health)]
+    routers = [
+        module.router for module in (generations, tasks, task_events, account, admin, admin_channels, files, health)
+    ]
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
