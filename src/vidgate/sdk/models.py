@@ -45,6 +45,7 @@ class TaskError(_Model):
 
 class Task(_Model):
     id: str
+    model: str | None = Field(default=None, description="the model; given in task lists")
     status: Annotated[TaskStatus, BeforeValidator(normalise_status)]
     progress: int = Field(default=0, description="0-100; 100 once ended")
     created: int | None = None
@@ -70,3 +71,11 @@ class Task(_Model):
     def to_json(self) -> dict[str, Any]:
         """The task object as the server sent it (statuses in the contract's spelling)."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+class TaskPage(_Model):
+    """A page of ``GET /v1/tasks``: tasks newest first; ``last_id`` is the ``after`` of the next."""
+
+    data: list[Task] = Field(default_factory=list)
+    has_more: bool = False
+    last_id: str | None = None
