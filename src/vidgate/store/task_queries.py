@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -38,6 +39,21 @@ class TaskPage:
     has_more: bool  # whether older tasks match beyond the last of these
 
 
+def page_statement(
+    account_id: str, *, limit: int, after: str | None, status: Status | None, model: str | None
+) -> sa.Select[Any]:
+    """The query of a page (``bench/task_list.py`` shows its plans)."""
+    stmt = sa.select(*_SHOWN).where(tasks.c.account_id == account_id)
+    if after is not None:
+        stmt = stmt.where(tasks.c.id < after)
+    if status is not None:
+        stmt = stmt.where(tasks.c.status == status.value)
+    if model is not None:
+        stmt = stmt.where(tasks.c.model == model)
+    # both columns descending, as the index is walked backwards (SQLite then needs no sort)
+    return stmt.order_by(tasks.c.account_id.desc(), tasks.c.id.desc()).limit(limit)
+
+
 class TaskQueries:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -53,14 +69,7 @@ class TaskQueries:
     ) -> TaskPage:
         """Up to ``limit`` of the account's tasks, newest first, older than the task ``after``
         (the last of the previous page), of this ``status`` and ``model`` when given."""
-        stmt = sa.select(*_SHOWN).where(tasks.c.account_id == account_id)
-        if after is not None:
-            stmt = stmt.where(tasks.c.id < after)
-        if status is not None:
-            stmt = stmt.where(tasks.c.status == status.value)
-        if model is not None:
-            stmt = stmt.where(tasks.c.model == model)
-        stmt = stmt.order_by(tasks.c.account_id.desc(), tasks.c.id.desc()).limit(limit + 1)
+        stmt = page_statement(account_id, limit=limit + 1, after=after, status=status, model=model)
         with self.db.read() as conn:
             rows = conn.execute(stmt).mappings().all()
         return TaskPage([task_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
