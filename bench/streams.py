@@ -129,9 +129,18 @@ class Streams:
         self.writers, self.readers = [], []
 
 
-def measure(backend: str, url: str, data: Path, args: argparse.Namespace, binary: str) -> list[tuple[Run, Run, float]]:
+def poll(binary: str, url: str, script: Path, pid: int, args: argparse.Namespace) -> tuple[Run, float]:
+    """A wrk run of polls, and the server's processor time per request meanwhile (microseconds)."""
+    before = cpu_seconds([pid])
+    run = wrk(binary, url, script, connections=args.connections, duration=args.duration, expect_status=200, timeout=30)
+    return run, (cpu_seconds([pid]) - before) / (run.rps * args.duration) * 1e6
+
+
+def measure(
+    backend: str, url: str, data: Path, args: argparse.Namespace, binary: str
+) -> list[tuple[Run, Run, float, float, float]]:
     key, ids = prepare(url, args.streams)
-    poll, followed = ids[0], ids[1:]
+    poll_id, followed = ids[0], ids[1:]
     env = vidgate_env(url, data)
     port = free_port()
     serve = [sys.executable, "-m", "vidgate", "serve", "--port", str(port)]
@@ -142,25 +151,30 @@ def measure(backend: str, url: str, data: Path, args: argparse.Namespace, binary
         server = stack.enter_context(process(serve, env, data / "vidgate.log"))
         wait_up(base, server)
         script = lua(data, "get", key)
-        wrk(binary, base + f"/v1/tasks/{poll}", script, connections=args.connections, duration=1, expect_status=200)
+        poll(binary, base + f"/v1/tasks/{poll_id}", script, server.pid, args)  # warm up, unmeasured
         streams = Streams(port, key, followed)
         stack.callback(streams.stop)
         for round_no in range(args.rounds):
-            run = {"connections": args.connections, "duration": args.duration, "expect_status": 200}
-            without = wrk(binary, base + f"/v1/tasks/{poll}", script, **run)  # type: ignore[arg-type]
-            opened = time.monotonic()
-            streams.open()
-            took = time.monotonic() - opened
-            before = cpu_seconds([server.pid])
-            time.sleep(args.idle)
-            idle = (cpu_seconds([server.pid]) - before) / args.idle
-            with_streams = wrk(binary, base + f"/v1/tasks/{poll}", script, **run)  # type: ignore[arg-type]
-            streams.close()
-            results.append((without, with_streams, idle))
+            streams_first = bool(round_no % 2)  # alternate, so that drift in the machine's load evens out
+            runs: dict[bool, tuple[Run, float]] = {}
+            for with_streams in (streams_first, not streams_first):
+                if with_streams:
+                    opened = time.monotonic()
+                    streams.open()
+                    took = time.monotonic() - opened
+                    before = cpu_seconds([server.pid])
+                    time.sleep(args.idle)
+                    idle = (cpu_seconds([server.pid]) - before) / args.idle
+                runs[with_streams] = poll(binary, base + f"/v1/tasks/{poll_id}", script, server.pid, args)
+                if with_streams:
+                    streams.close()
+            (without, cpu_without), (with_, cpu_with) = runs[False], runs[True]
+            results.append((without, with_, idle, cpu_without, cpu_with))
             print(
-                f"  {backend:10} round {round_no + 1}: without {without.rps:7.0f} req/s p99 {without.p99_ms:6.2f} ms | "
-                f"with {args.streams} streams (opened in {took:.1f} s) {with_streams.rps:7.0f} req/s "
-                f"p99 {with_streams.p99_ms:6.2f} ms | server idle with the streams: {idle * 100:.1f} % of a core",
+                f"  {backend:10} round {round_no + 1}: without {without.rps:7.0f} req/s p99 {without.p99_ms:7.2f} ms "
+                f"{cpu_without:5.0f} us/req | with {args.streams} streams (opened in {took:.1f} s) "
+                f"{with_.rps:7.0f} req/s p99 {with_.p99_ms:7.2f} ms {cpu_with:5.0f} us/req | server idle with them: "
+                f"{idle * 100:.1f} % of a core",
                 flush=True,
             )
     return results
@@ -189,10 +203,14 @@ def main() -> None:
                     summary[backend] = measure(backend, url, data, args, binary)
     print(f"\nmedians over the rounds, with {args.streams} open streams against none:")
     for backend, runs in summary.items():
-        rate = statistics.median(w.rps / wo.rps for wo, w, _ in runs)
-        p99 = statistics.median(w.p99_ms / wo.p99_ms for wo, w, _ in runs)
-        idle = statistics.median(i for _, _, i in runs)
-        print(f"  {backend:10} rate x{rate:.3f}  p99 x{p99:.3f}  idle with the streams {idle * 100:.1f} % of a core")
+        rate = statistics.median(w.rps / wo.rps for wo, w, *_ in runs)
+        p99 = statistics.median(w.p99_ms / wo.p99_ms for wo, w, *_ in runs)
+        idle = statistics.median(i for _, _, i, *_ in runs)
+        cpu = statistics.median(c_with / c_without for *_, c_without, c_with in runs)
+        print(
+            f"  {backend:10} rate x{rate:.3f}  p99 x{p99:.3f}  processor time per request x{cpu:.3f}  "
+            f"idle with the streams {idle * 100:.1f} % of a core"
+        )
 
 
 if __name__ == "__main__":
