@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import make_settings
 from tests.databases import fresh_database
@@ -171,3 +173,35 @@ def test_a_task_completed_by_a_worker_in_another_process(backend: str, tmp_path:
             assert len([e for e in events if e["status"] == "processing"]) >= 2  # progress as it came
         finally:
             procs.close()
+
+
+def test_streams_outlive_the_databases_connections_being_cut(tmp_path: Path) -> None:
+    """PostgreSQL: every connection of the server's (its pool, the hub's listening session) is
+    terminated while streams are open; the hub reads again and listens again, and the streams
+    still bring the task to its end."""
+    with fresh_database("postgresql", tmp_path) as url:
+        settings = make_settings(
+            tmp_path, database_url=url, provider="instant", instant_seconds=3.0, stream_recheck_seconds=0.5
+        )
+        with running_server(settings) as server:
+            _, secret = server.new_account()
+            client = server.client(secret)
+            task_id = submit(client)
+            events: list[dict[str, Any]] = []
+
+            def follow() -> None:
+                with client.stream("GET", f"/v1/tasks/{task_id}/events") as response:
+                    events.extend(read_stream(response))
+
+            reader = threading.Thread(target=follow, daemon=True)
+            reader.start()
+            wait_for(lambda: server.app.state.ctx.hub.following == 1)
+            with psycopg.connect(sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)) as conn:
+                cut = conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchone()
+            assert cut is not None and cut[0] >= 2  # at least the pool's and the listener's
+            reader.join(timeout=30)
+            assert not reader.is_alive()
+            assert events[-1]["status"] == "completed"
