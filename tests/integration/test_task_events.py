@@ -205,3 +205,27 @@ def test_streams_outlive_the_databases_connections_being_cut(tmp_path: Path) -> 
             reader.join(timeout=30)
             assert not reader.is_alive()
             assert events[-1]["status"] == "completed"
+
+
+def test_the_request_deadlines_do_not_cut_a_stream(tmp_path: Path) -> None:
+    """Headers and body must arrive within 0.3 s here, and kept-alive connections idle for 1 s
+    are closed: a stream open for 2 s lives on regardless (those deadlines end with its request)."""
+    settings = make_settings(
+        tmp_path,
+        workers=False,
+        header_timeout_seconds=0.3,
+        body_timeout_seconds=0.3,
+        keep_alive_seconds=1,
+        stream_keepalive_seconds=0.2,
+    )
+    with running_server(settings) as server:
+        _, secret = server.new_account()
+        client = server.client(secret)
+        task_id = submit(client)
+        started, keepalives = time.monotonic(), 0
+        with client.stream("GET", f"/v1/tasks/{task_id}/events") as response:
+            for line in response.iter_lines():
+                keepalives += line == ": keepalive"
+                if time.monotonic() - started > 2:
+                    break
+        assert keepalives >= 5
