@@ -117,8 +117,12 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(binary: str, url: str, script: Path, *, connections: int, duration: float, expect_status: int) -> Run:
-    cmd = [binary, "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(script), url]
+def wrk(
+    binary: str, url: str, script: Path, *, connections: int, duration: float, expect_status: int, timeout: float = 2
+) -> Run:
+    """One wrk run; ``timeout``: seconds after which wrk counts a request as failed (its default, 2)."""
+    cmd = [binary, "-t1", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout:g}s", "--latency"]
+    cmd += ["-s", str(script), url]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30, check=True).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)

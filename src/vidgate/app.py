@@ -23,6 +23,7 @@ from vidgate.api import (
     health,
     language,
     models,
+    task_events,
     tasks,
 )
 from vidgate.api.deps import AppContext
@@ -36,6 +37,7 @@ from vidgate.media.storage import open_storage
 from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
+from vidgate.tasks.hub import TaskHub
 from vidgate.tasks.service import TaskService
 from vidgate.worker.build import build_workers
 
@@ -66,11 +68,13 @@ def create_app(settings: Settings) -> FastAPI:
         channels=ChannelService(store, box),
         limiter=build_limiter(settings),
         keys=KeyCache(store, settings.auth_cache_seconds),
+        hub=TaskHub(store, recheck_seconds=settings.stream_recheck_seconds),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.keys.start()
+        await ctx.hub.start()
         if workers:
             workers.start()
         try:
@@ -78,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if workers:
                 workers.stop(settings.shutdown_grace_seconds)
+            await ctx.hub.stop()
             ctx.keys.stop()
             ctx.limiter.close()
             store.close()
@@ -90,9 +95,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.readiness = health.Readiness(
-        store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
+        store, storage, lambda: [*ctx.keys.health(), *ctx.hub.health(), *(workers.health() if workers else [])]
     )
-    routers = [module.router for module in (generations, tasks, models, account, admin, admin_channels, files, health)]
+    routers = [
+        module.router
+        for module in (generations, tasks, task_events, models, account, admin, admin_channels, files, health)
+    ]
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)

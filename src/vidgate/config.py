@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     )
     max_connections: int = Field(default=1000, ge=1, description="open connections per server process")
     keep_alive_seconds: int = Field(default=5, ge=1, description="an idle kept-alive connection is closed after this")
+    stream_keepalive_seconds: float = Field(
+        default=15.0, gt=0, description="a live progress stream sends a comment line after this long without an event"
+    )
+    stream_recheck_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="live progress streams: how often their tasks are re-read when no change was heard of (SQLite with "
+        "separate worker processes, a notification missed)",
+    )
     access_log: bool = Field(
         default=False,
         description="`vidgate serve`: log one line per request (uvicorn's access log); it costs on every request",

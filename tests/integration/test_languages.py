@@ -77,7 +77,9 @@ def test_request_errors_are_worded_in_the_callers_language(server: Running, secr
         assert r.headers["content-language"] == lang
         got = error_of(r, 400)
         assert got["code"] == "invalid_duration" and got["param"] == "duration"
-        assert got["message"] == Message("invalid duration {value}, must be one of {values}", value=7, values="5/10").render(lang)
+        assert got["message"] == Message(
+            "invalid duration {value}, must be one of {values}", value=7, values="5/10"
+        ).render(lang)
         same_but_message(en, got)
         # 401: no key
         en = error_of(anonymous.get("/v1/tasks/task_x"), 401)

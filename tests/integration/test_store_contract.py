@@ -283,10 +283,10 @@ def test_ended_tasks_become_due_for_purge_after_their_expiry(store: Store) -> No
         store.tasks.claim("w", 30)
     store.tasks.complete(done, "w", cost=1, result_path="r", expires_at=int(time.time()) - 1)
     store.tasks.fail(failed, code="x", message="y")
-    assert store.tasks.due_for_purge(default_ttl=3600) == [done]
-    assert sorted(store.tasks.due_for_purge(default_ttl=-1)) == sorted([done, failed])
+    assert store.task_queries.due_for_purge(default_ttl=3600) == [done]
+    assert sorted(store.task_queries.due_for_purge(default_ttl=-1)) == sorted([done, failed])
     store.tasks.mark_purged([done])
-    assert store.tasks.due_for_purge(default_ttl=-1) == [failed]
+    assert store.task_queries.due_for_purge(default_ttl=-1) == [failed]
     assert store.tasks.get(done).status == Status.COMPLETED  # type: ignore[union-attr]  # the record stays
 
 

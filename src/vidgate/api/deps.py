@@ -22,6 +22,7 @@ from vidgate.routing.service import ChannelService
 from vidgate.store import Principal, Store
 from vidgate.store.accounts import KEY_PREFIX
 from vidgate.store.ledger import MAX_ENTRY_ID
+from vidgate.tasks.hub import TaskHub
 from vidgate.tasks.service import TaskService
 
 
@@ -39,6 +40,7 @@ class AppContext:
     limiter: Limiter
     channels: ChannelService
     keys: KeyCache
+    hub: TaskHub  # live progress streams' one watcher
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or str(request.base_url)

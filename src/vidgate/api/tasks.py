@@ -1,10 +1,10 @@
-"""GET /v1/tasks/{task_id}"""
+"""GET /v1/tasks (the caller's tasks, a page at a time), GET /v1/tasks/{task_id}, and cancel."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -12,15 +12,51 @@ from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.language import language
 from vidgate.api.openapi import errors
 from vidgate.store import Principal
+from vidgate.tasks.listing import DEFAULT_LIMIT, MAX_LIMIT, TaskFilter, list_tasks
 from vidgate.tasks.model import Task
 from vidgate.tasks.view import task_object
 
 router = APIRouter(responses=errors(401, 404, 429))
 
 
-def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
+def view(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
+    """The task object clients see, its result link signed for this server's address."""
     base = ctx.base_url(request)
-    return {"code": 200, "data": task_object(task, lambda key, exp: ctx.signer.url(base, key, exp), language(request))}
+    return task_object(task, lambda key, exp: ctx.signer.url(base, key, exp), language(request))
+
+
+def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
+    return {"code": 200, "data": view(task, request, ctx)}
+
+
+@router.get(
+    "/v1/tasks",
+    summary="List the caller's tasks, newest first, a page at a time",
+    responses=errors(400),
+    response_model=dict[str, Any],
+    description="Each item is the task object of GET /v1/tasks/{task_id} with its `model`. `has_more` says "
+    "whether older tasks match; pass `last_id` as `after` for the next page. Only the caller's account's tasks "
+    "are listed.",
+)
+def list_task_page(
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="tasks per page")] = DEFAULT_LIMIT,
+    after: Annotated[str | None, Query(description="the `last_id` of the previous page")] = None,
+    status: Annotated[
+        str | None, Query(description="only tasks of this status (pending, processing, completed, failed, cancelled)")
+    ] = None,
+    model: Annotated[str | None, Query(description="only tasks of this model")] = None,
+) -> dict[str, Any]:
+    page = list_tasks(ctx.store, caller, TaskFilter.read(limit=limit, after=after, status=status, model=model))
+    items = [{"id": task.id, "model": task.model, **view(task, request, ctx)} for task in page.tasks]
+    return {
+        "code": 200,
+        "data": items,
+        "has_more": page.has_more,
+        "last_id": page.tasks[-1].id if page.tasks else None,
+    }
 
 
 @router.get(
@@ -36,10 +72,15 @@ async def read_task(request: Request, ctx: AppContext, task_id: str) -> JSONResp
 
 
 async def answer_task(request: Request, ctx: AppContext, caller: Principal, task_id: str) -> JSONResponse:
-    # an ended task is answered from memory, on the event loop; anything else is read from the
-    # database: on the loop too where that is a local read (SQLite), else in a worker thread.
     # The envelope is plain JSON values: answered as built, without FastAPI validating and
     # serialising it against the (schema-less) response model
+    return JSONResponse(envelope(await own_task(ctx, caller, task_id), request, ctx))
+
+
+async def own_task(ctx: AppContext, caller: Principal, task_id: str) -> Task:
+    """The caller's task (TaskNotFound if it is not theirs). An ended task is answered from
+    memory, on the event loop; anything else is read from the database: on the loop too where
+    that is a local read (SQLite), else in a worker thread."""
     task = ctx.tasks.ended(caller, task_id)
     if task is None:
         task = (
@@ -47,7 +88,7 @@ async def answer_task(request: Request, ctx: AppContext, caller: Principal, task
             if ctx.tasks.reads_inline
             else await run_in_threadpool(ctx.tasks.get, caller, task_id)
         )
-    return JSONResponse(envelope(task, request, ctx))
+    return task
 
 
 @router.post(

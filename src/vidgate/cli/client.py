@@ -11,6 +11,7 @@ running, 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any
 
 import click
 
-from vidgate.sdk import APIError, Client, Model, Task, TaskStatus, VidgateClientError, WaitTimeoutError
+from vidgate.sdk import APIError, Client, Model, Task, TaskPage, TaskStatus, VidgateClientError, WaitTimeoutError
 from vidgate.sdk._http import DEFAULT_MAX_RETRIES, submit_headers
 from vidgate.sdk.polling import DEFAULT_POLL_INTERVAL
 
@@ -158,7 +159,7 @@ def generate(
 
 @click.group()
 def tasks() -> None:
-    """Read, wait for and cancel tasks."""
+    """List, read, watch, wait for and cancel tasks."""
 
 
 @tasks.command("get")
@@ -183,6 +184,57 @@ def tasks_wait(
     """Wait for a task to end, with a progress bar."""
     task = client.tasks.get(task_id)
     return finish(client, out, task, output=output, timeout=timeout, poll_interval=poll_interval)
+
+
+@tasks.command("list")
+@click.option("--status", default=None, help="Only tasks of this status (pending, processing, completed, failed, ...).")
+@click.option("--model", default=None, help="Only tasks of this model.")
+@click.option("--limit", type=click.IntRange(1, 100), default=None, help="Tasks per page (the server's default: 20).")
+@click.option("--after", default=None, metavar="TASK_ID", help="Only tasks older than this one (a page's last_id).")
+@click.option("--all", "every", is_flag=True, help="Every matching task, page after page.")
+@api_command
+def tasks_list(
+    client: Client,
+    out: Output,
+    *,
+    status: str | None,
+    model: str | None,
+    limit: int | None,
+    after: str | None,
+    every: bool,
+) -> int:
+    """List the account's tasks, newest first (with --json: the page; with --all --json: a task per line)."""
+    if every:
+        for task in client.tasks.iter(status=status, model=model, limit=limit, after=after):
+            out.listed(task)
+        return EXIT_OK
+    page = client.tasks.list(status=status, model=model, limit=limit, after=after)
+    if out.as_json:
+        out.page(page)
+        return EXIT_OK
+    for task in page.data:
+        out.listed(task)
+    if page.has_more:
+        click.echo(f"more: vidgate tasks list --after {page.last_id}", err=True)
+    return EXIT_OK
+
+
+@tasks.command("watch")
+@click.argument("task_id")
+@api_command
+def tasks_watch(client: Client, out: Output, *, task_id: str) -> int:
+    """Follow a task live (the server's event stream) with a progress bar until it ends (with --json: each state
+    on a line)."""
+    states = client.tasks.stream(task_id)
+    task = first = next(states)
+    with progress_bar(first, enabled=not out.as_json) as show:
+        for task in itertools.chain([first], states):
+            show(task)
+            if out.as_json:
+                out.task(task)
+    if not out.as_json:
+        out.task(task)
+    return exit_code(task)
 
 
 @tasks.command("cancel")
@@ -341,6 +393,17 @@ class Output:
             click.echo(f"  {name} ({spec.get('type')}){required}{default}{choice}")
         for tier, price in model.pricing.get("tiers", {}).items():
             click.echo(f"  price {tier}: {json.dumps(price)}")
+
+    def listed(self, task: Task) -> None:
+        """A task in a list: its object on a line of its own (JSON), or one line for people."""
+        if self.as_json:
+            self._json(task.to_json())
+        else:
+            created = _utc(task.created) if task.created is not None else "-"
+            click.echo(f"{task.id}  {task.status:<10}  {task.progress:>3}%  {task.model or '-'}  {created}")
+
+    def page(self, page: TaskPage) -> None:
+        self._json({"data": [task.to_json() for task in page.data], "has_more": page.has_more, "last_id": page.last_id})
 
     def error(self, exc: VidgateClientError) -> None:
         if self.as_json:

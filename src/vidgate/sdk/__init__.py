@@ -7,6 +7,9 @@
         task = client.tasks.wait(task, timeout=900)
         if task.status == "completed":
             client.download(task, "fox.mp4")
+        for task in client.tasks.iter(status="processing"):  # the account's tasks, newest first
+            for state in client.tasks.stream(task.id):  # live, until it ends
+                print(state.status, state.progress)
 
 ``AsyncClient`` has the same methods, to be awaited. Errors are ``VidgateClientError``s; the
 server's own answers are ``APIError``s carrying ``status``, ``type``, ``code`` and ``message``.
@@ -31,7 +34,7 @@ from vidgate.sdk.errors import (
     VidgateClientError,
     WaitTimeoutError,
 )
-from vidgate.sdk.models import Model, Task, TaskError, TaskResult, TaskStatus, TaskVideo
+from vidgate.sdk.models import Model, Task, TaskError, TaskPage, TaskResult, TaskStatus, TaskVideo
 from vidgate.sdk.params import (
     MODELS,
     GenerationRequest,
@@ -67,6 +70,7 @@ __all__ = [
     "Task",
     "TaskError",
     "TaskNotCompletedError",
+    "TaskPage",
     "TaskResult",
     "TaskStatus",
     "TaskVideo",

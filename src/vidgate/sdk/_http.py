@@ -30,7 +30,7 @@ from vidgate.sdk.errors import (
     VidgateClientError,
     error_class,
 )
-from vidgate.sdk.models import Model, Task
+from vidgate.sdk.models import Model, Task, TaskPage
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -40,6 +40,7 @@ MAX_RETRY_WAIT = 60.0
 GENERATIONS_PATH = "/v1/videos/generations"
 MODELS_PATH = "/v1/models"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+TASKS_PATH = "/v1/tasks"
 USER_AGENT = f"vidgate-sdk/{__version__}"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -137,6 +138,25 @@ def task_path(task_id: str) -> str:
 
 def cancel_path(task_id: str) -> str:
     return task_path(task_id) + "/cancel"
+
+
+def events_path(task_id: str) -> str:
+    return task_path(task_id) + "/events"
+
+
+def list_params(*, status: str | None, model: str | None, limit: int | None, after: str | None) -> dict[str, Any]:
+    """The query of ``GET /v1/tasks`` (what is None is left out: the server's default)."""
+    given = {"status": status, "model": model, "limit": limit, "after": after}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def page_of(response: httpx.Response) -> TaskPage:
+    """The page ``GET /v1/tasks`` answers (its envelope holds the page beside ``data``)."""
+    body = _json(response)
+    try:
+        return TaskPage.model_validate(body)
+    except ValidationError:
+        raise _unexpected(response) from None
 
 
 def backoff(attempt: int) -> float:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any, Self
 
 import anyio
 import httpx
+from httpx_sse import EventSource
 
 from vidgate.sdk import _http
 from vidgate.sdk.download import atomic_file, result_url, target_path
-from vidgate.sdk.models import Model, Task
+from vidgate.sdk.errors import APIConnectionError
+from vidgate.sdk.models import Model, Task, TaskPage
 from vidgate.sdk.params import GenerationRequest, build_body
 from vidgate.sdk.polling import (
     DEFAULT_FIRST_POLL_AFTER,
@@ -22,6 +24,7 @@ from vidgate.sdk.polling import (
     PollSchedule,
     Waiter,
 )
+from vidgate.sdk.streaming import Follow, stream_request
 
 
 class AsyncClient:
@@ -129,6 +132,42 @@ class AsyncTasks:
     async def cancel(self, task_id: str) -> Task:
         """Ask the server to cancel; a processing task may still say ``processing`` for a moment."""
         return _http.task_of(await self._client._api("POST", _http.cancel_path(task_id)))
+
+    async def list(
+        self, *, status: str | None = None, model: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> TaskPage:
+        """One page of the account's tasks, newest first; see ``Tasks.list``."""
+        params = _http.list_params(status=status, model=model, limit=limit, after=after)
+        return _http.page_of(await self._client._api("GET", _http.TASKS_PATH, params=params))
+
+    async def iter(
+        self, *, status: str | None = None, model: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> AsyncIterator[Task]:
+        """Every task of the account, newest first, a page at a time; see ``Tasks.iter``."""
+        while True:
+            page = await self.list(status=status, model=model, limit=limit, after=after)
+            for task in page.data:
+                yield task
+            if not page.has_more or page.last_id is None:
+                return
+            after = page.last_id
+
+    async def stream(self, task_id: str) -> AsyncIterator[Task]:
+        """The task now, then at every change, ending with its final state; see ``Tasks.stream``."""
+        follow = Follow(task_id, self._client.config.max_retries)
+        while True:
+            request = stream_request(self._client.config, self._client._http, task_id)
+            cause: APIConnectionError | None = None
+            try:
+                async with aclosing(await self._client._send(request, stream=True)) as response:
+                    async for event in EventSource(response).aiter_sse():
+                        if (task := follow.take(event)) is not None:
+                            yield task
+                            if task.ended:
+                                return
+            except httpx.TransportError as exc:
+                cause = _http.connection_error(exc, request)
+            await anyio.sleep(follow.reconnect_after(cause))
 
     async def wait(
         self,

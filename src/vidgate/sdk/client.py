@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Self
 
 import httpx
+from httpx_sse import EventSource
 
 from vidgate.sdk import _http
 from vidgate.sdk.download import atomic_file, result_url, target_path
-from vidgate.sdk.models import Model, Task
+from vidgate.sdk.errors import APIConnectionError
+from vidgate.sdk.models import Model, Task, TaskPage
 from vidgate.sdk.params import GenerationRequest, build_body
 from vidgate.sdk.polling import (
     DEFAULT_FIRST_POLL_AFTER,
@@ -26,6 +28,7 @@ from vidgate.sdk.polling import (
     PollSchedule,
     Waiter,
 )
+from vidgate.sdk.streaming import Follow, stream_request
 
 
 class Client:
@@ -145,6 +148,45 @@ class Tasks:
     def cancel(self, task_id: str) -> Task:
         """Ask the server to cancel; a processing task may still say ``processing`` for a moment."""
         return _http.task_of(self._client._api("POST", _http.cancel_path(task_id)))
+
+    def list(
+        self, *, status: str | None = None, model: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> TaskPage:
+        """One page of the account's tasks, newest first (``limit`` 1-100, the server's default
+        20); pass the page's ``last_id`` as ``after`` for the next one."""
+        params = _http.list_params(status=status, model=model, limit=limit, after=after)
+        return _http.page_of(self._client._api("GET", _http.TASKS_PATH, params=params))
+
+    def iter(
+        self, *, status: str | None = None, model: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Iterator[Task]:
+        """Every task of the account (of this ``status`` and ``model``; older than ``after``),
+        newest first, fetched a page of ``limit`` at a time as the iteration goes."""
+        while True:
+            page = self.list(status=status, model=model, limit=limit, after=after)
+            yield from page.data
+            if not page.has_more or page.last_id is None:
+                return
+            after = page.last_id
+
+    def stream(self, task_id: str) -> Iterator[Task]:
+        """The task now, then again at every change of its status or progress, live (server-sent
+        events), ending with its final state. A stream cut off is opened again (see
+        ``vidgate.sdk.streaming``)."""
+        follow = Follow(task_id, self._client.config.max_retries)
+        while True:
+            request = stream_request(self._client.config, self._client._http, task_id)
+            cause: APIConnectionError | None = None
+            try:
+                with closing(self._client._send(request, stream=True)) as response:
+                    for event in EventSource(response).iter_sse():
+                        if (task := follow.take(event)) is not None:
+                            yield task
+                            if task.ended:
+                                return
+            except httpx.TransportError as exc:
+                cause = _http.connection_error(exc, request)
+            time.sleep(follow.reconnect_after(cause))
 
     def wait(
         self,

@@ -46,6 +46,7 @@ class TaskError(_Model):
 
 class Task(_Model):
     id: str
+    model: str | None = Field(default=None, description="the model; given in task lists")
     status: Annotated[TaskStatus, BeforeValidator(normalise_status)]
     progress: int = Field(default=0, description="0-100; 100 once ended")
     created: int | None = None
@@ -85,3 +86,11 @@ class Model(_Model):
     parameters: dict[str, Any] = Field(default_factory=dict, description="each field: type, values, default, ...")
     rules: dict[str, Any] = Field(default_factory=dict)
     pricing: dict[str, Any] = Field(default_factory=dict, description="billing, tier_parameter and tiers' prices")
+
+
+class TaskPage(_Model):
+    """A page of ``GET /v1/tasks``: tasks newest first; ``last_id`` is the ``after`` of the next."""
+
+    data: list[Task] = Field(default_factory=list)
+    has_more: bool = False
+    last_id: str | None = None

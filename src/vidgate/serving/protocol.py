@@ -14,6 +14,10 @@ A connection beyond ``max_connections`` is answered ``503`` (``too_many_connecti
 as soon as it is accepted. A request the HTTP parser rejects (malformed request line, headers,
 Content-Length or chunked body) is answered ``400`` (``invalid_http_request``) in the usual error
 envelope, where uvicorn would answer plain text.
+
+A response that never ends by itself (a live progress stream, whose route marks its request
+with ``ENDLESS``) is closed when the server shuts down, as if its client had left: uvicorn
+would otherwise wait for it before stopping. Every other request in progress is let finish.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def raw_response(error: RequestError) -> bytes:
 
 
 _REASONS = {400: "Bad Request", 503: "Service Unavailable"}
+#: the key of a request's ASGI scope that marks its response as one that never ends by itself
+ENDLESS = "vidgate.endless"
 WARN_EVERY_S = 10.0  # refused connections are logged at most this often
 _last_warned = float("-inf")
 
@@ -90,6 +96,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         if not self._refused:
             super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server is stopping: an endless response is cut off (its stream sees its client
+        leave); anything else as uvicorn does (finish the response, then close)."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and cycle.scope.get(ENDLESS):
+            self.transport.close()
+            return
+        super().shutdown()
 
     def handle_websocket_upgrade(self) -> None:
         self._phase = Phase.IDLE  # the connection is the WebSocket protocol's from here

@@ -13,6 +13,7 @@ from vidgate.store.db import Database, translated
 from vidgate.store.idempotency import IdempotencyStore
 from vidgate.store.migrate import current_revision, head_revision, upgrade
 from vidgate.store.prices import PriceStore
+from vidgate.store.task_queries import TaskQueries
 from vidgate.store.tasks import TaskStore
 from vidgate.store.upstream import UpstreamStore
 from vidgate.store.usage import UsageStore
@@ -25,6 +26,7 @@ class Store:
         self.db = db
         self.accounts = AccountStore(db)
         self.tasks = TaskStore(db)
+        self.task_queries = TaskQueries(db)
         self.prices = PriceStore(db)
         self.usage = UsageStore(db)
         self.channels = ChannelStore(db)

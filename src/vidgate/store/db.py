@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ from vidgate.store.listen import PgListener
 from vidgate.store.notify import TASK_PENDING, PgNotifier
 
 SQLITE_BUSY_TIMEOUT_S = 30
+#: the connection's ``info`` key of the channels to notify when its transaction commits
+_AFTER_COMMIT = "vidgate_notify_after_commit"
 #: a PostgreSQL connection back from the pool after this long idle is pinged first; a busy one
 #: is not (should the server have dropped it anyway, the statement fails and SQLAlchemy
 #: replaces every pooled connection, so that happens once)
@@ -142,13 +144,13 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with (
-            translated(),
-            self._writers,
-            self.engine.connect().execution_options(vidgate_write=True) as conn,
-            conn.begin(),
-        ):
-            yield conn
+        with translated(), self._writers, self.engine.connect().execution_options(vidgate_write=True) as conn:
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                channels = conn.info.pop(_AFTER_COMMIT, ())
+        self._notify_all(channels)  # committed: not reached when the transaction raised
 
     @contextmanager
     def write_one(self) -> Iterator[Connection]:
@@ -158,7 +160,21 @@ class Database:
                 yield conn
         else:
             with translated(), self._autocommit.connect() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    channels = conn.info.pop(_AFTER_COMMIT, ())
+            self._notify_all(channels)
+
+    @staticmethod
+    def notify_after_commit(conn: Connection, channel: str) -> None:
+        """Within ``write()`` or ``write_one()``: ``notify(channel)`` once the transaction has
+        committed (nothing if it rolls back), however many statements asked."""
+        conn.info.setdefault(_AFTER_COMMIT, set()).add(channel)
+
+    def _notify_all(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            self.notify(channel)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

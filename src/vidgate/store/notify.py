@@ -1,11 +1,12 @@
 """Tell other processes that something changed (PostgreSQL NOTIFY), one channel each: tasks were
-queued (wake a worker), keys or accounts changed (drop cached authentications).
+queued (wake a worker), a task's status or progress changed (wake the streams following it),
+keys or accounts changed (drop cached authentications).
 
 Key changes are rare and must be heard before the change is answered: they are announced inside
 their own transaction, which PostgreSQL delivers at the commit, and confirmed by every listener
 before the change returns (``Database.write_announcing``, ``vidgate.store.announce``).
 
-Tasks are queued all the time, and NOTIFY inside a submitting transaction would serialise every
+Tasks are queued and change all the time, and NOTIFY inside a submitting transaction would serialise every
 commit on PostgreSQL's notification-queue lock. Instead the submit is committed first, then the
 notifier is *poked*; one background thread per channel and process sends NOTIFY on its own
 autocommit connection, and pokes that arrive while a NOTIFY is in flight (or within
@@ -28,6 +29,8 @@ from vidgate.store.listen import unavailable
 log = logging.getLogger(__name__)
 
 TASK_PENDING = "vidgate_task_pending"
+#: a task's status or progress changed (live progress streams re-read the tasks they follow)
+TASK_CHANGED = "vidgate_task_changed"
 KEYS_CHANGED = "vidgate_keys_changed"
 RETRY_S = 1.0
 CONNECT_TIMEOUT_S = 5

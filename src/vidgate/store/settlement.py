@@ -32,6 +32,8 @@ from sqlalchemy.engine import Connection, Row
 
 from vidgate.i18n import Message, as_message
 from vidgate.store import ledger
+from vidgate.store.db import Database
+from vidgate.store.notify import TASK_CHANGED
 from vidgate.store.tables import P, api_keys, channels, tasks
 from vidgate.tasks.model import Status, moved_to
 
@@ -42,6 +44,12 @@ from vidgate.tasks.model import Status, moved_to
 #: such update takes its rows with ``lock_tasks`` first.
 LOCK_ORDER = ("tasks", "api_keys", "channels", "accounts")
 CHUNK = 500  # ids per IN (...) list
+
+
+def changed(conn: Connection) -> None:
+    """Tasks' status or progress changed in this transaction: tell whoever follows them
+    (``TASK_CHANGED``) once it has committed."""
+    Database.notify_after_commit(conn, TASK_CHANGED)
 
 
 def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -93,6 +101,7 @@ def settle_completed(conn: Connection, completed: Sequence[Row[Any, Any]]) -> No
     """Money and counters for tasks just completed: each account's row and each key's and
     channel's counter is updated once, however many of its tasks are in the batch. Rows are
     locked in the one order every transaction uses (see ``LOCK_ORDER``)."""
+    changed(conn)
     by_account: dict[str, list[tuple[str, int, str | None, str | None]]] = defaultdict(list)
     for row in completed:
         by_account[row.account_id] += [
@@ -159,6 +168,8 @@ def end_where(
         .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
     )
     rows = [row for chunk in chunks(ids) for row in conn.execute(end.where(tasks.c.id.in_(chunk), *where)).all()]
+    if rows:
+        changed(conn)
     count_out(conn, rows)
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")

@@ -33,6 +33,7 @@ from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
     SETTLED,
+    changed,
     chunks,
     completion,
     end_where,
@@ -42,7 +43,7 @@ from vidgate.store.settlement import (
     settle_completed,
 )
 from vidgate.store.tables import P, api_keys, tasks
-from vidgate.tasks.model import ENDED, Status, Task, moved_to
+from vidgate.tasks.model import Status, Task, moved_to
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
 
@@ -63,14 +64,14 @@ class SweepResult:
     timed_out: int = 0
 
 
-def _task(row: RowMapping) -> Task:
+def task_from_row(row: RowMapping) -> Task:
     return Task(
         id=row["id"],
         account_id=row["account_id"],
         model=row["model"],
         status=Status(row["status"]),
         progress=int(row["progress"]),
-        request=row["request"],
+        request=row.get("request") or {},
         hold=int(row["hold"]),
         cost=int(row["cost"]),
         estimated_time=int(row["estimated_time"]),
@@ -187,7 +188,7 @@ class TaskStore:
         stmt = _GET if account_id is None else _GET_OF_ACCOUNT
         with self.db.read() as conn:
             row = conn.execute(stmt, {"task_id": task_id, "account_id": account_id}).mappings().first()
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     # --- the queue -------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float) -> Task | None:
@@ -200,7 +201,9 @@ class TaskStore:
                 .mappings()
                 .first()
             )
-        return _task(row) if row else None
+            if row:
+                changed(conn)
+        return task_from_row(row) if row else None
 
     def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float, progress: int | None = None) -> Lease:
         """Extend the lease (and record progress). Tells the worker whether to go on."""
@@ -209,6 +212,8 @@ class TaskStore:
         stmt = _HEARTBEAT if progress is None else _HEARTBEAT_WITH_PROGRESS
         with self.db.write_one() as conn:
             row = conn.execute(stmt, {**params, "pct": progress}).first()
+            if row is not None and progress is not None:
+                changed(conn)
         if row is None:
             return Lease.LOST
         return Lease.CANCEL if row.cancel_requested else Lease.HELD
@@ -305,6 +310,8 @@ class TaskStore:
         with self.db.write() as conn:
             give_back_reservations(conn, mine)
             requeued = conn.execute(sa.update(tasks).where(*mine).values(**values)).rowcount == 1
+            if requeued:
+                changed(conn)
         if requeued and not_before is None:
             self.db.notify_pending()
         return requeued
@@ -349,6 +356,8 @@ class TaskStore:
                         updated_at=now,
                     )
                 ).rowcount
+            if result.requeued:
+                changed(conn)
             for model, limit in [*timeouts.items(), (None, default_timeout)]:
                 scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
                 # created_at <= started_at: the first bound lets the index of active tasks find them
@@ -374,18 +383,6 @@ class TaskStore:
         if result.requeued:
             self.db.notify_pending()
         return result
-
-    def due_for_purge(self, *, default_ttl: float, limit: int = 500) -> list[str]:
-        """Ended tasks whose results and inputs may now be deleted (the task record stays)."""
-        now = time.time()
-        expiry = sa.func.coalesce(tasks.c.expires_at, tasks.c.completed_at + default_ttl)
-        stmt = (
-            sa.select(tasks.c.id)
-            .where(tasks.c.status.in_([s.value for s in ENDED]), tasks.c.purged_at.is_(None), expiry < now)
-            .limit(limit)
-        )
-        with self.db.read() as conn:
-            return list(conn.execute(stmt).scalars())
 
     def mark_purged(self, task_ids: list[str]) -> None:
         if task_ids:

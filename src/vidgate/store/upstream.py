@@ -22,6 +22,7 @@ from vidgate.store.db import Database
 from vidgate.store.settlement import (
     OWNED,
     SETTLED,
+    changed,
     chunks,
     completion,
     end_where,
@@ -242,6 +243,8 @@ class UpstreamStore:
         now = time.time()
         with self.db.write() as conn:
             lock_tasks(conn, ids=[p.task_id for p in polls])
+            if any(p.progress is not None for p in polls):
+                changed(conn)
             for (at, progress, errors), ids in groups.items():
                 for chunk in chunks(ids):
                     conn.execute(

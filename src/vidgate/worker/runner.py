@@ -191,7 +191,7 @@ class WorkerPool:
             log.warning("sweeper: %s", result)
 
     def _purge(self) -> None:
-        ids = self.store.tasks.due_for_purge(default_ttl=self.config.result_ttl_seconds)
+        ids = self.store.task_queries.due_for_purge(default_ttl=self.config.result_ttl_seconds)
         for task_id in ids:
             self.storage.delete_task(task_id)
         self.store.tasks.mark_purged(ids)
