@@ -114,7 +114,10 @@ def test_a_client_that_leaves_is_let_go_at_once(tmp_path: Path) -> None:
         hub = server.app.state.ctx.hub
         lines: list[str] = []
         with client.stream("GET", f"/v1/tasks/{task_id}/events") as response:
-            for line in response.iter_lines():
+            # one iterator kept to the end of the block: an abandoned one is closed when collected,
+            # and with it the connection, which is the leaving this test makes on purpose below
+            reading = response.iter_lines()
+            for line in reading:
                 lines.append(line)
                 if line == ": keepalive":
                     break  # a pending task with no worker: only keepalives come now
