@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, tasks
+from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, observe, tasks
+from vidgate.api import metrics as metrics_api
 from vidgate.api.deps import AppContext
 from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book
@@ -20,6 +21,8 @@ from vidgate.limits import build_limiter
 from vidgate.media.fetch import FetchPolicy
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import LocalStorage
+from vidgate.metrics.exposition import Exposition, process_ending
+from vidgate.metrics.queue import QueueCollector
 from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
@@ -68,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
             ctx.keys.stop()
             ctx.limiter.close()
             store.close()
+            process_ending()
 
     app = FastAPI(
         title="vidgate",
@@ -79,10 +83,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.readiness = health.Readiness(
         store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
     )
-    routers = [module.router for module in (generations, tasks, account, admin, admin_channels, files, health)]
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.state.metrics = Exposition(token=token, extra=[QueueCollector(store)])
+    routers = [
+        module.router for module in (generations, tasks, account, admin, admin_channels, files, health, metrics_api)
+    ]
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
+    observe.install(app)  # outermost: request ids and the request metrics, the fast path's included
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app

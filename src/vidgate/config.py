@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         description="`vidgate serve`: log one line per request (uvicorn's access log); it costs on every request",
     )
 
+    # operation (see README "Deploying")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per event; json: one JSON object per line"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token /metrics requires; unset: /metrics is open"
+    )
+
     # operators
     admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the admin API (/admin/v1); unset: the admin API is disabled"
@@ -124,6 +132,13 @@ class Settings(BaseSettings):
         if len(value) < MIN_ADMIN_TOKEN:
             raise ValueError(f"VIDGATE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters long")
         return SecretStr(value)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        """Empty means unset: /metrics is open."""
+        value = token.get_secret_value().strip() if token is not None else ""
+        return SecretStr(value) if value else None
 
     @property
     def resolved_database_url(self) -> str:

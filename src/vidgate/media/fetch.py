@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import httpx
 
+from vidgate import metrics
 from vidgate.errors import InvalidMediaUrl, MediaError
 from vidgate.media.addresses import (
     IPAddress,
@@ -285,7 +286,11 @@ class Fetcher:
                 info = probe_video(part, label=_shown(url))
             os.replace(part, dest)
         except _Refused as exc:
+            metrics.fetch_failures.labels("url_refused").inc()
             raise MediaError(str(exc), reason="url_refused") from None
+        except MediaError as exc:
+            metrics.fetch_failures.labels(exc.reason).inc()
+            raise
         finally:
             part.unlink(missing_ok=True)
         return Fetched(dest, info)

@@ -74,6 +74,7 @@ class InFlight:
     quote: int | None
     started_at: float | None
     progress: int = 0
+    created_at: float = 0.0
 
 
 _IN_FLIGHT = (
@@ -87,6 +88,7 @@ _IN_FLIGHT = (
     tasks.c.quote,
     tasks.c.started_at,
     tasks.c.progress,
+    tasks.c.created_at,
 )
 
 
@@ -102,6 +104,7 @@ def _in_flight(r: Any) -> InFlight:
         r.quote,
         r.started_at,
         int(r.progress),
+        float(r.created_at),
     )
 
 

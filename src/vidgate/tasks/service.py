@@ -6,6 +6,7 @@ is a 402, a key at its limit of active tasks a 429, cancelling an ended task a 4
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -18,7 +19,10 @@ from vidgate.errors import Conflict, InsufficientBalance, RateLimited, TaskNotFo
 from vidgate.media.fetch import FetchPolicy, check_url
 from vidgate.store import Principal, Store
 from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
-from vidgate.tasks.model import Task
+from vidgate.tasks import events
+from vidgate.tasks.model import Status, Task
+
+log = logging.getLogger(__name__)
 
 #: what a model is expected to take when the operator has not said otherwise (seconds)
 DEFAULT_ESTIMATED_TIME = 60
@@ -72,6 +76,7 @@ class TaskService:
             raise InsufficientBalance(
                 f"this task costs up to {exc.needed / 1e6:g} and the account balance cannot cover it; top up and retry"
             ) from None
+        events.submitted(task)
         self.on_submit()
         return task
 
@@ -86,6 +91,14 @@ class TaskService:
             ) from None
         if task is None:
             raise TaskNotFound(f"no task {task_id!r} for this account")
+        if task.status is Status.CANCELLED:
+            events.cancelled(task.id, task.model, "cancelled by the client before it started")
+        else:  # processing: its worker (or the upstream poller) stops it and records its end
+            log.info(
+                "task %s: the client asked to cancel it; its worker stops it",
+                task.id,
+                extra={"event": "cancel_requested", "task_id": task.id},
+            )
         return task
 
     def get(self, principal: Principal, task_id: str) -> Task:

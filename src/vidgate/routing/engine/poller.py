@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vidgate import logs, metrics
 from vidgate.providers.upstream.base import FailureKind, UpstreamError, UpstreamProvider, UpstreamStatus
 from vidgate.resilience import Outage
 from vidgate.routing.channels import Channel, ChannelAction
@@ -33,6 +34,7 @@ from vidgate.routing.engine.health import judge_round
 from vidgate.routing.registry import ChannelRegistry
 from vidgate.store import Store
 from vidgate.store.upstream import InFlight, NextPoll
+from vidgate.tasks import events
 
 if TYPE_CHECKING:
     from vidgate.routing.engine.finisher import Finisher
@@ -132,27 +134,29 @@ class Poller:
     async def _poll_channel(self, channel_id: str, due: list[InFlight]) -> list[NextPoll]:
         """Poll one channel's due tasks in one batch; returns the polls to schedule."""
         channel = await asyncio.to_thread(self.registry.get, channel_id)
+        if channel is not None:
+            logs.channel.set(channel.name)  # this round's records of the channel (its own asyncio task)
         later: list[NextPoll] = []
         live = []
         for task in due:
             if task.cancel_requested:
-                await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id)
+                await self._cancel(task)
             elif channel is None:
-                await asyncio.to_thread(
-                    self.store.upstream.fail,
-                    task.id,
-                    task.upstream_id,
-                    code="upstream_error",
-                    message="the upstream channel this task was sent to no longer exists; it was not charged",
+                await self._fail(
+                    task,
+                    "upstream_error",
+                    "the upstream channel this task was sent to no longer exists; it was not charged",
                 )
             else:
                 live.append(task)
         if not live or channel is None:
             return later
         also_ended: dict[str, UpstreamStatus] = {}
+        started = time.perf_counter()
         answers = await self.providers[channel.provider].poll_many(
             self.bridge.client, channel.credentials, [(t.model, t.upstream_id) for t in live], also_ended
         )
+        metrics.upstream_request_duration.labels(channel.name, "poll").observe(time.perf_counter() - started)
         ended = also_ended
         errors: list[UpstreamError] = []
         for task in live:
@@ -164,6 +168,7 @@ class Poller:
                         "the upstream did not report this task", kind=FailureKind.RETRY, reason="upstream_error"
                     )
                 )
+                metrics.upstream_errors.labels(channel.name, "poll", errors[-1].reason).inc()
                 later += await self._on_error(task, errors[-1])
             elif answer.state in FINAL_STATES:
                 ended[task.upstream_id] = answer
@@ -174,6 +179,8 @@ class Poller:
                     )
                 )
             # else nothing new: the claim already set its next poll
+        metrics.upstream_polls.labels(channel.name, "ok").inc(len(live) - len(errors))
+        metrics.upstream_polls.labels(channel.name, "error").inc(len(errors))
         if ended:
             await self._end(channel, ended)
         await self._judge(channel, errors, answered=len(live) - len(errors))
@@ -200,29 +207,25 @@ class Poller:
         for task in taken:
             status = ended[task.upstream_id]
             if task.cancel_requested:
-                await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id)
+                await self._cancel(task)
             elif status.state == "completed":
-                self.bridge.spawn(self.finisher.finish(task, status))
+                self.bridge.spawn(self.finisher.finish(task, status, channel.provider))
             else:
                 reason = status.error_code or "upstream_error"
                 detail = status.message or "the upstream failed the task"
-                await asyncio.to_thread(
-                    self.store.upstream.fail,
-                    task.id,
-                    task.upstream_id,
-                    code=reason,
-                    message=f"upstream: {detail} ({reason}); it was not charged",
-                )
+                await self._fail(task, reason, f"upstream: {detail} ({reason}); it was not charged")
 
     async def _on_error(self, task: InFlight, exc: UpstreamError) -> list[NextPoll]:
         """A failed poll: the task fails if it cannot succeed, else it is polled again later."""
         if exc.kind is FailureKind.FAIL_TASK:
-            await asyncio.to_thread(
-                self.store.upstream.fail,
-                task.id,
-                task.upstream_id,
-                code=exc.reason,
-                message=f"upstream: {exc.message}; it was not charged",
-            )
+            await self._fail(task, exc.reason, f"upstream: {exc.message}; it was not charged")
             return []
         return [poll_again(task, self.config, exc.retry_after)]
+
+    async def _fail(self, task: InFlight, reason: str, message: str) -> None:
+        if await asyncio.to_thread(self.store.upstream.fail, task.id, task.upstream_id, code=reason, message=message):
+            events.failed(task.id, task.model, reason, message)
+
+    async def _cancel(self, task: InFlight) -> None:
+        if await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id):
+            events.cancelled(task.id, task.model, "cancelled by the client while it was processing upstream")
