@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
     )
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    app.state.metrics = Exposition(token=token, extra=[QueueCollector(store)])
+    app.state.metrics = Exposition(token=token, extra=[QueueCollector(store, settings.metrics_cache_seconds)])
     routers = [
         module.router for module in (generations, tasks, account, admin, admin_channels, files, health, metrics_api)
     ]

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="bearer token /metrics requires; unset: /metrics is open"
     )
+    metrics_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long /metrics serves the queue gauges it read from the database"
+    )
 
     # operators
     admin_token: SecretStr | None = Field(

@@ -50,7 +50,8 @@ def install(app: FastAPI) -> None:
 
 
 def templates(routes: list[BaseRoute]) -> dict[Callable[..., Any], str]:
-    """Each endpoint's path template (what Starlette leaves in the scope is the endpoint)."""
+    """The path template of each endpoint of Starlette's own routes (``/docs``, ``/openapi.json``),
+    which leave only their endpoint in the scope; FastAPI's leave the route itself."""
     found: dict[Callable[..., Any], str] = {}
     for route in routes:
         if isinstance(route, Route):
@@ -98,8 +99,10 @@ class Observed:
             self._record(scope, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        endpoint = scope.get("endpoint")  # left by the router that matched
-        route = scope.get(ROUTE_KEY) or (self.routes.get(endpoint, UNMATCHED) if endpoint is not None else UNMATCHED)
+        route = scope.get(ROUTE_KEY)
+        if route is None:  # what the router that matched left: FastAPI's route, or Starlette's endpoint
+            matched, endpoint = scope.get("route"), scope.get("endpoint")  # type: Any, Any
+            route = matched.path if matched is not None else self.routes.get(endpoint, UNMATCHED)
         method = scope["method"] if scope["method"] in _METHODS else "other"
         key = (method, route, status)
         children = self._children.get(key)
