@@ -57,7 +57,7 @@ def wait_done(client: httpx.Client, task_id: str) -> dict[str, object]:
 
 
 def test_requests_and_a_task_life_are_counted_by_route_template_and_model(instant: Running) -> None:
-    account_id, key = instant.new_account("100")
+    _, key = instant.new_account("100")
     before = scrape(instant.url)
     with instant.client(key) as client:
         task_id = client.post("/v1/videos/generations", json={"model": "kling-v2-6", "prompt": "a cat"}).json()["data"][
