@@ -31,14 +31,18 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="API processes sharing the port, to use more cores (uvicorn's name; --processes is the same).",
+    metavar="N",
+    help="API processes (HTTP servers) sharing the port, to use more cores; uvicorn's name for them, "
+    "--processes is the same. Not task workers: those are --concurrency threads in each process, none with "
+    "--no-workers.",
 )
 @click.option(
     "--no-workers",
     "no_workers",
     is_flag=True,
     default=False,
-    help="No task workers in the API processes (run them with `vidgate worker`); by default each has its own.",
+    help="No task workers (threads making tasks) in the API processes: run `vidgate worker` for them. By "
+    "default each API process has --concurrency of its own.",
 )
 @click.option("--concurrency", type=int, default=None, help="Tasks rendered at once per process (default 2).")
 def serve(
