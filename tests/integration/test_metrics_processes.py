@@ -5,6 +5,7 @@ own that is gone once the server stops); ``vidgate worker --metrics-port`` serve
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +24,15 @@ TOKEN = "metrics-token-0123456789"
 
 
 def children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    """The API processes ``pid`` started (not multiprocessing's resource tracker, also its child)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except FileNotFoundError:  # ended meanwhile
+            pass
+    return found
 
 
 def environment(tmp_path: Path, url: str, **more: str) -> dict[str, str]:
@@ -106,6 +115,17 @@ def test_two_api_processes_are_scraped_as_one(tmp_path: Path) -> None:
             assert value(scrape, "vidgate_tasks_completed_total", model="kling-v2-6") == 1
             assert value(scrape, "vidgate_queue_depth", status="pending") == 0  # from the database, once
             assert value(scrape, "vidgate_money_captured_total") == 0.2
+            assert httpx.get(base + "/readyz", timeout=30).status_code == 200
+        killed = children(serve.pid)[0]
+        os.kill(killed, signal.SIGKILL)  # uvicorn starts another; the dead one's slots leave the sum
+        while killed in children(serve.pid) or len(children(serve.pid)) < 2 or not up(base):
+            assert time.monotonic() < deadline + 60, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        while value(scrape := fresh_scrape(base), "vidgate_worker_slots") != 4:
+            assert value(scrape, "vidgate_worker_slots") in (2, 4), scrape  # the new one starting its workers
+            assert time.monotonic() < deadline + 90
+            time.sleep(0.2)
+        assert value(scrape, "vidgate_tasks_completed_total", model="kling-v2-6") == 1  # counters outlive it
     finally:
         serve.terminate()
         serve.wait(timeout=60)

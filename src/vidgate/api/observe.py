@@ -17,9 +17,9 @@ children (kept per method, route and status) and an increment and an observe.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -66,7 +66,7 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> str:
             if _SANE.fullmatch(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class Observed:
