@@ -59,8 +59,10 @@ def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[
 
 @contextmanager
 def configuration_errors() -> Iterator[None]:
-    """A mistake in the channels file or in VIDGATE_FETCH_ALLOW_HOSTS ends the command with its
-    message, not a traceback."""
+    """A mistake in a VIDGATE_* setting, the channels file or VIDGATE_FETCH_ALLOW_HOSTS ends the
+    command with its message, not a traceback (never with the value given: it may be a secret)."""
+    from pydantic import ValidationError
+
     from vidgate.media.allowlist import AllowListError
     from vidgate.routing.spec import ChannelsFileError
 
@@ -68,3 +70,8 @@ def configuration_errors() -> Iterator[None]:
         yield
     except (ChannelsFileError, AllowListError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VIDGATE_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        raise click.ClickException(f"invalid setting: {problems}") from None

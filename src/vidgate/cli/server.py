@@ -71,7 +71,10 @@ def _serve(
 
     logs.configure()
     require_free_port(host, port)
-    settings = load_settings(data_dir=data_dir, workers=False if no_workers else None, worker_concurrency=concurrency)
+    with configuration_errors():
+        settings = load_settings(
+            data_dir=data_dir, workers=False if no_workers else None, worker_concurrency=concurrency
+        )
     logs.configure(settings.log_format)
     store = open_store(settings, wait=settings.database_wait_seconds)
     try:
@@ -156,7 +159,8 @@ def worker(
     from vidgate.worker.build import build_workers
 
     logs.configure()
-    settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
+    with configuration_errors():
+        settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     logs.configure(settings.log_format)
     store = open_store(settings, wait=settings.database_wait_seconds)
     storage = LocalStorage(settings.data_dir)
