@@ -86,11 +86,13 @@ def failed(task_id: str, model: str, reason: str, message: str) -> None:
     )
 
 
-def requeued(task_id: str, reason: str, detail: str) -> None:
+def requeued(task_id: str, reason: str, detail: str, *, level: int = logging.INFO) -> None:
     """Back to the queue: ``retry`` (an attempt failed retryably), ``lease_expired`` (its
-    worker stopped without a word), ``handed_back`` (its worker stopped and said so)."""
+    worker stopped without a word), ``handed_back`` (its worker stopped and said so),
+    ``no_channel`` (no upstream channel could take it now: a WARNING, the operator's to see)."""
     metrics.tasks_requeued.labels(reason).inc()
-    log.info(
+    log.log(
+        level,
         "task %s requeued (%s): %s",
         task_id,
         reason,

@@ -220,7 +220,9 @@ class Executor:
             self.upstream.send(job, run.worker_id, quote=self.prices.price(req, seconds), stop=run.stop)
         except NoChannel as exc:
             if self._write(run, self.store.upstream.defer, task.id, run.worker_id, time.time() + exc.retry_after):
-                events.requeued(task.id, "no_channel", f"{exc}; trying again in {exc.retry_after:g}s")
+                events.requeued(
+                    task.id, "no_channel", f"{exc}; trying again in {exc.retry_after:g}s", level=logging.WARNING
+                )
 
     def _fetch_inputs(
         self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]
