@@ -18,12 +18,15 @@ def restored() -> Iterator[None]:
     saved = (root.handlers[:], root.level)
     uvicorn = logging.getLogger("uvicorn.error")
     saved_uvicorn = (uvicorn.handlers[:], uvicorn.propagate)
+    parent = logging.getLogger("uvicorn")
+    saved_parent = (parent.handlers[:], parent.propagate)
     try:
         yield
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         uvicorn.handlers[:], uvicorn.propagate = saved_uvicorn
+        parent.handlers[:], parent.propagate = saved_parent
 
 
 def test_json_lines_carry_the_context_that_applies(restored: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,7 +44,7 @@ def test_json_lines_carry_the_context_that_applies(restored: None, capsys: pytes
         raise ValueError("boom")
     except ValueError:
         log.exception("with a traceback")
-    logging.getLogger("uvicorn.error").info("uvicorn's own")
+    logging.getLogger("uvicorn.error").warning("uvicorn's own")  # its level is uvicorn's to set
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [line["message"] for line in lines] == [
         "no context",
