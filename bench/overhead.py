@@ -24,7 +24,7 @@ wrk comes from the system's packages: when it is missing the bench installs it w
     .venv/bin/python bench/overhead.py [--rounds 3] [--duration 5] [--connections 16]
                                        [--only SQLite|PostgreSQL] [--cases get-completed,get-pending,post,404]
                                        [--cases ...,post-16-accounts]
-                                       [--serve-args "--processes 2"]
+                                       [--serve-args "--workers 2"]
 """
 
 from __future__ import annotations

@@ -23,9 +23,11 @@ from vidgate.api import (
     health,
     language,
     models,
+    observe,
     task_events,
     tasks,
 )
+from vidgate.api import metrics as metrics_api
 from vidgate.api.deps import AppContext
 from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book
@@ -34,6 +36,8 @@ from vidgate.limits import build_limiter
 from vidgate.media.fetch import FetchPolicy
 from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import open_storage
+from vidgate.metrics.exposition import Exposition, process_ending
+from vidgate.metrics.queue import QueueCollector
 from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
@@ -86,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
             ctx.keys.stop()
             ctx.limiter.close()
             store.close()
+            process_ending()
 
     app = FastAPI(
         title="vidgate",
@@ -97,15 +102,29 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.readiness = health.Readiness(
         store, storage, lambda: [*ctx.keys.health(), *ctx.hub.health(), *(workers.health() if workers else [])]
     )
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.state.metrics = Exposition(token=token, extra=[QueueCollector(store, settings.metrics_cache_seconds)])
     routers = [
         module.router
-        for module in (generations, tasks, task_events, models, account, admin, admin_channels, files, health)
+        for module in (
+            generations,
+            tasks,
+            task_events,
+            models,
+            account,
+            admin,
+            admin_channels,
+            files,
+            health,
+            metrics_api,
+        )
     ]
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
     language.install(app)  # the language of each /v1 answer (the hot paths choose their own)
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
-    cors.install(app, settings.cors_origin_list)  # outermost: in front of the hot paths too
+    cors.install(app, settings.cors_origin_list)  # in front of the hot paths too
+    observe.install(app)  # outermost: request ids and the request metrics, the fast path's and CORS's included
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app

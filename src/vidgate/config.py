@@ -112,6 +112,17 @@ class Settings(BaseSettings):
         description="comma-separated origins (https://app.example.com) browsers may call the API from, or *",
     )
 
+    # operation (see README "Deploying")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per event; json: one JSON object per line"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token /metrics requires; unset: /metrics is open"
+    )
+    metrics_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long /metrics serves the queue gauges it read from the database"
+    )
+
     # operators
     admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the admin API (/admin/v1); unset: the admin API is disabled"
@@ -170,6 +181,13 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        """Empty means unset: /metrics is open."""
+        value = token.get_secret_value().strip() if token is not None else ""
+        return SecretStr(value) if value else None
 
     @property
     def resolved_database_url(self) -> str:

@@ -136,3 +136,22 @@ def test_make_run_serves_on_the_port_and_host_given() -> None:
         timeout=60,
     )
     assert "/vidgate serve --host 127.0.0.1 --port 8000" in default.stdout  # the environment's PORT is not used
+
+
+def test_serve_takes_workers_as_api_processes_and_refuses_bad_settings_in_one_line(tmp_path: Path) -> None:
+    out = vidgate("serve", "--help", cwd=tmp_path)
+    assert "--workers, --processes N" in out.stdout and "--no-workers" in out.stdout
+    zero = vidgate("serve", "--workers", "0", cwd=tmp_path)
+    assert zero.returncode == 2 and "Invalid value for '--workers'" in zero.stderr
+    for setting, value, rule in (
+        ("VIDGATE_LOG_FORMAT", "xml", "Input should be 'text' or 'json'"),
+        ("VIDGATE_ADMIN_TOKEN", "short-secret", "at least 16 characters"),
+    ):
+        env = {**ENV, setting: value}
+        for command in ("serve", "worker"):
+            args = [sys.executable, "-m", "vidgate", command, "--data-dir", str(tmp_path / "data")]
+            out = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+            assert out.returncode == 1, (command, out.stderr)
+            assert out.stderr.startswith(f"Error: invalid setting: {setting}: ") and rule in out.stderr, out.stderr
+            assert value not in out.stderr and "Traceback" not in out.stderr  # the value may be a secret
+    assert not (tmp_path / "data").exists()  # nothing was opened

@@ -214,7 +214,7 @@ def test_heartbeat_extends_the_lease_and_reports_a_lost_task(store: Store) -> No
     store.tasks.claim("w1", 0.2)
     assert store.tasks.heartbeat(task_id, "w1", 30, progress=42) is Lease.HELD
     time.sleep(0.3)
-    assert store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=3600).requeued == 0  # lease was renewed
+    assert store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=3600).requeued == []  # lease was renewed
     assert store.tasks.get(task_id).progress == 42  # type: ignore[union-attr]
     assert store.tasks.heartbeat(task_id, "w2", 30) is Lease.LOST
 
@@ -228,10 +228,10 @@ def test_sweeper_requeues_expired_leases_then_fails_with_a_refund(store: Store) 
         time.sleep(0.1)
         result = store.tasks.sweep(max_attempts=2, timeouts={}, default_timeout=3600)
         if attempt == 1:
-            assert result.requeued == 1
+            assert [t.task_id for t in result.requeued] == [task_id]
             assert store.tasks.get(task_id).status == Status.PENDING  # type: ignore[union-attr]
             assert store.tasks.heartbeat(task_id, "w1", 30) is Lease.LOST
-    assert result.failed == 1
+    assert [(t.task_id, t.model, t.code) for t in result.failed] == [(task_id, "kling-v3", "task_failed")]
     task = store.tasks.get(task_id)
     assert task.status == Status.FAILED and "interrupted 2 times" in task.error_message  # type: ignore[union-attr,operator]
     assert acct.balance == 1_000_000
@@ -244,7 +244,9 @@ def test_sweeper_cancels_an_abandoned_task_the_client_cancelled(store: Store) ->
     store.tasks.claim("w1", 0.05)
     store.tasks.cancel(task_id, acct.id)
     time.sleep(0.1)
-    assert store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=3600).cancelled == 1
+    assert [t.task_id for t in store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=3600).cancelled] == [
+        task_id
+    ]
     assert store.tasks.get(task_id).status == Status.CANCELLED  # type: ignore[union-attr]
     assert acct.balance == 1_000_000
 
@@ -257,12 +259,14 @@ def test_tasks_over_their_models_timeout_fail_and_are_refunded(store: Store) -> 
     store.tasks.claim("w2", 30)
     time.sleep(0.15)
     result = store.tasks.sweep(max_attempts=3, timeouts={"kling-v3": 0.1}, default_timeout=3600)
-    assert result.timed_out == 1
+    assert [(t.task_id, t.model, t.code) for t in result.timed_out] == [(slow, "kling-v3", "timeout")]
     assert store.tasks.get(slow).status == Status.FAILED  # type: ignore[union-attr]
     assert "did not finish within 0.1 s" in store.tasks.get(slow).error_message  # type: ignore[union-attr,operator]
     assert store.tasks.get(other).status == Status.PROCESSING  # type: ignore[union-attr]
     assert store.tasks.heartbeat(slow, "w1", 30) is Lease.LOST
-    assert store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=0.1).timed_out == 1  # the default applies
+    assert [t.task_id for t in store.tasks.sweep(max_attempts=3, timeouts={}, default_timeout=0.1).timed_out] == [
+        other
+    ]  # the default applies
     assert acct.balance == 1_000_000
 
 
@@ -449,7 +453,9 @@ def test_a_reserved_place_is_freed_by_every_way_a_task_leaves_its_worker_unsent(
     assert store.tasks.hand_back(task_id, "w2")
     assert store.channels.in_flight() == {}
     assert store.tasks.claim("w3", -1) is not None and store.upstream.reserve(task_id, "w3", channel.id)  # lease out
-    assert store.tasks.sweep(max_attempts=10, timeouts={}, default_timeout=3600).requeued == 1
+    assert [t.task_id for t in store.tasks.sweep(max_attempts=10, timeouts={}, default_timeout=3600).requeued] == [
+        task_id
+    ]
     assert store.channels.in_flight() == {}
     reserved("w4")
     other = store.channels.upsert(

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from vidgate import logs
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
 from vidgate.billing.pricebook import PriceBook
@@ -75,8 +76,10 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     secret = bearer_token(request, "api key", "invalid_api_key")
     principal = ctx.keys.cached(secret)
     if principal is None or ctx.limiter.blocking:
-        return await run_in_threadpool(_authenticate_and_count, ctx, secret, principal)
-    ctx.limiter.check(principal.key_id, principal.rate_limit_per_minute)
+        principal = await run_in_threadpool(_authenticate_and_count, ctx, secret, principal)
+    else:
+        ctx.limiter.check(principal.key_id, principal.rate_limit_per_minute)
+    logs.account_id.set(principal.account_id)  # for the request's log records (its context only)
     return principal
 
 

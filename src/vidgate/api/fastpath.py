@@ -26,12 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vidgate.api import generations, tasks
 from vidgate.api.errors import error_response, unavailable_response
 from vidgate.api.language import CONTENT_LANGUAGE, language, of_scope
+from vidgate.api.observe import ROUTE_KEY
 from vidgate.errors import RequestError
 from vidgate.resilience import Unavailable
 
 #: a task id as the route's ``{task_id}`` takes it: one path segment
 _TASK = re.compile(r"/v1/tasks/([^/]+)")
 SUBMIT_PATH = "/v1/videos/generations"
+TASK_ROUTE = "/v1/tasks/{task_id}"  # the route template, for the metrics (``api.observe``)
 
 
 def install(app: FastAPI) -> None:
@@ -54,8 +56,10 @@ class HotPaths:
             method = scope["method"]
             path = scope["path"] if not scope.get("root_path") else get_route_path(scope)  # as the router sees it
             if method == "GET" and (match := _TASK.fullmatch(path)):
+                scope[ROUTE_KEY] = TASK_ROUTE
                 return await self._answer(scope, receive, send, tasks.read_task, match.group(1))
             if method == "POST" and path == SUBMIT_PATH:
+                scope[ROUTE_KEY] = SUBMIT_PATH
                 return await self._answer(scope, receive, send, generations.submit)
         await self.app(scope, receive, send)
 

@@ -7,8 +7,8 @@ every loop of the process (worker threads, heartbeat, sweeper, janitor, listener
 engine) is running and has not had to be restarted again and again; else 503, naming the
 check that failed. Both are cheap enough to call every second.
 
-The API serves them beside the API; ``vidgate worker --health-port`` serves them alone
-(:func:`health_app`).
+The API serves them beside the API; ``vidgate worker --health-port`` (or ``--metrics-port``)
+serves them alone, with the worker's ``/metrics`` (:func:`health_app`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vidgate.media.storage import CachedProbe, Storage
+from vidgate.metrics.exposition import Exposition
 from vidgate.resilience import LoopHealth, Unavailable
 from vidgate.store import Store
 
@@ -87,9 +88,14 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-def health_app(readiness: Readiness) -> FastAPI:
-    """An app serving only /healthz and /readyz (a worker process's)."""
+def health_app(readiness: Readiness, exposition: Exposition) -> FastAPI:
+    """An app serving only /healthz, /readyz and /metrics (a worker process's)."""
+    from vidgate.api import errors, metrics
+
     app = FastAPI(title="vidgate worker", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.readiness = readiness
+    app.state.metrics = exposition
+    errors.install(app, [*router.routes, *metrics.router.routes])
     app.include_router(router)
+    app.include_router(metrics.router)
     return app

@@ -41,6 +41,13 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+#: on every answer (``api.observe``)
+REQUEST_ID_HEADER = {
+    "description": "the request's X-Request-ID if it was 1-128 of [A-Za-z0-9._:-], else a new id (32 hex digits)",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a router or route that may answer ``statuses``."""
     return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
@@ -70,8 +77,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             operation.get("responses", {}).pop("422", None)
             if path.startswith("/v1/"):
                 operation.setdefault("parameters", []).append(LANGUAGE_PARAMETER)
-                for response in operation.get("responses", {}).values():
-                    response.setdefault("headers", {})["Content-Language"] = _CONTENT_LANGUAGE
+            for response in operation.get("responses", {}).values():
+                headers = response.setdefault("headers", {})
+                headers["X-Request-ID"] = REQUEST_ID_HEADER
+                if path.startswith("/v1/"):
+                    headers["Content-Language"] = _CONTENT_LANGUAGE
     components = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)

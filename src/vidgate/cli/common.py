@@ -79,8 +79,11 @@ def create_account_with_key(store: Store, name: str, balance: Decimal) -> tuple[
 
 @contextmanager
 def configuration_errors() -> Iterator[None]:
-    """A mistake in the channels file, in VIDGATE_FETCH_ALLOW_HOSTS or VIDGATE_STORAGE_URL ends
-    the command with its message, not a traceback."""
+    """A mistake in a VIDGATE_* setting, the channels file, VIDGATE_FETCH_ALLOW_HOSTS or
+    VIDGATE_STORAGE_URL ends the command with its message, not a traceback (never with the value
+    given: it may be a secret)."""
+    from pydantic import ValidationError
+
     from vidgate.media.allowlist import AllowListError
     from vidgate.media.storage import StorageUrlError
     from vidgate.routing.spec import ChannelsFileError
@@ -89,3 +92,8 @@ def configuration_errors() -> Iterator[None]:
         yield
     except (ChannelsFileError, AllowListError, StorageUrlError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VIDGATE_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        raise click.ClickException(f"invalid setting: {problems}") from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from vidgate.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from vidgate.config import Settings
     from vidgate.media.storage import Storage
     from vidgate.resilience import LoopHealth
     from vidgate.store import Store
@@ -30,27 +30,58 @@ if TYPE_CHECKING:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @data_dir_option
-@click.option("--workers/--no-workers", default=None, help="Run workers in this process (default: yes).")
-@click.option("--concurrency", type=int, default=None, help="Tasks rendered at once (default 2).")
 @click.option(
+    "--workers",
     "--processes",
+    "processes",
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="API processes sharing the port, to use more cores (each with its own workers unless --no-workers).",
+    metavar="N",
+    help="API processes (HTTP servers) sharing the port, to use more cores; uvicorn's name for them, "
+    "--processes is the same. Not task workers: those are --concurrency threads in each process, none with "
+    "--no-workers.",
 )
+@click.option(
+    "--no-workers",
+    "no_workers",
+    is_flag=True,
+    default=False,
+    help="No task workers (threads making tasks) in the API processes: run `vidgate worker` for them. By "
+    "default each API process has --concurrency of its own.",
+)
+@click.option("--concurrency", type=int, default=None, help="Tasks rendered at once per process (default 2).")
 def serve(
-    host: str, port: int, data_dir: Path | None, workers: bool | None, concurrency: int | None, processes: int
+    host: str, port: int, data_dir: Path | None, processes: int, no_workers: bool, concurrency: int | None
 ) -> None:
-    """Run the API server (and, by default, workers) on HOST:PORT."""
+    """Run the API server on HOST:PORT: --workers N API processes (default 1), each with its
+    own task workers unless --no-workers."""
+    from vidgate.metrics.exposition import multiprocess_dir, single_process
+
+    if processes == 1:
+        single_process()
+        _serve(host, port, data_dir, no_workers, concurrency, processes)
+        return
+    with multiprocess_dir():  # one scrape of any process sees every process's counters
+        _serve(host, port, data_dir, no_workers, concurrency, processes)
+
+
+def _serve(
+    host: str, port: int, data_dir: Path | None, no_workers: bool, concurrency: int | None, processes: int
+) -> None:
+    from vidgate import logs
     from vidgate.app import create_app
     from vidgate.config import load_settings
     from vidgate.serving import serve as serve_http
     from vidgate.serving import serve_processes
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     require_free_port(host, port)
-    settings = load_settings(data_dir=data_dir, workers=workers, worker_concurrency=concurrency)
+    with configuration_errors():
+        settings = load_settings(
+            data_dir=data_dir, workers=False if no_workers else None, worker_concurrency=concurrency
+        )
+    logs.configure(settings.log_format)
     open_checked_storage(settings)
     store = open_store(settings, wait=settings.database_wait_seconds)
     try:
@@ -110,21 +141,35 @@ def require_free_port(host: str, port: int) -> None:
     "--health-port",
     type=int,
     default=None,
-    help="Serve /healthz and /readyz on this port (127.0.0.1, or --health-host).",
+    help="Serve /healthz and /readyz (and /metrics) on this port (127.0.0.1, or --health-host).",
 )
-@click.option("--health-host", default="127.0.0.1", show_default=True)
-def worker(data_dir: Path | None, concurrency: int | None, health_port: int | None, health_host: str) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve /metrics, this process's Prometheus metrics (and /healthz, /readyz), on this port.",
+)
+@click.option("--health-host", default="127.0.0.1", show_default=True, help="The address of both ports.")
+def worker(
+    data_dir: Path | None, concurrency: int | None, health_port: int | None, metrics_port: int | None, health_host: str
+) -> None:
     """Run workers alone (no API), against the database of VIDGATE_DATABASE_URL or --data-dir.
 
     SIGTERM or Ctrl-C: stop claiming, let running tasks finish within the grace period
     (VIDGATE_SHUTDOWN_GRACE_SECONDS), hand the rest back to the queue."""
+    from vidgate.metrics.exposition import single_process
+
+    single_process()
+    from vidgate import logs
     from vidgate.billing.pricebook import open_price_book
     from vidgate.config import load_settings
     from vidgate.routing.spec import open_channels
     from vidgate.worker.build import build_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
+    logs.configure()
+    with configuration_errors():
+        settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
+    logs.configure(settings.log_format)
     storage = open_checked_storage(settings)
     store = open_store(settings, wait=settings.database_wait_seconds)
     with configuration_errors():
@@ -134,8 +179,8 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     pool.start()
-    if health_port is not None:
-        _serve_health(health_host, health_port, store, storage, pool.health)
+    for port in sorted({p for p in (health_port, metrics_port) if p is not None}):
+        _serve_health(health_host, port, store, storage, pool.health, settings)
     click.echo(
         f"vidgate worker {pool.id}: {settings.worker_concurrency} at once "
         f"(data in {settings.data_dir}, results in {storage.url})"
@@ -147,17 +192,29 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     click.echo("worker stopped")
 
 
-def _serve_health(host: str, port: int, store: Store, storage: Storage, loops: Callable[[], list[LoopHealth]]) -> None:
-    """/healthz and /readyz of a worker process, served from a thread of its own (uvicorn leaves
-    signals alone outside the main thread: the worker's own handlers stay)."""
+def _serve_health(
+    host: str,
+    port: int,
+    store: Store,
+    storage: Storage,
+    loops: Callable[[], list[LoopHealth]],
+    settings: Settings,
+) -> None:
+    """/healthz, /readyz and /metrics of a worker process, served from a thread of its own
+    (uvicorn leaves signals alone outside the main thread: the worker's own handlers stay). Its
+    /metrics is the process's own: the queue-wide gauges are the API's to serve."""
     import uvicorn
 
+    from vidgate import logs
     from vidgate.api.health import Readiness, health_app
+    from vidgate.metrics.exposition import Exposition
 
-    server = uvicorn.Server(
-        uvicorn.Config(health_app(Readiness(store, storage, loops)), host=host, port=port, log_level="warning")
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app = health_app(Readiness(store, storage, loops), Exposition(token=token))
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", log_config=logs.uvicorn_log_config(settings.log_format)
     )
-    threading.Thread(target=server.run, name="vidgate-health", daemon=True).start()
+    threading.Thread(target=uvicorn.Server(config).run, name="vidgate-health", daemon=True).start()
 
 
 @click.command()

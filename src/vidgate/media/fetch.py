@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 import httpx
 
+from vidgate import metrics
 from vidgate.errors import MediaError
 from vidgate.i18n import Message
 from vidgate.media.addresses import IPAddress, host_address, normalise_host
@@ -116,7 +117,11 @@ class Fetcher:
                 info = probe_video(part, label=shown_url(url))
             os.replace(part, dest)
         except Refused as exc:
+            metrics.fetch_failures.labels("url_refused").inc()
             raise MediaError(exc.msg, reason="url_refused") from None
+        except MediaError as exc:
+            metrics.fetch_failures.labels(exc.reason).inc()
+            raise
         finally:
             part.unlink(missing_ok=True)
         return Fetched(dest, info)

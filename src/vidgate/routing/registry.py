@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 
+from vidgate import metrics
 from vidgate.providers.upstream.base import Credentials
 from vidgate.routing.channels import AUTH_BENCH_S, COOL_DOWN_S, FAILURES_TO_BENCH, Channel, ChannelAction
 from vidgate.secretbox import SecretBox
@@ -79,13 +80,22 @@ class ChannelRegistry:
         if action is ChannelAction.NOTHING:
             return
         if action is ChannelAction.BENCH:
-            log.error("channel %s benched: %s", channel.name, reason)
+            log.error("channel %s benched: %s", channel.name, reason, extra={"channel": channel.name})
             self.store.channels.bench(channel.id, time.time() + AUTH_BENCH_S, reason)
+            metrics.upstream_benches.labels(channel.name).inc()
         elif action is ChannelAction.RECORD_FAILURE:
-            log.warning("channel %s failed: %s", channel.name, reason)
-            self.store.channels.record_failure(
+            log.warning("channel %s failed: %s", channel.name, reason, extra={"channel": channel.name})
+            if self.store.channels.record_failure(
                 channel.id, threshold=FAILURES_TO_BENCH, cool_down=COOL_DOWN_S, reason=reason
-            )
+            ):
+                log.error(
+                    "channel %s benched for %gs after %d failures in a row",
+                    channel.name,
+                    COOL_DOWN_S,
+                    FAILURES_TO_BENCH,
+                    extra={"channel": channel.name},
+                )
+                metrics.upstream_benches.labels(channel.name).inc()
         else:  # CLEAR_FAILURES
             self.store.channels.clear_failures(channel.id)
         self.invalidate()

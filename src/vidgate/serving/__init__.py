@@ -10,20 +10,18 @@ whether the address can be listened on.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import socket
 from typing import Any
 
 import uvicorn
 
+from vidgate import logs
 from vidgate.config import Settings
 from vidgate.serving.limits import ConnectionLimits
 from vidgate.serving.protocol import guarded
 
 __all__ = ["ConnectionLimits", "check_port", "serve", "serve_processes", "server_config"]
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def server_config(app: Any, settings: Settings, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
@@ -36,6 +34,7 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, log_lev
         http=guarded(limits),
         timeout_keep_alive=limits.keep_alive,
         access_log=settings.access_log,  # a line per request costs on every request: off unless asked
+        log_config=logs.uvicorn_log_config(settings.log_format),
     )
 
 
@@ -59,6 +58,7 @@ def serve_processes(settings: Settings, *, host: str, port: int, processes: int,
         http="vidgate.serving:process_protocol",
         timeout_keep_alive=settings.keep_alive_seconds,
         access_log=settings.access_log,
+        log_config=logs.uvicorn_log_config(settings.log_format),
     )
     from uvicorn.supervisors import Multiprocess
 
@@ -70,8 +70,9 @@ def process_app() -> Any:
     from vidgate.app import create_app
     from vidgate.config import load_settings
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    return create_app(load_settings())
+    settings = load_settings()
+    logs.configure(settings.log_format)
+    return create_app(settings)
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from vidgate.store.accounts import Account, AccountStore, ApiKey, Principal
 from vidgate.store.channels import ChannelStore
 from vidgate.store.db import Database, translated
+from vidgate.store.gauges import GaugeStore
 from vidgate.store.idempotency import IdempotencyStore
 from vidgate.store.migrate import current_revision, head_revision, upgrade
 from vidgate.store.prices import PriceStore
@@ -32,6 +33,7 @@ class Store:
         self.channels = ChannelStore(db)
         self.upstream = UpstreamStore(db)
         self.idempotency = IdempotencyStore(db)
+        self.gauges = GaugeStore(db)
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True) -> Store:

@@ -114,12 +114,13 @@ class ChannelStore:
                 .values(benched_until=until, bench_reason=reason[:500], updated_at=time.time())
             )
 
-    def record_failure(self, channel_id: str, *, threshold: int, cool_down: float, reason: str) -> None:
-        """One more transient failure in a row; the ``threshold``-th benches the channel."""
+    def record_failure(self, channel_id: str, *, threshold: int, cool_down: float, reason: str) -> bool:
+        """One more transient failure in a row; the ``threshold``-th benches the channel (and
+        True is returned)."""
         now = time.time()
         failing = channels.c.failures + 1 >= threshold
         with self.db.write() as conn:
-            conn.execute(
+            row = conn.execute(
                 sa.update(channels)
                 .where(channels.c.id == channel_id)
                 .values(
@@ -128,7 +129,9 @@ class ChannelStore:
                     bench_reason=sa.case((failing, reason[:500]), else_=channels.c.bench_reason),
                     updated_at=now,
                 )
-            )
+                .returning(channels.c.failures)
+            ).first()
+        return row is not None and row.failures == 0  # reset by the bench; any other failure counts up
 
     def clear_failures(self, channel_id: str) -> None:
         """The channel answered: its run of failures is over."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -144,10 +145,21 @@ def give_back_reservations(conn: Connection, where: tuple[sa.ColumnElement[bool]
         count_out(conn, rows, ("channel_id",))
 
 
+@dataclass(frozen=True)
+class Ended:
+    """A task ``end_where`` ended: what its end is recorded with."""
+
+    task_id: str
+    model: str
+    status: Status
+    code: str
+    message: str
+
+
 def end_where(
     conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: Message
-) -> int:
-    """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
+) -> list[Ended]:
+    """Move the matching tasks to an unsuccessful end with a full refund; returns them."""
     now = time.time()
     message = as_message(message)  # a plain string is taken too, shown as it is
     ids = lock_tasks(conn, *where)
@@ -165,7 +177,7 @@ def end_where(
             next_poll_at=None,
             updated_at=now,
         )
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.model)
     )
     rows = [row for chunk in chunks(ids) for row in conn.execute(end.where(tasks.c.id.in_(chunk), *where)).all()]
     if rows:
@@ -173,4 +185,4 @@ def end_where(
     count_out(conn, rows)
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
-    return len(rows)
+    return [Ended(row.id, row.model, status, code, message.english) for row in rows]

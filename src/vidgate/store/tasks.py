@@ -18,7 +18,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -33,6 +33,7 @@ from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
     SETTLED,
+    Ended,
     changed,
     chunks,
     completion,
@@ -58,10 +59,23 @@ class Lease(Enum):
 
 @dataclass
 class SweepResult:
-    requeued: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    timed_out: int = 0
+    """What a sweep did: the tasks it requeued (their worker's lease ran out) and ended
+    (cancelled, out of attempts, or past their model's timeout)."""
+
+    requeued: list[Requeued] = field(default_factory=list)
+    cancelled: list[Ended] = field(default_factory=list)
+    failed: list[Ended] = field(default_factory=list)
+    timed_out: list[Ended] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        counts = {name: len(getattr(self, name)) for name in ("requeued", "cancelled", "failed", "timed_out")}
+        return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n) or "nothing to do"
+
+
+@dataclass(frozen=True)
+class Requeued:
+    task_id: str
+    model: str
 
 
 def task_from_row(row: RowMapping) -> Task:
@@ -345,17 +359,21 @@ class TaskStore:
             ids = lock_tasks(conn, *requeue)
             give_back_reservations(conn, requeue)
             for chunk in chunks(ids):
-                result.requeued += conn.execute(
-                    sa.update(tasks)
-                    .where(tasks.c.id.in_(chunk), *requeue)
-                    .values(
-                        status=moved_to(Status.PENDING, Status.PROCESSING),
-                        worker_id=None,
-                        lease_expires_at=None,
-                        progress=0,
-                        updated_at=now,
+                result.requeued += [
+                    Requeued(row.id, row.model)
+                    for row in conn.execute(
+                        sa.update(tasks)
+                        .where(tasks.c.id.in_(chunk), *requeue)
+                        .values(
+                            status=moved_to(Status.PENDING, Status.PROCESSING),
+                            worker_id=None,
+                            lease_expires_at=None,
+                            progress=0,
+                            updated_at=now,
+                        )
+                        .returning(tasks.c.id, tasks.c.model)
                     )
-                ).rowcount
+                ]
             if result.requeued:
                 changed(conn)
             for model, limit in [*timeouts.items(), (None, default_timeout)]:

@@ -76,6 +76,7 @@ class InFlight:
     quote: int | None
     started_at: float | None
     progress: int = 0
+    created_at: float = 0.0
 
 
 _IN_FLIGHT = (
@@ -89,6 +90,7 @@ _IN_FLIGHT = (
     tasks.c.quote,
     tasks.c.started_at,
     tasks.c.progress,
+    tasks.c.created_at,
 )
 
 
@@ -104,6 +106,7 @@ def _in_flight(r: Any) -> InFlight:
         r.quote,
         r.started_at,
         int(r.progress),
+        float(r.created_at),
     )
 
 

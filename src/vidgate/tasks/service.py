@@ -7,6 +7,7 @@ Idempotency-Key live with another body a 409 (``tasks.idempotency``)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,8 +23,11 @@ from vidgate.media.fetch import FetchPolicy, check_url
 from vidgate.store import Principal, Store
 from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.store.idempotency import IdempotencyKey
+from vidgate.tasks import events
 from vidgate.tasks.idempotency import HEADER
-from vidgate.tasks.model import Task
+from vidgate.tasks.model import Status, Task
+
+log = logging.getLogger(__name__)
 
 #: what a model is expected to take when the operator has not said otherwise (seconds)
 DEFAULT_ESTIMATED_TIME = 60
@@ -98,6 +102,7 @@ class TaskService:
                     amount=exc.needed / 1e6,
                 )
             ) from None
+        events.submitted(task)
         self.on_submit()
         return task
 
@@ -132,6 +137,14 @@ class TaskService:
             ) from None
         if task is None:
             raise TaskNotFound(Message("no task {task_id!r} for this account", task_id=task_id))
+        if task.status is Status.CANCELLED:
+            events.cancelled(task.id, task.model, "cancelled by the client before it started")
+        else:  # processing: its worker (or the upstream poller) stops it and records its end
+            log.info(
+                "task %s: the client asked to cancel it; its worker stops it",
+                task.id,
+                extra={"event": "cancel_requested", "task_id": task.id},
+            )
         return task
 
     def get(self, principal: Principal, task_id: str) -> Task:

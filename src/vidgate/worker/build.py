@@ -44,6 +44,7 @@ def build_workers(settings: Settings, store: Store, storage: Storage, prices: Pr
         make_provider(settings),
         prices,
         lease_seconds=settings.lease_seconds,
+        provider_name=settings.provider,
         result_ttl_seconds=settings.result_ttl_seconds,
         upstream=engine,
         max_attempts=settings.max_attempts,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vidgate import logs
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, stored_request
 from vidgate.catalog.base import MediaRef
@@ -37,6 +38,7 @@ from vidgate.resilience import Outage, Unavailable, backoff_delay, retry_while_u
 from vidgate.routing.engine import NoChannel, UpstreamEngine
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
+from vidgate.tasks import events
 from vidgate.tasks.model import Task
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class Executor:
         upstream: UpstreamEngine | None = None,
         max_attempts: int = 3,
         retry_wait_seconds: float = 5.0,
+        provider_name: str = "preview",
     ) -> None:
         self.store = store
         self.storage = storage
@@ -97,12 +100,14 @@ class Executor:
         self.upstream = upstream
         self.max_attempts = max_attempts
         self.retry_wait_seconds = retry_wait_seconds
+        self.provider_name = provider_name  # the local provider's, for the task's metrics
 
     def run(self, task: Task, run: Running) -> None:
         """Work on ``task`` until it ends, goes back to the queue or is no longer this worker's.
         Never raises: what could not be recorded is left for the sweeper."""
         try:
-            self._run(task, run)
+            with logs.task_context(task.id, account=task.account_id):
+                self._run(task, run)
         except Unavailable as exc:
             log.warning("task %s: %s as the worker stopped; it is requeued once its lease runs out", task.id, exc)
         except Exception:
@@ -123,7 +128,7 @@ class Executor:
             key, cost = self._render(task, req, inputs, report)
         except TaskCancelled:
             if run.lease is Lease.CANCEL and self._write(run, self.store.tasks.finish_cancel, task.id, worker_id):
-                log.info("task %s: cancelled by the client; stopped", task.id)
+                events.cancelled(task.id, task.model, "cancelled by the client; its worker stopped")
             else:
                 log.info("task %s: no longer this worker's; stopped", task.id)
             return
@@ -145,23 +150,25 @@ class Executor:
             # the database went away mid-task (choosing an upstream channel, reading a price):
             # once it is back the task returns to the queue, the attempt not counted
             log.warning("task %s: %s; it goes back to the queue once the database is back", task.id, exc)
-            self._write(run, self.store.tasks.hand_back, task.id, worker_id)
+            if self._write(run, self.store.tasks.hand_back, task.id, worker_id):
+                events.requeued(task.id, "handed_back", "the database went away mid-task; the attempt is not counted")
             return
         except Exception:
             log.exception("task %s: unexpected error", task.id)
-            self._write(
-                run,
-                self.store.tasks.fail,
-                task.id,
-                code="internal_error",
-                message=Message("the task failed because of an internal error; it was not charged"),
-                worker_id=worker_id,
-            )
+            message = Message("the task failed because of an internal error; it was not charged")
+            if self._write(
+                run, self.store.tasks.fail, task.id, code="internal_error", message=message, worker_id=worker_id
+            ):
+                events.failed(task.id, task.model, "internal_error", message.english)
             return
         expires_at = int(time.time()) + self.result_ttl_seconds
-        if not self._write(
+        if self._write(
             run, self.store.tasks.complete, task.id, worker_id, cost=cost, result_path=key, expires_at=expires_at
         ):
+            events.completed(
+                task.id, task.model, self.provider_name, created_at=task.created_at, cost=min(cost, task.hold)
+            )
+        else:
             # Another worker took the task over (or it was cancelled): whoever settles it owns
             # the result at this same key, so the file is left alone.
             log.warning("task %s: finished, but it was no longer this worker's to settle", task.id)
@@ -171,13 +178,10 @@ class Executor:
         if exc.retryable and task.attempts < self.max_attempts:
             wait = retry_wait(task.attempts, self.retry_wait_seconds)
             if self._write(run, self.store.tasks.retry_later, task.id, run.worker_id, not_before=time.time() + wait):
-                log.info(
-                    "task %s: attempt %d of %d failed (%s); trying again in %gs",
+                events.requeued(
                     task.id,
-                    task.attempts,
-                    self.max_attempts,
-                    exc.message,
-                    wait,
+                    "retry",
+                    f"attempt {task.attempts} of {self.max_attempts} failed ({exc.message}); trying again in {wait:g}s",
                 )
             return
         message = exc.msg
@@ -185,8 +189,8 @@ class Executor:
             message = Message(
                 "{failure} (tried {attempts} times); it was not charged", failure=exc.msg, attempts=task.attempts
             )
-        log.info("task %s failed: %s", task.id, message)
-        self._write(run, self.store.tasks.fail, task.id, code=exc.reason, message=message, worker_id=run.worker_id)
+        if self._write(run, self.store.tasks.fail, task.id, code=exc.reason, message=message, worker_id=run.worker_id):
+            events.failed(task.id, task.model, exc.reason, message.english)
 
     def _write(self, run: Running, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A store write that ends the task's time with this worker, retried while the database
@@ -230,8 +234,10 @@ class Executor:
         try:
             self.upstream.send(job, run.worker_id, quote=self.prices.price(req, seconds), stop=run.stop)
         except NoChannel as exc:
-            log.warning("task %s: %s; retrying in %gs", task.id, exc, exc.retry_after)
-            self._write(run, self.store.upstream.defer, task.id, run.worker_id, time.time() + exc.retry_after)
+            if self._write(run, self.store.upstream.defer, task.id, run.worker_id, time.time() + exc.retry_after):
+                events.requeued(
+                    task.id, "no_channel", f"{exc}; trying again in {exc.retry_after:g}s", level=logging.WARNING
+                )
 
     def _fetch_inputs(
         self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]

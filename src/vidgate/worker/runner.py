@@ -24,11 +24,14 @@ from dataclasses import dataclass, field
 
 from ulid import ULID
 
+from vidgate import logs, metrics
 from vidgate.media.storage import Storage
 from vidgate.resilience import LoopHealth, Outage, Supervisor
 from vidgate.routing.engine import UpstreamEngine
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
+from vidgate.tasks import events
+from vidgate.tasks.model import Status
 from vidgate.worker.executor import Executor, Running
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,7 @@ class WorkerPool:
         self._workers = [
             self._loops.start(f"worker-{n}", self._work, f"{self.id}:{n}") for n in range(self.config.concurrency)
         ]
+        metrics.worker_slots.inc(self.config.concurrency)
         self._services.start("heartbeat", self._every, self.config.lease_seconds / 3, self._heartbeat)
         self._services.start("sweeper", self._every, max(0.5, self.config.lease_seconds / 4), self._sweep)
         self._services.start("janitor", self._every, self.config.janitor_interval, self._purge)
@@ -106,7 +110,7 @@ class WorkerPool:
             run.lease = Lease.LOST
             try:
                 if self.store.tasks.hand_back(run.task_id, run.worker_id):
-                    log.info("handed task %s back to the queue", run.task_id)
+                    events.requeued(run.task_id, "handed_back", "its worker is stopping; the attempt is not counted")
             except Exception as exc:  # noqa: BLE001 - its lease runs out and a sweeper requeues it
                 log.warning(
                     "could not hand task %s back (%s); it is requeued once its lease runs out", run.task_id, exc
@@ -114,6 +118,7 @@ class WorkerPool:
         self._services.join(timeout=5)
         if self.engine is not None:
             self.engine.stop()
+        metrics.worker_slots.dec(self.config.concurrency)
 
     def health(self) -> list[LoopHealth]:
         """Every loop of the pool (and the upstream engine's): running, and how often restarted."""
@@ -143,11 +148,15 @@ class WorkerPool:
             run = Running(task.id, worker_id, stop=self._stop)
             with self._running_lock:
                 self._running[task.id] = run
+            metrics.worker_slots_busy.inc()
             try:
+                with logs.task_context(task.id, account=task.account_id):
+                    events.claimed(task, worker_id)
                 self.executor.run(task, run)
             except Exception:
                 log.exception("task %s: left for its lease to run out and the sweeper to requeue", task.id)
             finally:
+                metrics.worker_slots_busy.dec()
                 with self._running_lock:
                     del self._running[task.id]
 
@@ -187,6 +196,13 @@ class WorkerPool:
         )
         if result.requeued:
             self.wake()
+        for requeued in result.requeued:
+            events.requeued(requeued.task_id, "lease_expired", "its worker's lease ran out (the worker stopped)")
+        for ended in (*result.cancelled, *result.failed, *result.timed_out):
+            if ended.status is Status.CANCELLED:
+                events.cancelled(ended.task_id, ended.model, "cancelled by the client; its worker had stopped")
+            else:
+                events.failed(ended.task_id, ended.model, ended.code, ended.message)
         if result.requeued or result.failed or result.cancelled or result.timed_out:
             log.warning("sweeper: %s", result)
 

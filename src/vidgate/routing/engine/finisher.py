@@ -29,6 +29,7 @@ from vidgate.routing.engine.config import EngineConfig
 from vidgate.routing.engine.poller import poll_again
 from vidgate.store import Store
 from vidgate.store.upstream import Finished, InFlight
+from vidgate.tasks import events
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class Finisher:
         self.prices = prices
         self.config = config
         self._slots: asyncio.Semaphore | None = None
-        self._unsettled: list[tuple[Finished, asyncio.Future[None]]] = []
+        self._unsettled: list[tuple[Finished, asyncio.Future[bool]]] = []
         self._settler: asyncio.Task[None] | None = None
 
     def open(self) -> None:
@@ -54,8 +55,9 @@ class Finisher:
         self._unsettled = []
         self._settler = None
 
-    async def finish(self, task: InFlight, status: UpstreamStatus) -> None:
-        """Re-host the video in vidgate's storage, then complete the task and settle."""
+    async def finish(self, task: InFlight, status: UpstreamStatus, provider: str) -> None:
+        """Re-host the video in vidgate's storage, then complete the task and settle (``provider``:
+        the channel's, for the task's metrics)."""
         try:
             assert self._slots is not None
             async with self._slots:
@@ -65,22 +67,20 @@ class Finisher:
                 await asyncio.to_thread(self._rehost, status.video_urls[0], key)
             # If another poller settled it first, it wrote the same key: the file is left alone.
             expires_at = int(time.time()) + self.config.result_ttl_seconds
-            await self._settle(Finished(task.id, task.upstream_id, self.final_price(task, status), key, expires_at))
+            cost = self.final_price(task, status)
+            if await self._settle(Finished(task.id, task.upstream_id, cost, key, expires_at)):
+                events.completed(task.id, task.model, provider, created_at=task.created_at, cost=cost)
         except MediaError as exc:
             if exc.retryable:
                 await self._settle_later(task)
             else:
-                await self._quietly(
-                    task,
-                    self.store.upstream.fail,
-                    task.id,
-                    task.upstream_id,
-                    code="upstream_error",
-                    message=Message(
-                        "the upstream's video could not be re-hosted: {failure}; it was not charged",
-                        failure=exc.msg,
-                    ),
+                message = Message(
+                    "the upstream's video could not be re-hosted: {failure}; it was not charged", failure=exc.msg
                 )
+                if await self._quietly(
+                    task, self.store.upstream.fail, task.id, task.upstream_id, code="upstream_error", message=message
+                ):
+                    events.failed(task.id, task.model, "upstream_error", message.english)
         except Unavailable as exc:
             log.warning("task %s: not settled (%s); it comes due again when its finish lease runs out", task.id, exc)
         except Exception:
@@ -110,36 +110,38 @@ class Finisher:
     async def _settle_later(self, task: InFlight) -> None:
         await self._quietly(task, self.store.upstream.reschedule, [poll_again(task, self.config)])
 
-    async def _quietly(self, task: InFlight, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """A store call of a finisher's: should the database be unavailable, the task is left
-        as it is, to come due again when its finish lease runs out."""
+    async def _quietly(self, task: InFlight, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A store call of a finisher's, returning its answer: should the database be
+        unavailable, the task is left as it is, to come due again when its finish lease runs
+        out (and None is returned)."""
         try:
-            await asyncio.to_thread(fn, *args, **kwargs)
+            return await asyncio.to_thread(fn, *args, **kwargs)
         except Unavailable as exc:
             log.warning("task %s: left for its finish lease to run out (%s)", task.id, exc)
+            return None
 
-    async def _settle(self, finished: Finished) -> None:
+    async def _settle(self, finished: Finished) -> bool:
         """Complete and settle a task, batched with the others finishing now: one settler per
         process runs a transaction for whatever has gathered while the last one ran, so a burst
         of completions updates the account's and key's rows once per batch instead of queueing
         on them once per task (in any other process too)."""
-        done = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._unsettled.append((finished, done))
         if self._settler is None or self._settler.done():
             self._settler = asyncio.ensure_future(self._settle_batches())
-        await done
+        return await done
 
     async def _settle_batches(self) -> None:
         while self._unsettled:
             batch = self._unsettled[: self.config.settle_batch]
             del self._unsettled[: self.config.settle_batch]
             try:
-                await asyncio.to_thread(self.store.upstream.complete_many, [f for f, _ in batch])
+                settled = await asyncio.to_thread(self.store.upstream.complete_many, [f for f, _ in batch])
             except Exception as exc:  # noqa: BLE001 - whatever it was, each waiting finisher gets it
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
             else:
-                for _, done in batch:
+                for finished, done in batch:
                     if not done.done():
-                        done.set_result(None)
+                        done.set_result(finished.task_id in settled)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vidgate import logs, metrics
 from vidgate.i18n import Message
 from vidgate.providers.upstream.base import FailureKind, UpstreamError, UpstreamProvider, UpstreamStatus
 from vidgate.resilience import Outage
@@ -34,6 +35,7 @@ from vidgate.routing.engine.health import judge_round
 from vidgate.routing.registry import ChannelRegistry
 from vidgate.store import Store
 from vidgate.store.upstream import InFlight, NextPoll
+from vidgate.tasks import events
 
 if TYPE_CHECKING:
     from vidgate.routing.engine.finisher import Finisher
@@ -133,27 +135,29 @@ class Poller:
     async def _poll_channel(self, channel_id: str, due: list[InFlight]) -> list[NextPoll]:
         """Poll one channel's due tasks in one batch; returns the polls to schedule."""
         channel = await asyncio.to_thread(self.registry.get, channel_id)
+        if channel is not None:
+            logs.channel.set(channel.name)  # this round's records of the channel (its own asyncio task)
         later: list[NextPoll] = []
         live = []
         for task in due:
             if task.cancel_requested:
-                await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id)
+                await self._cancel(task)
             elif channel is None:
-                await asyncio.to_thread(
-                    self.store.upstream.fail,
-                    task.id,
-                    task.upstream_id,
-                    code="upstream_error",
-                    message=Message("the upstream channel this task was sent to no longer exists; it was not charged"),
+                await self._fail(
+                    task,
+                    "upstream_error",
+                    Message("the upstream channel this task was sent to no longer exists; it was not charged"),
                 )
             else:
                 live.append(task)
         if not live or channel is None:
             return later
         also_ended: dict[str, UpstreamStatus] = {}
+        started = time.perf_counter()
         answers = await self.providers[channel.provider].poll_many(
             self.bridge.client, channel.credentials, [(t.model, t.upstream_id) for t in live], also_ended
         )
+        metrics.upstream_request_duration.labels(channel.name, "poll").observe(time.perf_counter() - started)
         ended = also_ended
         errors: list[UpstreamError] = []
         for task in live:
@@ -167,6 +171,7 @@ class Poller:
                         reason="upstream_error",
                     )
                 )
+                metrics.upstream_errors.labels(channel.name, "poll", errors[-1].reason).inc()
                 later += await self._on_error(task, errors[-1])
             elif answer.state in FINAL_STATES:
                 ended[task.upstream_id] = answer
@@ -177,6 +182,8 @@ class Poller:
                     )
                 )
             # else nothing new: the claim already set its next poll
+        metrics.upstream_polls.labels(channel.name, "ok").inc(len(live) - len(errors))
+        metrics.upstream_polls.labels(channel.name, "error").inc(len(errors))
         if ended:
             await self._end(channel, ended)
         await self._judge(channel, errors, answered=len(live) - len(errors))
@@ -203,31 +210,29 @@ class Poller:
         for task in taken:
             status = ended[task.upstream_id]
             if task.cancel_requested:
-                await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id)
+                await self._cancel(task)
             elif status.state == "completed":
-                self.bridge.spawn(self.finisher.finish(task, status))
+                self.bridge.spawn(self.finisher.finish(task, status, channel.provider))
             else:
                 reason = status.error_code or "upstream_error"
                 detail = status.message or Message("the upstream failed the task")
-                await asyncio.to_thread(
-                    self.store.upstream.fail,
-                    task.id,
-                    task.upstream_id,
-                    code=reason,
-                    message=Message(
-                        "upstream: {failure} ({reason}); it was not charged", failure=detail, reason=reason
-                    ),
+                await self._fail(
+                    task,
+                    reason,
+                    Message("upstream: {failure} ({reason}); it was not charged", failure=detail, reason=reason),
                 )
 
     async def _on_error(self, task: InFlight, exc: UpstreamError) -> list[NextPoll]:
         """A failed poll: the task fails if it cannot succeed, else it is polled again later."""
         if exc.kind is FailureKind.FAIL_TASK:
-            await asyncio.to_thread(
-                self.store.upstream.fail,
-                task.id,
-                task.upstream_id,
-                code=exc.reason,
-                message=Message("upstream: {failure}; it was not charged", failure=exc.msg),
-            )
+            await self._fail(task, exc.reason, Message("upstream: {failure}; it was not charged", failure=exc.msg))
             return []
         return [poll_again(task, self.config, exc.retry_after)]
+
+    async def _fail(self, task: InFlight, reason: str, message: Message) -> None:
+        if await asyncio.to_thread(self.store.upstream.fail, task.id, task.upstream_id, code=reason, message=message):
+            events.failed(task.id, task.model, reason, message.english)
+
+    async def _cancel(self, task: InFlight) -> None:
+        if await asyncio.to_thread(self.store.upstream.cancel, task.id, task.upstream_id):
+            events.cancelled(task.id, task.model, "cancelled by the client while it was processing upstream")

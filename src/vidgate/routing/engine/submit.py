@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 
+from vidgate import metrics
 from vidgate.providers.upstream.base import FailureKind, UpstreamError, UpstreamJob, UpstreamProvider
 from vidgate.resilience import Outage, retry_while_unavailable
 from vidgate.routing.channels import Channel, ChannelAction, choose
@@ -32,6 +33,15 @@ class NoChannel(Exception):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def observed(channel: Channel, started: float, failure: BaseException | None) -> None:
+    """A submit's metrics: its outcome and latency, and its reason when it failed."""
+    metrics.upstream_request_duration.labels(channel.name, "submit").observe(time.perf_counter() - started)
+    metrics.upstream_submits.labels(channel.name, "ok" if failure is None else "error").inc()
+    if failure is not None:
+        reason = failure.reason if isinstance(failure, UpstreamError) else "internal_error"
+        metrics.upstream_errors.labels(channel.name, "submit", reason).inc()
 
 
 class Submitter:
@@ -69,15 +79,25 @@ class Submitter:
             tried.add(channel.id)
             if not self.store.upstream.reserve(job.task_id, worker_id, channel.id):
                 continue  # filled up by other workers since we looked
+            started = time.perf_counter()
             try:
                 upstream_id = self.bridge.run(self.submit(channel, job))
             except BaseException as exc:
+                observed(channel, started, exc)
                 self.store.upstream.release(job.task_id, worker_id)
                 if not isinstance(exc, UpstreamError) or exc.kind is FailureKind.FAIL_TASK:
                     raise
                 last = exc
                 self._failed(channel, exc)
                 continue
+            observed(channel, started, None)
+            log.info(
+                "task %s sent to channel %s (upstream id %s)",
+                job.task_id,
+                channel.name,
+                upstream_id,
+                extra={"event": "sent_upstream", "task_id": job.task_id, "channel": channel.name},
+            )
             first_poll_at = time.time() + self.config.first_poll_after
             if not retry_while_unavailable(
                 self.store.upstream.hand_over,
