@@ -14,7 +14,7 @@ import pytest
 
 from tests.i18n_walk import SRC, templates
 from vidgate.i18n import TRANSLATED, Message
-from vidgate.i18n.catalogue import catalogue
+from vidgate.i18n.catalogue import catalogue, missing
 
 MESSAGES = SRC / "i18n" / "messages"
 #: translations that may equal the English: the same in every language (a JSON literal)
@@ -130,6 +130,8 @@ def test_a_message_survives_storage_as_json() -> None:
 def test_an_unknown_template_renders_in_english() -> None:
     message = Message("a message nobody translated yet: {value}", value=1)
     assert message.render("ko") == "a message nobody translated yet: 1"
+    assert ("ko", message.template) in missing
+    missing.discard(("ko", message.template))  # noted, as it must be; not a gap of the catalogue
 
 
 def test_a_translation_with_a_broken_placeholder_falls_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
