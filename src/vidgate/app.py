@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from vidgate import __version__
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
-from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, tasks
+from vidgate.api import account, admin, admin_channels, errors, fastpath, files, generations, health, tasks, webhooks
 from vidgate.api.deps import AppContext
 from vidgate.api.openapi import build_openapi
 from vidgate.billing.pricebook import open_price_book
@@ -24,6 +24,7 @@ from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
 from vidgate.tasks.service import TaskService
+from vidgate.webhooks.service import WebhookService, build_sender, secrets_for
 from vidgate.worker.build import build_workers
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     prices = open_price_book(store, settings)
     box = open_channels(settings, store)
     workers = build_workers(settings, store, storage, prices, box) if settings.workers else None
+    sender = build_sender(settings, store)
     ctx = AppContext(
         settings=settings,
         store=store,
@@ -53,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         channels=ChannelService(store, box),
         limiter=build_limiter(settings),
         keys=KeyCache(store, settings.auth_cache_seconds),
+        webhooks=WebhookService(store, secrets_for(settings, store), FetchPolicy.from_settings(settings)),
     )
 
     @asynccontextmanager
@@ -60,11 +63,13 @@ def create_app(settings: Settings) -> FastAPI:
         ctx.keys.start()
         if workers:
             workers.start()
+        sender.start()
         try:
             yield
         finally:
             if workers:
                 workers.stop(settings.shutdown_grace_seconds)
+            sender.stop()
             ctx.keys.stop()
             ctx.limiter.close()
             store.close()
@@ -77,9 +82,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.readiness = health.Readiness(
-        store, storage, lambda: [*ctx.keys.health(), *(workers.health() if workers else [])]
+        store, storage, lambda: [*ctx.keys.health(), *sender.health(), *(workers.health() if workers else [])]
     )
-    routers = [module.router for module in (generations, tasks, account, admin, admin_channels, files, health)]
+    routers = [
+        module.router for module in (generations, tasks, account, webhooks, admin, admin_channels, files, health)
+    ]
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)

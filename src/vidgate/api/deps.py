@@ -22,6 +22,7 @@ from vidgate.store import Principal, Store
 from vidgate.store.accounts import KEY_PREFIX
 from vidgate.store.ledger import MAX_ENTRY_ID
 from vidgate.tasks.service import TaskService
+from vidgate.webhooks.service import WebhookService
 
 
 @dataclass
@@ -38,6 +39,7 @@ class AppContext:
     limiter: Limiter
     channels: ChannelService
     keys: KeyCache
+    webhooks: WebhookService
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or str(request.base_url)

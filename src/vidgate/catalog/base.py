@@ -13,7 +13,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -99,6 +99,9 @@ class GenerationRequest(BaseModel):
     audio_from_reference: ClassVar[bool] = False
 
     model: str
+    #: where each status change of the task is POSTed (webhooks); the address guard checks it
+    #: at submit (``media.fetch.check_callback_url``) and again at every delivery
+    callback_url: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="before")
     @classmethod

@@ -113,6 +113,7 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     from vidgate.config import load_settings
     from vidgate.media.storage import LocalStorage
     from vidgate.routing.spec import open_channels
+    from vidgate.webhooks.service import build_sender
     from vidgate.worker.build import build_workers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -122,16 +123,19 @@ def worker(data_dir: Path | None, concurrency: int | None, health_port: int | No
     with configuration_errors():
         box = open_channels(settings, store)
         pool = build_workers(settings, store, storage, open_price_book(store, settings), box)
+        sender = build_sender(settings, store)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     pool.start()
+    sender.start()
     if health_port is not None:
-        _serve_health(health_host, health_port, store, storage, pool.health)
+        _serve_health(health_host, health_port, store, storage, lambda: [*pool.health(), *sender.health()])
     click.echo(f"vidgate worker {pool.id}: {settings.worker_concurrency} at once (data in {settings.data_dir})")
     stop.wait()
     click.echo(f"stopping: no new tasks; running ones get {settings.shutdown_grace_seconds:g}s to finish")
     pool.stop(settings.shutdown_grace_seconds)
+    sender.stop()
     store.close()
     click.echo("worker stopped")
 

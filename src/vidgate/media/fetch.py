@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import httpx
 
-from vidgate.errors import InvalidMediaUrl, MediaError
+from vidgate.errors import InvalidMediaUrl, InvalidRequest, MediaError
 from vidgate.media.addresses import (
     IPAddress,
     host_address,
@@ -335,25 +335,7 @@ class Fetcher:
         raise MediaError(f"{_shown(url)} redirects more than {self.policy.max_redirects} times", reason="fetch_failed")
 
     def _addresses(self, url: httpx.URL) -> list[IPAddress]:
-        """The checked addresses to connect to: the literal one, or every address the name resolves to."""
-        literal = host_address(normalise_host(url.host))
-        if literal is not None:
-            return [literal]
-        host, shown = url.raw_host.decode("ascii"), _shown(str(url))
-        try:
-            addresses = [ipaddress.ip_address(found) for found in self._resolver(host, _port(url))]
-        except UnicodeError as exc:  # the system resolver's idna codec: e.g. a label over 63 characters
-            raise _Refused(f"{shown} is not a valid host name ({exc})") from None
-        except OSError as exc:
-            raise MediaError(
-                f"the host of {shown} could not be resolved ({exc})", reason="fetch_failed", retryable=True
-            ) from None
-        if not addresses:
-            raise MediaError(f"the host of {shown} has no address", reason="fetch_failed", retryable=True)
-        if not self.policy.allows_name(host, _port(url)):
-            for address in addresses:
-                _check_address(address, _port(url), self.policy, f"{shown}: {host} resolves to {address}")
-        return addresses
+        return checked_addresses(url, self.policy, self._resolver)
 
     def _send(self, transport: httpx.BaseTransport, url: httpx.URL, addresses: list[IPAddress]) -> httpx.Response:
         """GET ``url`` from the first of ``addresses`` that takes the connection."""
@@ -424,6 +406,55 @@ class Fetcher:
         else:
             message = f"downloading {shown} failed ({exc})"
         return MediaError(message, reason="fetch_failed", retryable=True)
+
+
+def checked_addresses(url: httpx.URL, policy: FetchPolicy, resolver: Resolver = resolve) -> list[IPAddress]:
+    """The checked addresses to connect to: the literal one, or every address the name resolves
+    to, each refused (_Refused) unless public or exempt; MediaError if it cannot be resolved."""
+    literal = host_address(normalise_host(url.host))
+    if literal is not None:
+        return [literal]
+    host, shown = url.raw_host.decode("ascii"), _shown(str(url))
+    try:
+        addresses = [ipaddress.ip_address(found) for found in resolver(host, _port(url))]
+    except UnicodeError as exc:  # the system resolver's idna codec: e.g. a label over 63 characters
+        raise _Refused(f"{shown} is not a valid host name ({exc})") from None
+    except OSError as exc:
+        raise MediaError(
+            f"the host of {shown} could not be resolved ({exc})", reason="fetch_failed", retryable=True
+        ) from None
+    if not addresses:
+        raise MediaError(f"the host of {shown} has no address", reason="fetch_failed", retryable=True)
+    if not policy.allows_name(host, _port(url)):
+        for address in addresses:
+            _check_address(address, _port(url), policy, f"{shown}: {host} resolves to {address}")
+    return addresses
+
+
+# --- webhook targets ------------------------------------------------------------------------
+
+
+class TargetRefused(Exception):
+    """A webhook target that may not be sent to now (its reason in words)."""
+
+
+def check_callback_url(url: str, policy: FetchPolicy, param: str = "callback_url") -> None:
+    """Submit-time checks of a webhook target, as of a media URL (http or https only, no user
+    info, no literal address that is not public unless exempt); no DNS. Raises InvalidRequest."""
+    try:
+        _check_http_url(url, "video", policy)
+    except _Refused as exc:
+        raise InvalidRequest(str(exc), code="invalid_callback_url", param=param) from None
+
+
+def webhook_target(url: str, policy: FetchPolicy, resolver: Resolver = resolve) -> tuple[httpx.URL, list[IPAddress]]:
+    """Delivery-time checks of a webhook target: those of submit again, then its host resolved
+    and every address it resolves to checked. Raises TargetRefused."""
+    try:
+        parsed = _check_http_url(url, "video", policy)
+        return parsed, checked_addresses(parsed, policy, resolver)
+    except (_Refused, MediaError) as exc:
+        raise TargetRefused(str(exc)) from None
 
 
 def _port(url: httpx.URL) -> int:

@@ -11,10 +11,12 @@ from vidgate.store.accounts import Account, AccountStore, ApiKey, Principal
 from vidgate.store.channels import ChannelStore
 from vidgate.store.db import Database, translated
 from vidgate.store.migrate import current_revision, head_revision, upgrade
+from vidgate.store.outbox import OutboxStore
 from vidgate.store.prices import PriceStore
 from vidgate.store.tasks import TaskStore
 from vidgate.store.upstream import UpstreamStore
 from vidgate.store.usage import UsageStore
+from vidgate.store.webhooks import WebhookStore
 
 __all__ = ["Account", "ApiKey", "Principal", "Store"]
 
@@ -28,6 +30,8 @@ class Store:
         self.usage = UsageStore(db)
         self.channels = ChannelStore(db)
         self.upstream = UpstreamStore(db)
+        self.webhooks = WebhookStore(db)
+        self.outbox = OutboxStore(db)
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True) -> Store:

@@ -34,6 +34,11 @@ from vidgate.store.fairlock import FairLock
 from vidgate.store.listen import PgListener
 from vidgate.store.notify import TASK_PENDING, PgNotifier
 
+#: the channel a commit that recorded webhook deliveries notifies (``store.outbox``)
+WEBHOOKS = "vidgate_webhooks"
+#: ``Connection.info`` key: the channels to notify once the transaction commits
+_AFTER_COMMIT = "vidgate_notify_after_commit"
+
 SQLITE_BUSY_TIMEOUT_S = 30
 #: a PostgreSQL connection back from the pool after this long idle is pinged first; a busy one
 #: is not (should the server have dropped it anyway, the statement fails and SQLAlchemy
@@ -142,13 +147,22 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with (
-            translated(),
-            self._writers,
-            self.engine.connect().execution_options(vidgate_write=True) as conn,
-            conn.begin(),
-        ):
-            yield conn
+        """A write transaction; once it commits, the channels named in it with
+        ``notify_after_commit`` are notified (a rolled-back one notifies nobody)."""
+        with translated(), self._writers, self.engine.connect().execution_options(vidgate_write=True) as conn:
+            try:
+                with conn.begin():
+                    yield conn
+                channels = conn.info.get(_AFTER_COMMIT, ())
+            finally:
+                conn.info.pop(_AFTER_COMMIT, None)
+        for channel in channels:
+            self.notify(channel)
+
+    @staticmethod
+    def notify_after_commit(conn: Connection, channel: str) -> None:
+        """Within ``write()``: notify ``channel`` once this transaction commits."""
+        conn.info.setdefault(_AFTER_COMMIT, set()).add(channel)
 
     @contextmanager
     def write_one(self) -> Iterator[Connection]:

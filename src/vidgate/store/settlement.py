@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from vidgate.store import ledger
+from vidgate.store import ledger, outbox
 from vidgate.store.tables import P, api_keys, channels, tasks
 from vidgate.tasks.model import Status, moved_to
 
@@ -137,7 +137,8 @@ def give_back_reservations(conn: Connection, where: tuple[sa.ColumnElement[bool]
 def end_where(
     conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: str
 ) -> int:
-    """Move the matching tasks to an unsuccessful end with a full refund; returns how many."""
+    """Move the matching tasks to an unsuccessful end with a full refund (and record their
+    webhook events); returns how many."""
     now = time.time()
     ids = lock_tasks(conn, *where)
     end = (
@@ -159,4 +160,5 @@ def end_where(
     count_out(conn, rows)
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
+    outbox.record(conn, [row.id for row in rows])
     return len(rows)

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vidgate.store import outbox
 from vidgate.store.channels import CLEAR_FAILURES
 from vidgate.store.db import Database
 from vidgate.store.settlement import (
@@ -292,6 +293,7 @@ class UpstreamStore:
             ).all()
             if rows:
                 settle_completed(conn, sorted(rows, key=lambda r: r.id))
+                outbox.record(conn, sorted(row.id for row in rows))
         return {row.id for row in rows}
 
     def fail(self, task_id: str, upstream_id: str, *, code: str, message: str) -> bool:

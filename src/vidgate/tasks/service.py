@@ -15,7 +15,7 @@ from ulid import ULID
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import parse_request
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited, TaskNotFound
-from vidgate.media.fetch import FetchPolicy, check_url
+from vidgate.media.fetch import FetchPolicy, check_callback_url, check_url
 from vidgate.store import Principal, Store
 from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.tasks.model import Task
@@ -52,6 +52,8 @@ class TaskService:
         req = parse_request(body)
         for ref in req.media_refs():
             check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
+        if req.callback_url is not None:
+            check_callback_url(req.callback_url, self.fetch_policy)
         hold = self.prices.hold(req)
         try:
             task = self.store.tasks.insert_with_hold(
