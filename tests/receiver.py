@@ -3,6 +3,7 @@ keeps every request it gets and answers as the test tells it (status, headers, d
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,18 +53,16 @@ class Receiver:
         raise AssertionError(f"{self.url} received {len(self.received)} requests, expected {count}")
 
     def types(self) -> list[str]:
-        import json
-
         with self.lock:
             return [json.loads(r.body)["type"] for r in self.received]
 
 
 @contextmanager
-def receiver() -> Iterator[Receiver]:
+def receiver(port: int = 0) -> Iterator[Receiver]:
     box: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             got = Received(
                 self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length), time.time()
@@ -82,10 +81,15 @@ def receiver() -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(b"ok")
 
+        def do_GET(self) -> None:  # as a media input: there is none here
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     box["r"] = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
