@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from vidgate.cli import client, fake, operator, server
+from vidgate.cli import client, fake, operator, server, webhooks
 
 __all__ = ["main"]
 
@@ -32,6 +32,7 @@ for command in (
     operator.ledger,
     client.generate,
     client.tasks,
+    webhooks.webhooks,
     fake.fake_upstream,
 ):
     main.add_command(command)

@@ -22,6 +22,7 @@ from vidgate.sdk.polling import (
     PollSchedule,
     Waiter,
 )
+from vidgate.sdk.webhooks import AsyncWebhooks
 
 
 class AsyncClient:
@@ -42,6 +43,7 @@ class AsyncClient:
         self._http = httpx.AsyncClient(timeout=self.config.timeout, follow_redirects=True)
         self.videos = AsyncVideos(self)
         self.tasks = AsyncTasks(self)
+        self.webhooks = AsyncWebhooks(self)
 
     async def download(self, task: Task | str, path: str | os.PathLike[str]) -> Path:
         """Save a completed task's video to ``path`` (a file, or a directory for ``<task id>.mp4``)."""

@@ -26,6 +26,7 @@ from vidgate.sdk.polling import (
     PollSchedule,
     Waiter,
 )
+from vidgate.sdk.webhooks import Webhooks
 
 
 class Client:
@@ -46,6 +47,7 @@ class Client:
         self._http = httpx.Client(timeout=self.config.timeout, follow_redirects=True)
         self.videos = Videos(self)
         self.tasks = Tasks(self)
+        self.webhooks = Webhooks(self)
 
     def download(self, task: Task | str, path: str | os.PathLike[str]) -> Path:
         """Save a completed task's video to ``path`` (a file, or a directory for ``<task id>.mp4``)."""
