@@ -173,7 +173,7 @@ class WebhookSender:
 
     def _claim(self, room: int) -> list[Due]:
         free = {target: self.config.per_target - n for target, n in self._in_flight.items() if n}
-        lease = self.config.timeout + 30.0
+        lease = 2 * self.config.timeout + 5.0  # the attempt, and the bookkeeping around it
         return self.store.outbox.claim(self.id, free=free, room=room, per_target=self.config.per_target, lease=lease)
 
     def _done(self, target: str) -> Callable[[asyncio.Task[None]], None]:
