@@ -60,7 +60,7 @@ def assert_passed(code: int, output: str, operations: int) -> None:
 
 def test_the_public_api_with_an_account_key(server: Running, tmp_path: Path) -> None:
     _, secret = server.new_account("1000000")
-    assert_passed(*schemathesis(server, secret, "^/v1/", tmp_path), operations=6)
+    assert_passed(*schemathesis(server, secret, "^/v1/", tmp_path), operations=15)
 
 
 def test_the_admin_api_with_the_admin_token(server: Running, tmp_path: Path) -> None:

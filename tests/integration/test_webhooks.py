@@ -349,3 +349,24 @@ def test_private_targets_are_refused_without_the_exemption(tmp_path: Path, rec: 
             attempt["status"] is None and attempt["error"].startswith("not sent:") and "127.0.0.1" in attempt["error"]
         )
         assert rec.received == []
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_retried(tmp_path: Path, rec: Receiver) -> None:
+    rec.answer = lambda n, r: Answer(200, delay=3.0) if n == 0 else Answer(200)
+    settings = make_settings(tmp_path, **webhook_settings(tmp_path), webhook_timeout_seconds=1.0)
+    with running_server(settings) as server:
+        _, key = server.new_account()
+        with server.client(key) as client:
+            endpoint = create_endpoint(client, rec.url, ["task.completed"])
+            submit(client)
+            first, second = rec.wait_for(2)
+            assert first.headers["webhook-id"] == second.headers["webhook-id"]
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                (delivery,) = client.get(f"/v1/webhooks/{endpoint['id']}/deliveries").json()["data"]
+                if delivery["state"] == "delivered":
+                    break
+                time.sleep(0.05)
+            timed_out, answered = delivery["attempts"]
+            assert timed_out["status"] is None and timed_out["error"] == "no answer within 1 s"
+            assert 900 <= timed_out["duration_ms"] < 2500 and answered["status"] == 200

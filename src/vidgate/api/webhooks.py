@@ -19,6 +19,8 @@ router = APIRouter(
 
 EventType = Literal["task.processing", "task.completed", "task.failed", "task.cancelled"]
 Url = Annotated[str, Field(min_length=1, max_length=2000, description="http or https; a public address")]
+#: text a database can hold (no NUL; the body parser refuses one anyway)
+Description = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
 
 
 class NewWebhook(BaseModel):
@@ -26,7 +28,7 @@ class NewWebhook(BaseModel):
 
     url: Url
     events: list[EventType] | None = Field(None, min_length=1, description="default: every event type")
-    description: str | None = Field(None, max_length=500)
+    description: Description | None = None
 
 
 class WebhookChange(BaseModel):
@@ -34,7 +36,7 @@ class WebhookChange(BaseModel):
 
     url: Url | None = None
     events: list[EventType] | None = Field(None, min_length=1)
-    description: str | None = Field(None, max_length=500)
+    description: Description | None = None
     enabled: bool | None = None
 
 
