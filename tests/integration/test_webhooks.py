@@ -270,6 +270,9 @@ def test_manage_an_endpoint(live: Running, rec: Receiver) -> None:
         changed = client.patch(path, json={"url": other.url, "events": ["task.processing"], "description": "d"})
         assert changed.status_code == 200, changed.text
         assert changed.json()["data"]["url"] == other.url and changed.json()["data"]["events"] == ["task.processing"]
+        kept = client.patch(path, json={"url": None, "events": None, "enabled": None, "description": None})
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["data"]["url"] == other.url and kept.json()["data"]["description"] is None
         rotated = client.post(f"{path}/rotate-secret").json()["data"]
         assert rotated["secret"] != endpoint["secret"] and rotated["secret"].startswith("whsec_")
         submit(client)

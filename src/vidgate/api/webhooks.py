@@ -73,7 +73,10 @@ def get_webhook(webhook_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.patch("/{webhook_id}", summary="Change a webhook endpoint's URL, events, description or enabled")
 def update_webhook(webhook_id: str, body: WebhookChange, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    return ok(ctx.webhooks.update(caller.account_id, webhook_id, body.model_dump(exclude_unset=True)))
+    # null leaves a field as it is, but for description, which it clears
+    given = body.model_dump(exclude_unset=True)
+    fields = {k: v for k, v in given.items() if v is not None or k == "description"}
+    return ok(ctx.webhooks.update(caller.account_id, webhook_id, fields))
 
 
 @router.delete("/{webhook_id}", summary="Delete a webhook endpoint (its pending deliveries are not made)")

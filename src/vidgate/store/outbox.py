@@ -1,11 +1,12 @@
 """The webhook outbox: events, their deliveries and every attempt at one.
 
-Recording. Every status change of a task that someone is to hear of calls :func:`record` in the
-transaction that makes the change: the event (with the task as it is at that moment) and one
+Recording. Every status change of a task RETURNs :data:`TOLD` (whether the task has a
+``callback_url`` or its account an enabled endpoint); for those that are, it calls
+:func:`record` in the same transaction: the event (with the task as it is at that moment) and one
 delivery per target (the task's ``callback_url``; each enabled endpoint of its account
 subscribed to the event's type) are committed with the change or not at all, so a crash
-between the two cannot lose one. A task with no callback and an account with no enabled
-endpoint costs one indexed read, and nothing is written. After the commit the writer tells the
+between the two cannot lose one. A task no one is to hear of costs an indexed lookup within the
+statement that changes it, and nothing is written. After the commit the writer tells the
 senders (``WEBHOOKS`` on ``Database.notify``: this process at once, others by PostgreSQL NOTIFY).
 
 Sending (``webhooks.sender``). A sender claims due deliveries with a guarded ``UPDATE`` (on
@@ -33,6 +34,7 @@ from vidgate.store.tables import P, tasks, webhook_attempts, webhook_deliveries,
 
 EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled")
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+CHUNK = 500  # task ids per IN (...) list
 #: the task's columns an event keeps: what the task object (``tasks.view``) shows
 SNAPSHOT = (
     tasks.c.id,
@@ -57,9 +59,12 @@ _HAS_ENDPOINT = (
     .where(webhook_endpoints.c.account_id == tasks.c.account_id, webhook_endpoints.c.enabled.is_(True))
     .exists()
 )
+#: whether anyone is to hear of a task's status change: what each status change RETURNs, so that
+#: :func:`record` is called only when there is (no further statement otherwise)
+TOLD = sa.or_(tasks.c.callback_url.is_not(None), _HAS_ENDPOINT).label("told")
 _TOLD = (
     sa.select(*SNAPSHOT, tasks.c.callback_url)
-    .where(tasks.c.id.in_(P("ids", expanding=True)), sa.or_(tasks.c.callback_url.is_not(None), _HAS_ENDPOINT))
+    .where(tasks.c.id.in_(P("ids", expanding=True)), TOLD)
     .order_by(tasks.c.id)
 )
 
@@ -75,9 +80,11 @@ def target_of(endpoint_id: str | None, url: str) -> str:
 def record(conn: Connection, task_ids: Sequence[str]) -> int:
     """In the transaction that just changed these tasks' status: their events and deliveries.
     Returns how many deliveries were recorded."""
-    if not task_ids:
-        return 0
-    rows = conn.execute(_TOLD, {"ids": list(task_ids)}).mappings().all()
+    rows = [
+        row
+        for i in range(0, len(task_ids), CHUNK)
+        for row in conn.execute(_TOLD, {"ids": list(task_ids[i : i + CHUNK])}).mappings().all()
+    ]
     if not rows:
         return 0
     endpoints: dict[str, list[Any]] = defaultdict(list)

@@ -154,11 +154,11 @@ def end_where(
             next_poll_at=None,
             updated_at=now,
         )
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold)
+        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, outbox.TOLD)
     )
     rows = [row for chunk in chunks(ids) for row in conn.execute(end.where(tasks.c.id.in_(chunk), *where)).all()]
     count_out(conn, rows)
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
-    outbox.record(conn, [row.id for row in rows])
+    outbox.record(conn, [row.id for row in rows if row.told])
     return len(rows)

@@ -113,7 +113,7 @@ _CLAIM = (
         attempts=tasks.c.attempts + 1,
         updated_at=P("now", type_=sa.Double),
     )
-    .returning(*tasks.c)
+    .returning(*tasks.c, outbox.TOLD)
 )
 _HEARTBEAT = (
     sa.update(tasks)
@@ -133,7 +133,7 @@ _COMPLETE = (
             now=P("now", type_=sa.Double),
         )
     )
-    .returning(*SETTLED)
+    .returning(*SETTLED, outbox.TOLD)
 )
 
 
@@ -200,7 +200,7 @@ class TaskStore:
                 .mappings()
                 .first()
             )
-            if row is not None:
+            if row is not None and row["told"]:
                 outbox.record(conn, [row["id"]])
         return _task(row) if row else None
 
@@ -229,7 +229,8 @@ class TaskStore:
             row = conn.execute(_COMPLETE, params).first()
             if row is not None:
                 settle_completed(conn, [row])
-                outbox.record(conn, [task_id])
+                if row.told:
+                    outbox.record(conn, [task_id])
         return row is not None
 
     def fail(self, task_id: str, *, code: str, message: str, worker_id: str | None = None) -> bool:

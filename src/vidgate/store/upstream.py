@@ -289,11 +289,11 @@ class UpstreamStore:
                         now=now,
                     )
                 )
-                .returning(*SETTLED)
+                .returning(*SETTLED, outbox.TOLD)
             ).all()
             if rows:
                 settle_completed(conn, sorted(rows, key=lambda r: r.id))
-                outbox.record(conn, sorted(row.id for row in rows))
+                outbox.record(conn, sorted(row.id for row in rows if row.told))
         return {row.id for row in rows}
 
     def fail(self, task_id: str, upstream_id: str, *, code: str, message: str) -> bool:

@@ -26,7 +26,9 @@ import contextlib
 import email.utils
 import json
 import logging
+import os
 import random
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -37,10 +39,11 @@ from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
+from ulid import ULID
 
 from vidgate.media.addresses import IPAddress, host_address, normalise_host
 from vidgate.media.fetch import FetchPolicy, TargetRefused, webhook_target
-from vidgate.resilience import LoopHealth, Outage, Supervisor
+from vidgate.resilience import LoopHealth, Outage, Supervisor, Unavailable
 from vidgate.store import Store
 from vidgate.store.db import WEBHOOKS
 from vidgate.store.outbox import DELIVERED, FAILED, PENDING, Attempt, Due
@@ -103,7 +106,7 @@ class WebhookSender:
         self.policy = policy
         self.render = render
         self.config = config
-        self.id = f"sender-{id(self):x}-{random.getrandbits(32):08x}"
+        self.id = f"{socket.gethostname()}:{os.getpid()}:webhooks:{str(ULID())[-6:]}"
         self._stop = threading.Event()
         self._loops = Supervisor(self._stop, prefix="vidgate-webhooks")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -193,7 +196,9 @@ class WebhookSender:
             await self._attempt(client, due)
         except asyncio.CancelledError:
             raise
-        except Exception:  # its lease runs out and it is sent again
+        except Unavailable as exc:  # the database: its lease runs out and it is sent again
+            log.warning("webhook delivery %s: %s; it is retried when its lease runs out", due.id, exc)
+        except Exception:
             log.exception("webhook delivery %s: not recorded; it is retried when its lease runs out", due.id)
 
     async def _attempt(self, client: httpx.AsyncClient, due: Due) -> None:
@@ -208,8 +213,9 @@ class WebhookSender:
         attempt = Attempt(started, status, error, round((time.time() - started) * 1000))
         if status is not None and 200 <= status < 300:
             state, retry_at = DELIVERED, None
-        elif status == 410 and due.endpoint_id is not None:
-            await asyncio.to_thread(self.store.webhooks.disable, due.endpoint_id, "the receiver answered 410 Gone")
+        elif status == 410:  # the receiver wants no more: the endpoint is disabled, a callback given up
+            if due.endpoint_id is not None:
+                await asyncio.to_thread(self.store.webhooks.disable, due.endpoint_id, "the receiver answered 410 Gone")
             state, retry_at = FAILED, None
         else:
             wait = next_wait(due.attempts + 1, self.config.retry_scale, retry_after)
