@@ -373,3 +373,24 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(tmp_path: Path, rec:
             timed_out, answered = delivery["attempts"]
             assert timed_out["status"] is None and timed_out["error"] == "no answer within 1 s"
             assert 900 <= timed_out["duration_ms"] < 2500 and answered["status"] == 200
+
+
+def test_openapi_documents_every_webhook_operation_and_the_delivery(live: Running) -> None:
+    doc = httpx.get(f"{live.url}/openapi.json").json()
+    operations = {(path, method) for path, ops in doc["paths"].items() if "webhooks" in path for method in ops}
+    assert operations == {
+        ("/v1/webhooks", "get"),
+        ("/v1/webhooks", "post"),
+        ("/v1/webhooks/default/secret", "get"),
+        ("/v1/webhooks/{webhook_id}", "get"),
+        ("/v1/webhooks/{webhook_id}", "patch"),
+        ("/v1/webhooks/{webhook_id}", "delete"),
+        ("/v1/webhooks/{webhook_id}/rotate-secret", "post"),
+        ("/v1/webhooks/{webhook_id}/deliveries", "get"),
+        ("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "post"),
+    }
+    delivery = doc["webhooks"]["task"]["post"]
+    assert {p["name"] for p in delivery["parameters"]} == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert "callback_url" in json.dumps(
+        doc["components"]["schemas"]["GenerationRequest"]
+    ) or "callback_url" in json.dumps(doc["components"]["schemas"])

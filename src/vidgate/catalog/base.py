@@ -101,7 +101,12 @@ class GenerationRequest(BaseModel):
     model: str
     #: where each status change of the task is POSTed (webhooks); the address guard checks it
     #: at submit (``media.fetch.check_callback_url``) and again at every delivery
-    callback_url: str | None = Field(default=None, max_length=2000)
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="http(s) URL told of each status change of the task (webhooks, signed with the account's "
+        "default secret); a public address",
+    )
 
     @model_validator(mode="before")
     @classmethod
