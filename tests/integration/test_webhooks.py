@@ -171,19 +171,19 @@ def test_410_gone_disables_the_endpoint(live: Running, rec: Receiver) -> None:
     rec.answer = lambda n, r: Answer(410)
     _, key = live.new_account()
     with live.client(key) as client:
-        endpoint = create_endpoint(client, rec.url)
+        endpoint = create_endpoint(client, rec.url, ["task.completed"])
         task_id = submit(client)
         wait_for(client, task_id, {"completed"})
         rec.wait_for(1)
         settle(1.0)
-        assert len(rec.received) == 1  # nothing more after the 410
+        assert len(rec.received) == 1  # not retried after the 410
         shown = client.get(f"/v1/webhooks/{endpoint['id']}").json()["data"]
         assert shown["enabled"] is False and "410" in shown["disabled_reason"]
-        deliveries = client.get(f"/v1/webhooks/{endpoint['id']}/deliveries").json()["data"]
-        assert {d["state"] for d in deliveries} == {"failed"}
-        submit(client)
+        (delivery,) = client.get(f"/v1/webhooks/{endpoint['id']}/deliveries").json()["data"]
+        assert delivery["state"] == "failed" and [a["status"] for a in delivery["attempts"]] == [410]
+        wait_for(client, submit(client), {"completed"})
         settle(1.0)
-        assert len(rec.received) == 1
+        assert len(rec.received) == 1  # a disabled endpoint is sent nothing
 
 
 def test_redirects_are_not_followed(live: Running) -> None:

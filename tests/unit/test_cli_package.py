@@ -21,6 +21,7 @@ COMMANDS = {
     "ledger",
     "generate",
     "tasks",
+    "webhooks",
     "fake-upstream",
 }
 #: what ``import vidgate.cli`` must not load: the app and its server, the store, the fakes

@@ -33,6 +33,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -142,6 +143,9 @@ class WebhookSender:
 
     async def _main(self) -> None:
         self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
+        # a thread per delivery in flight for its blocking parts (the database, name lookups), so
+        # that a slow one never holds up another's
+        self._loop.set_default_executor(ThreadPoolExecutor(self.config.concurrency + 4, "vidgate-webhooks-io"))
         outage = Outage("webhook sender: claiming deliveries", logger=log)
         timeout = httpx.Timeout(self.config.timeout)
         limits = httpx.Limits(max_connections=self.config.concurrency * 2)
