@@ -24,7 +24,7 @@ from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
 from vidgate.tasks.service import TaskService
-from vidgate.webhooks.service import WebhookService, build_sender, secrets_for
+from vidgate.webhooks.service import Renderer, WebhookService, build_sender, secrets_for
 from vidgate.worker.build import build_workers
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def create_app(settings: Settings) -> FastAPI:
     prices = open_price_book(store, settings)
     box = open_channels(settings, store)
     workers = build_workers(settings, store, storage, prices, box) if settings.workers else None
-    sender = build_sender(settings, store)
+    links = Renderer(settings)
+    sender = build_sender(settings, store, links)
     ctx = AppContext(
         settings=settings,
         store=store,
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         limiter=build_limiter(settings),
         keys=KeyCache(store, settings.auth_cache_seconds),
         webhooks=WebhookService(store, secrets_for(settings, store), FetchPolicy.from_settings(settings)),
+        webhook_links=links,
     )
 
     @asynccontextmanager

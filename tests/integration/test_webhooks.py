@@ -392,3 +392,17 @@ def test_openapi_documents_every_webhook_operation_and_the_delivery(live: Runnin
     delivery = doc["webhooks"]["task"]["post"]
     assert {p["name"] for p in delivery["parameters"]} == {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert "callback_url" in json.dumps(doc["components"]["schemas"])
+
+
+def test_without_a_public_url_the_body_links_as_a_poll_does(tmp_path: Path, rec: Receiver) -> None:
+    settings = make_settings(tmp_path, **{**webhook_settings(tmp_path), "public_url": None})
+    with running_server(settings) as server:
+        _, key = server.new_account()
+        with server.client(key) as client:
+            task_id = submit(client, callback_url=rec.url)
+            wait_for(client, task_id, {"completed"})
+            rec.wait_for(2)
+            settle()
+            completed = next(p for p in rec.verified(default_secret(client)) if p["type"] == "task.completed")
+            assert completed["data"] == client.get(f"/v1/tasks/{task_id}").json()["data"]
+            assert completed["data"]["result"]["videos"][0]["url"][0].startswith(f"{server.url}/files/")

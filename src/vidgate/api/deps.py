@@ -22,7 +22,7 @@ from vidgate.store import Principal, Store
 from vidgate.store.accounts import KEY_PREFIX
 from vidgate.store.ledger import MAX_ENTRY_ID
 from vidgate.tasks.service import TaskService
-from vidgate.webhooks.service import WebhookService
+from vidgate.webhooks.service import Renderer, WebhookService
 
 
 @dataclass
@@ -40,9 +40,16 @@ class AppContext:
     channels: ChannelService
     keys: KeyCache
     webhooks: WebhookService
+    webhook_links: Renderer
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or str(request.base_url)
+
+    def submitted_to(self, request: Request) -> None:
+        """A task was submitted through ``request``: webhook bodies link its result as a poll
+        through the same address would (unless VIDGATE_PUBLIC_URL fixes the address)."""
+        if self.settings.public_url is None:
+            self.webhook_links.seen(str(request.base_url))
 
 
 async def get_context(request: Request) -> AppContext:  # async: no thread hop for an attribute

@@ -38,5 +38,6 @@ async def submit(request: Request, ctx: AppContext) -> JSONResponse:
 
 async def answer_submit(request: Request, ctx: AppContext, caller: Principal) -> JSONResponse:
     body = await read_json(request, ctx.settings.max_body_bytes)
+    ctx.submitted_to(request)
     task = await run_in_threadpool(ctx.tasks.submit, caller, body)
     return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]})

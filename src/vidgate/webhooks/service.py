@@ -6,7 +6,6 @@ Also what an event's body shows of its task (``renderer``) and the sender of a p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ulid import ULID
@@ -162,23 +161,31 @@ class WebhookService:
         return list(dict.fromkeys(events))
 
 
-def renderer(settings: Settings) -> Callable[[Due], dict[str, Any]]:
-    """An event's task, as GET /v1/tasks/{id} shows it (the same view), result link signed."""
-    signer = UrlSigner(settings.signing_key())
-    base = settings.public_url or DEFAULT_PUBLIC_URL
+class Renderer:
+    """An event's task, as GET /v1/tasks/{id} shows it (the same view), its result link signed and
+    built on VIDGATE_PUBLIC_URL; without it, on the base URL the latest submit to this process
+    came to (``seen``), as a poll would show it, else DEFAULT_PUBLIC_URL."""
 
-    def render(due: Due) -> dict[str, Any]:
+    def __init__(self, settings: Settings) -> None:
+        self.signer = UrlSigner(settings.signing_key())
+        self.fixed = settings.public_url is not None
+        self.base = settings.public_url or DEFAULT_PUBLIC_URL
+
+    def seen(self, base: str) -> None:
+        if not self.fixed:
+            self.base = base
+
+    def __call__(self, due: Due) -> dict[str, Any]:
         fields = {**due.task, "status": Status(due.task["status"]), "request": {}}
-        return task_object(Task(**fields), lambda key, expires: signer.url(base, key, expires))
-
-    return render
+        base = self.base
+        return task_object(Task(**fields), lambda key, expires: self.signer.url(base, key, expires))
 
 
 def secrets_for(settings: Settings, store: Store) -> Secrets:
     return Secrets(store, SecretBox(settings.signing_key()))
 
 
-def build_sender(settings: Settings, store: Store) -> WebhookSender:
+def build_sender(settings: Settings, store: Store, render: Renderer | None = None) -> WebhookSender:
     """The webhook sender of ``vidgate serve`` and ``vidgate worker`` alike."""
     config = SenderConfig(
         concurrency=settings.webhook_concurrency,
@@ -187,5 +194,5 @@ def build_sender(settings: Settings, store: Store) -> WebhookSender:
         retry_scale=settings.webhook_retry_scale,
     )
     return WebhookSender(
-        store, secrets_for(settings, store), FetchPolicy.from_settings(settings), renderer(settings), config
+        store, secrets_for(settings, store), FetchPolicy.from_settings(settings), render or Renderer(settings), config
     )
