@@ -26,6 +26,7 @@ from vidgate.api import (
     observe,
     task_events,
     tasks,
+    webhooks,
 )
 from vidgate.api import metrics as metrics_api
 from vidgate.api.deps import AppContext
@@ -43,6 +44,7 @@ from vidgate.routing.spec import open_channels
 from vidgate.store import Store
 from vidgate.tasks.hub import TaskHub
 from vidgate.tasks.service import TaskService
+from vidgate.webhooks.service import Renderer, WebhookService, build_sender, secrets_for
 from vidgate.worker.build import build_workers
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     prices = open_price_book(store, settings)
     box = open_channels(settings, store)
     workers = build_workers(settings, store, storage, prices, box) if settings.workers else None
+    links = Renderer(settings)
+    sender = build_sender(settings, store, links)
     ctx = AppContext(
         settings=settings,
         store=store,
@@ -73,6 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
         limiter=build_limiter(settings),
         keys=KeyCache(store, settings.auth_cache_seconds),
         hub=TaskHub(store, recheck_seconds=settings.stream_recheck_seconds),
+        webhooks=WebhookService(store, secrets_for(settings, store), FetchPolicy.from_settings(settings)),
+        webhook_links=links,
     )
 
     @asynccontextmanager
@@ -81,11 +87,13 @@ def create_app(settings: Settings) -> FastAPI:
         await ctx.hub.start()
         if workers:
             workers.start()
+        sender.start()
         try:
             yield
         finally:
             if workers:
                 workers.stop(settings.shutdown_grace_seconds)
+            sender.stop()
             await ctx.hub.stop()
             ctx.keys.stop()
             ctx.limiter.close()
@@ -100,7 +108,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.readiness = health.Readiness(
-        store, storage, lambda: [*ctx.keys.health(), *ctx.hub.health(), *(workers.health() if workers else [])]
+        store,
+        storage,
+        lambda: [*ctx.keys.health(), *ctx.hub.health(), *sender.health(), *(workers.health() if workers else [])],
     )
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     app.state.metrics = Exposition(token=token, extra=[QueueCollector(store, settings.metrics_cache_seconds)])
@@ -112,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
             task_events,
             models,
             account,
+            webhooks,
             admin,
             admin_channels,
             files,

@@ -140,6 +140,18 @@ class Settings(BaseSettings):
     fetch_connect_timeout: float = 5.0
     fetch_read_timeout: float = 30.0
 
+    # webhooks (see README "Webhooks")
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="an attempt without an answer by then has failed"
+    )
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000, description="deliveries in flight per process")
+    webhook_target_concurrency: int = Field(
+        default=4, ge=1, le=100, description="deliveries in flight per process to one endpoint or callback origin"
+    )
+    webhook_retry_scale: float = Field(
+        default=1.0, gt=0, le=1, description="multiplies the retry schedule's waits (5 s ... 24 h); tests shrink it"
+    )
+
     # upstream channels (see README "Upstream providers")
     channels_file: Path | None = Field(default=None, description="TOML file of [[channels]], synced on start")
     upstream_poll_interval: float = Field(default=1.0, gt=0, description="seconds between polls of one task")

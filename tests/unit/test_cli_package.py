@@ -22,6 +22,7 @@ COMMANDS = {
     "generate",
     "tasks",
     "models",
+    "webhooks",
     "fake-upstream",
 }
 #: what ``import vidgate.cli`` must not load: the app and its server, the store, the fakes

@@ -25,6 +25,7 @@ from vidgate.store.accounts import KEY_PREFIX
 from vidgate.store.ledger import MAX_ENTRY_ID
 from vidgate.tasks.hub import TaskHub
 from vidgate.tasks.service import TaskService
+from vidgate.webhooks.service import Renderer, WebhookService
 
 
 @dataclass
@@ -42,9 +43,17 @@ class AppContext:
     channels: ChannelService
     keys: KeyCache
     hub: TaskHub  # live progress streams' one watcher
+    webhooks: WebhookService
+    webhook_links: Renderer
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or str(request.base_url)
+
+    def submitted_to(self, request: Request) -> None:
+        """A task was submitted through ``request``: webhook bodies link its result as a poll
+        through the same address would (unless VIDGATE_PUBLIC_URL fixes the address)."""
+        if self.settings.public_url is None:
+            self.webhook_links.seen(str(request.base_url))
 
 
 async def get_context(request: Request) -> AppContext:  # async: no thread hop for an attribute

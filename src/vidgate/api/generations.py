@@ -51,5 +51,6 @@ async def submit(request: Request, ctx: AppContext) -> JSONResponse:
 async def answer_submit(request: Request, ctx: AppContext, caller: Principal) -> JSONResponse:
     body = await read_json(request, ctx.settings.max_body_bytes)
     key = idempotency_key(request.headers.get("idempotency-key"), body)
+    ctx.submitted_to(request)
     task = await run_in_threadpool(ctx.tasks.submit, caller, body, key)
     return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]})

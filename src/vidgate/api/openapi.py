@@ -48,6 +48,47 @@ REQUEST_ID_HEADER = {
 }
 
 
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": description}
+
+
+#: what vidgate POSTs to a task's callback_url and to account endpoints (Standard Webhooks)
+WEBHOOKS: dict[str, Any] = {
+    "task": {
+        "post": {
+            "summary": "A status change of a task (task.processing, task.completed, task.failed, task.cancelled)",
+            "description": "Sent at least once, retried on the Standard Webhooks schedule until a 2xx answer; "
+            "410 Gone disables the endpoint. Verify with standardwebhooks.Webhook(secret).verify(body, headers).",
+            "parameters": [
+                _header("webhook-id", "the event's id (msg_...), the same on every retry"),
+                _header("webhook-timestamp", "the attempt's Unix time"),
+                _header("webhook-signature", "v1, + base64 HMAC-SHA256 of id.timestamp.body, keyed with the secret"),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["type", "timestamp", "data"],
+                            "properties": {
+                                "type": {
+                                    "type": "string",
+                                    "enum": ["task.processing", "task.completed", "task.failed", "task.cancelled"],
+                                },
+                                "timestamp": {"type": "string", "format": "date-time"},
+                                "data": {"type": "object", "description": "the task object, as GET /v1/tasks/{id}"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"2XX": {"description": "delivered"}, "410": {"description": "disable this endpoint"}},
+        }
+    }
+}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a router or route that may answer ``statuses``."""
     return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
@@ -88,5 +129,6 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema = request_json_schema()
     components.update(schema.pop("$defs", {}))
     components["GenerationRequest"] = schema
+    doc["webhooks"] = WEBHOOKS
     app.openapi_schema = doc
     return doc

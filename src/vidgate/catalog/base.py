@@ -13,7 +13,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from vidgate.i18n import Message
@@ -124,6 +124,14 @@ class GenerationRequest(BaseModel):
     tier_parameter: ClassVar[str]
 
     model: str
+    #: where each status change of the task is POSTed (webhooks); the address guard checks it
+    #: at submit (``media.fetch.check_callback_url``) and again at every delivery
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="http(s) URL told of each status change of the task (webhooks, signed with the account's "
+        "default secret); a public address",
+    )
 
     @model_validator(mode="before")
     @classmethod

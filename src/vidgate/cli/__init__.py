@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from vidgate.cli import client, fake, operator, server
+from vidgate.cli import client, fake, operator, server, webhooks
 
 __all__ = ["main"]
 
@@ -33,6 +33,7 @@ for command in (
     client.generate,
     client.tasks,
     client.models,
+    webhooks.webhooks,
     fake.fake_upstream,
 ):
     main.add_command(command)

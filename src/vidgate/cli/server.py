@@ -164,6 +164,7 @@ def worker(
     from vidgate.billing.pricebook import open_price_book
     from vidgate.config import load_settings
     from vidgate.routing.spec import open_channels
+    from vidgate.webhooks.service import build_sender
     from vidgate.worker.build import build_workers
 
     logs.configure()
@@ -175,12 +176,14 @@ def worker(
     with configuration_errors():
         box = open_channels(settings, store)
         pool = build_workers(settings, store, storage, open_price_book(store, settings), box)
+        sender = build_sender(settings, store)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     pool.start()
+    sender.start()
     for port in sorted({p for p in (health_port, metrics_port) if p is not None}):
-        _serve_health(health_host, port, store, storage, pool.health, settings)
+        _serve_health(health_host, port, store, storage, lambda: [*pool.health(), *sender.health()], settings)
     click.echo(
         f"vidgate worker {pool.id}: {settings.worker_concurrency} at once "
         f"(data in {settings.data_dir}, results in {storage.url})"
@@ -188,6 +191,7 @@ def worker(
     stop.wait()
     click.echo(f"stopping: no new tasks; running ones get {settings.shutdown_grace_seconds:g}s to finish")
     pool.stop(settings.shutdown_grace_seconds)
+    sender.stop()
     store.close()
     click.echo("worker stopped")
 

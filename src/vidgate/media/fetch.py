@@ -30,7 +30,7 @@ from typing import BinaryIO
 import httpx
 
 from vidgate import metrics
-from vidgate.errors import MediaError
+from vidgate.errors import InvalidRequest, MediaError
 from vidgate.i18n import Message
 from vidgate.media.addresses import IPAddress, host_address, normalise_host
 from vidgate.media.probe import ImageInfo, VideoInfo, probe_image, probe_video
@@ -180,34 +180,7 @@ class Fetcher:
         )
 
     def _addresses(self, url: httpx.URL) -> list[IPAddress]:
-        """The checked addresses to connect to: the literal one, or every address the name resolves to."""
-        literal = host_address(normalise_host(url.host))
-        if literal is not None:
-            return [literal]
-        host, shown = url.raw_host.decode("ascii"), shown_url(str(url))
-        try:
-            addresses = [ipaddress.ip_address(found) for found in self._resolver(host, port_of(url))]
-        except UnicodeError as exc:  # the system resolver's idna codec: e.g. a label over 63 characters
-            raise Refused(Message("{url} is not a valid host name ({error})", url=shown, error=str(exc))) from None
-        except OSError as exc:
-            raise MediaError(
-                Message("the host of {url} could not be resolved ({error})", url=shown, error=str(exc)),
-                reason="fetch_failed",
-                retryable=True,
-            ) from None
-        if not addresses:
-            raise MediaError(
-                Message("the host of {url} has no address", url=shown), reason="fetch_failed", retryable=True
-            )
-        if not self.policy.allows_name(host, port_of(url)):
-            for address in addresses:
-                check_address(
-                    address,
-                    port_of(url),
-                    self.policy,
-                    Message("{url}: {host} resolves to {address}", url=shown, host=host, address=str(address)),
-                )
-        return addresses
+        return checked_addresses(url, self.policy, self._resolver)
 
     def _send(self, transport: httpx.BaseTransport, url: httpx.URL, addresses: list[IPAddress]) -> httpx.Response:
         """GET ``url`` from the first of ``addresses`` that takes the connection."""
@@ -301,3 +274,59 @@ class Fetcher:
         else:
             message = Message("downloading {url} failed ({error})", url=shown, error=str(exc))
         return MediaError(message, reason="fetch_failed", retryable=True)
+
+
+def checked_addresses(url: httpx.URL, policy: FetchPolicy, resolver: Resolver = resolve) -> list[IPAddress]:
+    """The checked addresses to connect to: the literal one, or every address the name resolves
+    to, each refused (Refused) unless public or exempt; MediaError if it cannot be resolved."""
+    literal = host_address(normalise_host(url.host))
+    if literal is not None:
+        return [literal]
+    host, shown = url.raw_host.decode("ascii"), shown_url(str(url))
+    try:
+        addresses = [ipaddress.ip_address(found) for found in resolver(host, port_of(url))]
+    except UnicodeError as exc:  # the system resolver's idna codec: e.g. a label over 63 characters
+        raise Refused(Message("{url} is not a valid host name ({error})", url=shown, error=str(exc))) from None
+    except OSError as exc:
+        raise MediaError(
+            Message("the host of {url} could not be resolved ({error})", url=shown, error=str(exc)),
+            reason="fetch_failed",
+            retryable=True,
+        ) from None
+    if not addresses:
+        raise MediaError(Message("the host of {url} has no address", url=shown), reason="fetch_failed", retryable=True)
+    if not policy.allows_name(host, port_of(url)):
+        for address in addresses:
+            check_address(
+                address,
+                port_of(url),
+                policy,
+                Message("{url}: {host} resolves to {address}", url=shown, host=host, address=str(address)),
+            )
+    return addresses
+
+
+# --- webhook targets ------------------------------------------------------------------------
+
+
+class TargetRefused(Exception):
+    """A webhook target that may not be sent to now (its reason in words)."""
+
+
+def check_callback_url(url: str, policy: FetchPolicy, param: str = "callback_url") -> None:
+    """Submit-time checks of a webhook target, as of a media URL (http or https only, no user
+    info, no literal address that is not public unless exempt); no DNS. Raises InvalidRequest."""
+    try:
+        check_http_url(url, "video", policy)
+    except Refused as exc:
+        raise InvalidRequest(exc.msg, code="invalid_callback_url", param=param) from None
+
+
+def webhook_target(url: str, policy: FetchPolicy, resolver: Resolver = resolve) -> tuple[httpx.URL, list[IPAddress]]:
+    """Delivery-time checks of a webhook target: those of submit again, then its host resolved
+    and every address it resolves to checked. Raises TargetRefused."""
+    try:
+        parsed = check_http_url(url, "video", policy)
+        return parsed, checked_addresses(parsed, policy, resolver)
+    except (Refused, MediaError) as exc:
+        raise TargetRefused(str(exc)) from None

@@ -25,6 +25,7 @@ from vidgate.sdk.polling import (
     Waiter,
 )
 from vidgate.sdk.streaming import Follow, stream_request
+from vidgate.sdk.webhooks import AsyncWebhooks
 
 
 class AsyncClient:
@@ -46,6 +47,7 @@ class AsyncClient:
         self.videos = AsyncVideos(self)
         self.tasks = AsyncTasks(self)
         self.models = AsyncModels(self)
+        self.webhooks = AsyncWebhooks(self)
 
     async def download(self, task: Task | str, path: str | os.PathLike[str]) -> Path:
         """Save a completed task's video to ``path`` (a file, or a directory for ``<task id>.mp4``)."""

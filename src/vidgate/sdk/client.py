@@ -29,6 +29,7 @@ from vidgate.sdk.polling import (
     Waiter,
 )
 from vidgate.sdk.streaming import Follow, stream_request
+from vidgate.sdk.webhooks import Webhooks
 
 
 class Client:
@@ -50,6 +51,7 @@ class Client:
         self.videos = Videos(self)
         self.tasks = Tasks(self)
         self.models = Models(self)
+        self.webhooks = Webhooks(self)
 
     def download(self, task: Task | str, path: str | os.PathLike[str]) -> Path:
         """Save a completed task's video to ``path`` (a file, or a directory for ``<task id>.mp4``)."""

@@ -13,11 +13,13 @@ from vidgate.store.db import Database, translated
 from vidgate.store.gauges import GaugeStore
 from vidgate.store.idempotency import IdempotencyStore
 from vidgate.store.migrate import current_revision, head_revision, upgrade
+from vidgate.store.outbox import OutboxStore
 from vidgate.store.prices import PriceStore
 from vidgate.store.task_queries import TaskQueries
 from vidgate.store.tasks import TaskStore
 from vidgate.store.upstream import UpstreamStore
 from vidgate.store.usage import UsageStore
+from vidgate.store.webhooks import WebhookStore
 
 __all__ = ["Account", "ApiKey", "Principal", "Store"]
 
@@ -34,6 +36,8 @@ class Store:
         self.upstream = UpstreamStore(db)
         self.idempotency = IdempotencyStore(db)
         self.gauges = GaugeStore(db)
+        self.webhooks = WebhookStore(db)
+        self.outbox = OutboxStore(db)
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True) -> Store:

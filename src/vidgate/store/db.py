@@ -34,6 +34,9 @@ from vidgate.store.fairlock import FairLock
 from vidgate.store.listen import PgListener
 from vidgate.store.notify import TASK_PENDING, PgNotifier
 
+#: the channel a commit that recorded webhook deliveries notifies (``store.outbox``)
+WEBHOOKS = "vidgate_webhooks"
+
 SQLITE_BUSY_TIMEOUT_S = 30
 #: the connection's ``info`` key of the channels to notify when its transaction commits
 _AFTER_COMMIT = "vidgate_notify_after_commit"
@@ -144,6 +147,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        """A write transaction; once it commits, the channels named in it with
+        ``notify_after_commit`` are notified (a rolled-back one notifies nobody)."""
         with translated(), self._writers, self.engine.connect().execution_options(vidgate_write=True) as conn:
             try:
                 with conn.begin():

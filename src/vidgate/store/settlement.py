@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from vidgate.i18n import Message, as_message
-from vidgate.store import ledger
+from vidgate.store import ledger, outbox
 from vidgate.store.db import Database
 from vidgate.store.notify import TASK_CHANGED
 from vidgate.store.tables import P, api_keys, channels, tasks
@@ -159,7 +159,8 @@ class Ended:
 def end_where(
     conn: Connection, where: tuple[sa.ColumnElement[bool], ...], status: Status, *, code: str, message: Message
 ) -> list[Ended]:
-    """Move the matching tasks to an unsuccessful end with a full refund; returns them."""
+    """Move the matching tasks to an unsuccessful end with a full refund (and record their
+    webhook events); returns them."""
     now = time.time()
     message = as_message(message)  # a plain string is taken too, shown as it is
     ids = lock_tasks(conn, *where)
@@ -177,7 +178,9 @@ def end_where(
             next_poll_at=None,
             updated_at=now,
         )
-        .returning(tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.model)
+        .returning(
+            tasks.c.id, tasks.c.account_id, tasks.c.key_id, tasks.c.channel_id, tasks.c.hold, tasks.c.model, outbox.TOLD
+        )
     )
     rows = [row for chunk in chunks(ids) for row in conn.execute(end.where(tasks.c.id.in_(chunk), *where)).all()]
     if rows:
@@ -185,4 +188,5 @@ def end_where(
     count_out(conn, rows)
     for row in sorted(rows, key=lambda r: r.account_id):
         ledger.post(conn, row.account_id, "release", row.hold, task_id=row.id, note=f"hold released ({status.value})")
+    outbox.record(conn, [row.id for row in rows if row.told])
     return [Ended(row.id, row.model, status, code, message.english) for row in rows]

@@ -99,6 +99,7 @@ tasks = sa.Table(
     sa.Column("poll_errors", sa.Integer, nullable=False, server_default="0"),
     sa.Column("not_before", sa.Double),  # a deferred task is not claimed before this
     sa.Column("quote", sa.BigInteger),  # the price worked out when the task was sent upstream
+    sa.Column("callback_url", sa.String(2000)),  # the request's, for webhooks (store.outbox)
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
     # an account's tasks newest first, a page at a time (ids are ULIDs: time-ordered; migration 0008)
     sa.Index("ix_tasks_account_id_id", "account_id", "id"),
@@ -175,4 +176,84 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.PrimaryKeyConstraint("account_id", "key", name="pk_idempotency_keys"),
     sa.Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+#: account endpoints of webhooks (``store.webhooks``)
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),  # the event types it is sent
+    sa.Column("secret", sa.Text, nullable=False),  # sealed by vidgate.secretbox, never in clear
+    sa.Column("description", sa.String(500)),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.String(500)),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+#: the secret that signs an account's callback_url deliveries, made on first need
+webhook_secrets = sa.Table(
+    "webhook_secrets",
+    metadata,
+    sa.Column("account_id", Id, sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("secret", sa.Text, nullable=False),  # sealed
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+#: the outbox (``store.outbox``): an event per status change that someone is to hear of, with
+#: the task as it was then; its body is rendered once, at the first send, and sent as is since
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True),  # the webhook-id header
+    sa.Column("account_id", Id, nullable=False),
+    sa.Column("task_id", Id, nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("task", sa.JSON, nullable=False),
+    sa.Column("body", sa.Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+DUE_SQL = "state = 'pending'"
+
+#: one event to one target: an account endpoint, or (endpoint_id NULL) the task's callback_url
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("event_id", Id, sa.ForeignKey("webhook_events.id"), nullable=False),
+    sa.Column("account_id", Id, nullable=False),
+    sa.Column("endpoint_id", Id),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),  # the sender's unit of concurrency
+    sa.Column("state", sa.String(20), nullable=False),  # pending delivered failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Double),
+    sa.Column("leased_by", sa.String(100)),
+    sa.Column("lease_until", sa.Double),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=sa.text(DUE_SQL),
+        sqlite_where=sa.text(DUE_SQL),
+    ),
+    sa.Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", Id, sa.ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    sa.Column("attempted_at", sa.Double, nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("error", sa.String(500)),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
 )

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from vidgate.i18n import Message
-from vidgate.store import ledger
+from vidgate.store import ledger, outbox
 from vidgate.store.db import Database
 from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.store.idempotency import IdempotencyKey
@@ -129,7 +129,7 @@ _CLAIM = (
         attempts=tasks.c.attempts + 1,
         updated_at=P("now", type_=sa.Double),
     )
-    .returning(*tasks.c)
+    .returning(*tasks.c, outbox.TOLD)
 )
 _HEARTBEAT = (
     sa.update(tasks)
@@ -149,7 +149,7 @@ _COMPLETE = (
             now=P("now", type_=sa.Double),
         )
     )
-    .returning(*SETTLED)
+    .returning(*SETTLED, outbox.TOLD)
 )
 
 
@@ -191,7 +191,9 @@ class TaskStore:
             if idempotency is not None:
                 idempotency.claim(conn, account_id, task_id, now)
             self._count_in(conn, key_id, max_active_per_key)
-            conn.execute(_INSERT, {**values, "key_id": key_id, "updated_at": now})
+            conn.execute(
+                _INSERT, {**values, "key_id": key_id, "callback_url": request.get("callback_url"), "updated_at": now}
+            )
             balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
             if balance is None:  # raising rolls the insert back: no task, no money moved
                 raise NotEnoughFunds(account_id, ledger.balance(conn, account_id), hold)
@@ -207,16 +209,19 @@ class TaskStore:
     # --- the queue -------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float) -> Task | None:
         """Take the oldest pending task, or None. Safe against any number of concurrent callers:
-        SQLite serialises writers; PostgreSQL skips rows another claimer has locked."""
+        SQLite serialises writers; PostgreSQL skips rows another claimer has locked. Its
+        ``task.processing`` event is recorded with the claim (``store.outbox``)."""
         now = time.time()
-        with self.db.write_one() as conn:
+        with self.db.write() as conn:
             row = (
                 conn.execute(_CLAIM, {"now": now, "worker": worker_id, "lease_until": now + lease_seconds})
                 .mappings()
                 .first()
             )
-            if row:
+            if row is not None:
                 changed(conn)
+                if row["told"]:
+                    outbox.record(conn, [row["id"]])
         return task_from_row(row) if row else None
 
     def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float, progress: int | None = None) -> Lease:
@@ -246,6 +251,8 @@ class TaskStore:
             row = conn.execute(_COMPLETE, params).first()
             if row is not None:
                 settle_completed(conn, [row])
+                if row.told:
+                    outbox.record(conn, [task_id])
         return row is not None
 
     def fail(self, task_id: str, *, code: str, message: Message, worker_id: str | None = None) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vidgate.i18n import Message
+from vidgate.store import outbox
 from vidgate.store.channels import CLEAR_FAILURES
 from vidgate.store.db import Database
 from vidgate.store.settlement import (
@@ -295,10 +296,11 @@ class UpstreamStore:
                         now=now,
                     )
                 )
-                .returning(*SETTLED)
+                .returning(*SETTLED, outbox.TOLD)
             ).all()
             if rows:
                 settle_completed(conn, sorted(rows, key=lambda r: r.id))
+                outbox.record(conn, sorted(row.id for row in rows if row.told))
         return {row.id for row in rows}
 
     def fail(self, task_id: str, upstream_id: str, *, code: str, message: Message) -> bool:

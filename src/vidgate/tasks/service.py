@@ -19,7 +19,7 @@ from vidgate.billing.prices import Pricing
 from vidgate.catalog import parse_request
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited, RequestError, TaskNotFound
 from vidgate.i18n import Message
-from vidgate.media.fetch import FetchPolicy, check_url
+from vidgate.media.fetch import FetchPolicy, check_callback_url, check_url
 from vidgate.store import Principal, Store
 from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.store.idempotency import IdempotencyKey
@@ -64,6 +64,8 @@ class TaskService:
             req = parse_request(body)
             for ref in req.media_refs():
                 check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
+            if req.callback_url is not None:
+                check_callback_url(req.callback_url, self.fetch_policy)
             hold = self.prices.hold(req)
         except RequestError:
             # a body accepted once may be refused now (prices changed): its key still answers

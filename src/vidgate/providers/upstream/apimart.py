@@ -93,7 +93,8 @@ class ApimartProvider(UpstreamProvider):
 
     def body(self, job: UpstreamJob) -> dict[str, Any]:
         """The request as the client gave it, with fetched images inlined and reference videos by URL."""
-        body = job.request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # the callback is vidgate's to make: the upstream is never given the client's URL
+        body = job.request.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"callback_url"})
         for ref in job.request.media_refs():
             if ref.kind == "image" and self.inline_images:
                 _put(body, ref.param, job.image_data_uri(ref.param, ref.url))
