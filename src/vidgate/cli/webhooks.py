@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from vidgate.cli.client import EXIT_OK, Output, api_command
+from vidgate.cli.client import api_command
+from vidgate.cli.output import EXIT_OK, Output
 from vidgate.sdk import Client
 
 EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled")

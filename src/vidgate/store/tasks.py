@@ -18,7 +18,6 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -33,9 +32,7 @@ from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
     SETTLED,
-    Ended,
     changed,
-    chunks,
     completion,
     end_where,
     give_back_reservations,
@@ -43,6 +40,7 @@ from vidgate.store.settlement import (
     owned,
     settle_completed,
 )
+from vidgate.store.sweep import SweepResult, sweep
 from vidgate.store.tables import P, api_keys, tasks
 from vidgate.tasks.model import Status, Task, moved_to
 
@@ -55,27 +53,6 @@ class Lease(Enum):
     HELD = "held"  # go on
     CANCEL = "cancel"  # the client cancelled: stop and call finish_cancel
     LOST = "lost"  # the task is no longer this worker's: stop, touch nothing
-
-
-@dataclass
-class SweepResult:
-    """What a sweep did: the tasks it requeued (their worker's lease ran out) and ended
-    (cancelled, out of attempts, or past their model's timeout)."""
-
-    requeued: list[Requeued] = field(default_factory=list)
-    cancelled: list[Ended] = field(default_factory=list)
-    failed: list[Ended] = field(default_factory=list)
-    timed_out: list[Ended] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        counts = {name: len(getattr(self, name)) for name in ("requeued", "cancelled", "failed", "timed_out")}
-        return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n) or "nothing to do"
-
-
-@dataclass(frozen=True)
-class Requeued:
-    task_id: str
-    model: str
 
 
 def task_from_row(row: RowMapping) -> Task:
@@ -338,76 +315,8 @@ class TaskStore:
         return requeued
 
     def sweep(self, *, max_attempts: int, timeouts: dict[str, float], default_timeout: float) -> SweepResult:
-        """Settle what no live worker will: tasks whose lease ran out (their worker died) go
-        back to the queue, or fail with a full refund once out of attempts (cancelled if the
-        client asked); tasks processing longer than their model's timeout fail and are refunded."""
-        now = time.time()
-        expired = (tasks.c.status == Status.PROCESSING.value, tasks.c.lease_expires_at < now)
-        result = SweepResult()
-        with self.db.write() as conn:
-            result.cancelled = end_where(
-                conn,
-                (*expired, tasks.c.cancel_requested.is_(True)),
-                Status.CANCELLED,
-                code="cancelled",
-                message=Message("the task was cancelled by the client"),
-            )
-            result.failed = end_where(
-                conn,
-                (*expired, tasks.c.attempts >= max_attempts),
-                Status.FAILED,
-                code="task_failed",
-                message=Message(
-                    "the task was interrupted {max_attempts} times (its worker stopped); it was not charged",
-                    max_attempts=max_attempts,
-                ),
-            )
-            requeue = (*expired, tasks.c.attempts < max_attempts)
-            ids = lock_tasks(conn, *requeue)
-            give_back_reservations(conn, requeue)
-            for chunk in chunks(ids):
-                result.requeued += [
-                    Requeued(row.id, row.model)
-                    for row in conn.execute(
-                        sa.update(tasks)
-                        .where(tasks.c.id.in_(chunk), *requeue)
-                        .values(
-                            status=moved_to(Status.PENDING, Status.PROCESSING),
-                            worker_id=None,
-                            lease_expires_at=None,
-                            progress=0,
-                            updated_at=now,
-                        )
-                        .returning(tasks.c.id, tasks.c.model)
-                    )
-                ]
-            if result.requeued:
-                changed(conn)
-            for model, limit in [*timeouts.items(), (None, default_timeout)]:
-                scope = tasks.c.model == model if model else tasks.c.model.not_in(list(timeouts) or [""])
-                # created_at <= started_at: the first bound lets the index of active tasks find them
-                late = (
-                    tasks.c.status.in_(ACTIVE),
-                    tasks.c.created_at < now - limit,
-                    scope,
-                    tasks.c.started_at < now - limit,
-                )
-                for upstream, code, who in (
-                    (True, "upstream_timeout", Message("the upstream")),
-                    (False, "timeout", Message("the task")),
-                ):
-                    result.timed_out += end_where(
-                        conn,
-                        (*late, tasks.c.upstream_id.is_not(None) if upstream else tasks.c.upstream_id.is_(None)),
-                        Status.FAILED,
-                        code=code,
-                        message=Message(
-                            "{who} did not finish within {limit:g} s; it was not charged", who=who, limit=limit
-                        ),
-                    )
-        if result.requeued:
-            self.db.notify_pending()
-        return result
+        """See ``store.sweep``."""
+        return sweep(self.db, max_attempts=max_attempts, timeouts=timeouts, default_timeout=default_timeout)
 
     def mark_purged(self, task_ids: list[str]) -> None:
         if task_ids:
