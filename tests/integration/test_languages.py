@@ -187,7 +187,7 @@ def test_a_task_that_ended_before_messages_were_templates_shows_its_text(server:
         while (task := server.store.tasks.get(task_id)) is None or not task.status.ended:  # not read over HTTP yet
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        with server.store.db.engine.begin() as conn:  # as a task that failed before 0010 stored its template
+        with server.store.db.engine.begin() as conn:  # as a task that failed before 0008 stored its template
             conn.execute(
                 sa.update(tasks).where(tasks.c.id == task_id).values(error_detail=None, error_message="it broke")
             )

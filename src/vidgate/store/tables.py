@@ -101,7 +101,7 @@ tasks = sa.Table(
     sa.Column("quote", sa.BigInteger),  # the price worked out when the task was sent upstream
     sa.Column("callback_url", sa.String(2000)),  # the request's, for webhooks (store.outbox)
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
-    # an account's tasks newest first, a page at a time (ids are ULIDs: time-ordered; migration 0008)
+    # an account's tasks newest first, a page at a time (ids are ULIDs: time-ordered; migration 0009)
     sa.Index("ix_tasks_account_id_id", "account_id", "id"),
     # Partial indexes (see migration 0006): a row is in them only while it is active, so ended
     # tasks (nearly all of them, in time) cost nothing there, and status changes write fewer entries.

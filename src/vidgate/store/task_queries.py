@@ -2,7 +2,7 @@
 state of every task the live streams follow, in one statement; the ended tasks whose files the
 janitor may delete.
 
-Pages are keyset pagination over the index ``(account_id, id)`` (migration 0008): task ids are
+Pages are keyset pagination over the index ``(account_id, id)`` (migration 0009): task ids are
 ULIDs, which sort by creation time, so the next page is ``id < <the last id seen>`` in id order
 descending, and costs the same at any depth (no ``OFFSET`` to skip over). Filters on status and
 model are applied to the rows that index walks: no index covers them, as an index on status
