@@ -1,5 +1,6 @@
 """vidgate as real processes (``python -m vidgate serve|worker``) on one database, for the tests
-that kill, stop and restart them: the crash test and the fault suite."""
+that kill, stop and restart them: the crash test and the fault suite; and the API processes of
+``vidgate serve --workers N``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,19 @@ import httpx
 
 from tests.server import free_port
 from vidgate.store import Store
+
+
+def api_processes(pid: int) -> list[int]:
+    """The API processes a ``vidgate serve --workers N`` of process ``pid`` started (not
+    multiprocessing's resource tracker, also its child)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except FileNotFoundError:  # ended meanwhile
+            pass
+    return found
 
 
 class Processes:

@@ -15,24 +15,13 @@ import httpx
 from ulid import ULID
 
 from tests.integration.test_metrics import samples, value
+from tests.processes import api_processes
 from tests.server import free_port
 from vidgate.billing.money import to_micros
 from vidgate.store import Store
 
 UNKNOWN_TASK = "/v1/tasks/task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"
 TOKEN = "metrics-token-0123456789"
-
-
-def children(pid: int) -> list[int]:
-    """The API processes ``pid`` started (not multiprocessing's resource tracker, also its child)."""
-    found = []
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        try:
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                found.append(int(child))
-        except FileNotFoundError:  # ended meanwhile
-            pass
-    return found
 
 
 def environment(tmp_path: Path, url: str, **more: str) -> dict[str, str]:
@@ -82,14 +71,14 @@ def test_two_api_processes_are_scraped_as_one(tmp_path: Path) -> None:
         )
     try:
         deadline = time.monotonic() + 60
-        while len(children(serve.pid)) < 2 or not up(base):
+        while len(api_processes(serve.pid)) < 2 or not up(base):
             assert serve.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.1)
         folders = {
             dict(v.split("=", 1) for v in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in v).get(
                 "PROMETHEUS_MULTIPROC_DIR"
             )
-            for pid in children(serve.pid)
+            for pid in api_processes(serve.pid)
         }
         assert len(folders) == 1 and None not in folders, folders  # one folder, shared by both processes
         folder = Path(str(folders.pop()))
@@ -116,9 +105,9 @@ def test_two_api_processes_are_scraped_as_one(tmp_path: Path) -> None:
             assert value(scrape, "vidgate_queue_depth", status="pending") == 0  # from the database, once
             assert value(scrape, "vidgate_money_captured_total") == 0.2
             assert httpx.get(base + "/readyz", timeout=30).status_code == 200
-        killed = children(serve.pid)[0]
+        killed = api_processes(serve.pid)[0]
         os.kill(killed, signal.SIGKILL)  # uvicorn starts another; the dead one's slots leave the sum
-        while killed in children(serve.pid) or len(children(serve.pid)) < 2 or not up(base):
+        while killed in api_processes(serve.pid) or len(api_processes(serve.pid)) < 2 or not up(base):
             assert time.monotonic() < deadline + 60, (tmp_path / "serve.log").read_text()
             time.sleep(0.1)
         while value(scrape := fresh_scrape(base), "vidgate_worker_slots") != 4:

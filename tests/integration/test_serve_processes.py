@@ -12,15 +12,12 @@ from pathlib import Path
 
 import httpx
 
+from tests.processes import api_processes
 from tests.server import free_port
 from vidgate.billing.money import to_micros
 from vidgate.store import Store
 
 UNKNOWN_TASK = "/v1/tasks/task_01J9HA7JPQ9A0Z6JZ3V8M9W6PZ"
-
-
-def children(pid: int) -> set[int]:
-    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
 def test_two_processes_share_the_port_and_the_contract(tmp_path: Path) -> None:
@@ -47,7 +44,7 @@ def test_two_processes_share_the_port_and_the_contract(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while len(children(serve.pid)) < 2 or not _up(base):
+        while len(api_processes(serve.pid)) < 2 or not _up(base):
             assert serve.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.1)
         headers = {"Authorization": f"Bearer {secret}"}
