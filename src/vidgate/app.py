@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from vidgate import __version__
+from vidgate import __version__, console
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
 from vidgate.api import (
@@ -24,6 +24,7 @@ from vidgate.api import (
     language,
     models,
     observe,
+    prefix,
     task_events,
     tasks,
     webhooks,
@@ -133,9 +134,11 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
+    console.install(app)  # the playground (/) and the dashboard (/admin)
     language.install(app)  # the language of each /v1 answer (the hot paths choose their own)
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
     cors.install(app, settings.cors_origin_list)  # in front of the hot paths too
-    observe.install(app)  # outermost: request ids and the request metrics, the fast path's and CORS's included
+    observe.install(app)  # request ids and the request metrics, the fast path's and CORS's included
+    prefix.install(app, settings.public_url)  # outermost: VIDGATE_PUBLIC_URL's path as the root path
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
