@@ -165,7 +165,9 @@ def test_every_operation_documents_the_errors_it_answers_in_the_envelope(doc: di
         ("/v1/models/{model_id}", "get"): {"401", "404", "429", "503"},
         ("/v1/account", "get"): {"401", "429", "503"},
         ("/v1/webhooks", "post"): {"400", "401", "429", "503"},
-        ("/admin/v1/accounts", "post"): {"400", "401", "403", "404", "409", "503"},
+        ("/admin/v1/accounts", "post"): {"400", "401", "403", "404", "503"},  # 403: an account's key
+        ("/admin/v1/accounts/{account_id}/adjust", "post"): {"400", "401", "403", "404", "409", "503"},
+        ("/admin/v1/ledger/verify", "get"): {"401", "403", "404", "503"},
         ("/files/{key}", "get"): {"403", "410", "416", "503"},
         ("/metrics", "get"): {"401"},
     }
