@@ -132,6 +132,13 @@ def test_behind_a_path_prefix_the_page_and_its_assets_load_under_the_prefix(depl
     assert httpx.get(urljoin(url, "healthz")).json() == {"status": "ok"}  # the API under the prefix
 
 
+@pytest.mark.parametrize("path", PAGES)
+def test_a_trailing_slash_leads_back_to_the_page_under_the_prefix(deployment: Deployment, path: str) -> None:
+    answer = httpx.get(deployment.public + path + "/", follow_redirects=True)
+    assert answer.status_code == 200 and str(answer.url) == deployment.public + path
+    assert answer.history and answer.history[0].status_code == 308
+
+
 def test_unknown_asset_is_a_404_in_the_envelope(deployment: Deployment) -> None:
     answer = httpx.get(f"{deployment.server.url}/docs/assets/nothing.js")
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"

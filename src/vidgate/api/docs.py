@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from vidgate.api.csp import policy, protect
@@ -75,6 +75,16 @@ async def swagger_ui() -> HTMLResponse:
 @router.get("/redoc")
 async def redoc() -> HTMLResponse:
     return _page(REDOC_PAGE, REDOC_POLICY)
+
+
+@router.get("/docs/")
+@router.get("/redoc/")
+async def without_slash(request: Request) -> RedirectResponse:
+    """To the page without the slash, by a relative Location (``../docs`` from ``/docs/``): the
+    redirect Starlette would make names the address vidgate sees, which behind a proxy that strips
+    a path prefix lacks the prefix."""
+    name = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    return RedirectResponse(f"../{name}", status_code=308)
 
 
 def _page(html: str, csp: str) -> HTMLResponse:
