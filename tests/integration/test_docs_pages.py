@@ -139,6 +139,13 @@ def test_a_trailing_slash_leads_back_to_the_page_under_the_prefix(deployment: De
     assert answer.history and answer.history[0].status_code == 308
 
 
+def test_assets_are_counted_under_one_route_template(deployment: Deployment) -> None:
+    httpx.get(f"{deployment.server.url}/docs/assets/swagger-init.js")
+    metrics = httpx.get(f"{deployment.server.url}/metrics").text
+    assert 'route="/docs/assets/{path}",status="200"' in metrics
+    assert "swagger-init.js" not in metrics  # never a label per file
+
+
 def test_unknown_asset_is_a_404_in_the_envelope(deployment: Deployment) -> None:
     answer = httpx.get(f"{deployment.server.url}/docs/assets/nothing.js")
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
