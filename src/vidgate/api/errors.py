@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, get_route_path
 
 from vidgate.api.language import language
 from vidgate.errors import InvalidRequest, MethodNotAllowed, NotFound, RequestError, ServerError, ServiceUnavailable
@@ -82,7 +82,9 @@ def install(app: FastAPI, routes: list[BaseRoute]) -> None:
             )
         if exc.status_code == 405:
             starlettes = (exc.headers or {}).get("Allow", "").split(",")  # e.g. /openapi.json's
-            allowed = _allowed_methods(routes, request.url.path) or ", ".join(sorted(m.strip() for m in starlettes))
+            allowed = _allowed_methods(routes, get_route_path(request.scope)) or ", ".join(
+                sorted(m.strip() for m in starlettes)
+            )
             return error_response(
                 MethodNotAllowed(
                     Message("{method} is not allowed on {path}", method=request.method, path=request.url.path),

@@ -3,9 +3,9 @@ serves the API at ``/vg/v1/...``, the console at ``/vg/``).
 
 A reverse proxy may pass requests on with the prefix stripped (``/v1/...``) or kept
 (``/vg/v1/...``); both are served. The prefix becomes the ASGI ``root_path`` (unless the server
-was given one, e.g. uvicorn's ``--root-path``): Starlette's router matches a path with or without
-it, and every URL the app builds for the client (the console's base, the docs' openapi.json)
-carries it.
+was given one, e.g. uvicorn's ``--root-path``) and, as ASGI has it, the start of ``path``, which
+gets it when the proxy took it off: the router matches the rest, and every URL the app builds for
+the client (the console's base, the docs' openapi.json) carries it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ class Prefixed:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
             scope = {**scope, "root_path": self.prefix}
+            path = scope["path"]
+            if path != self.prefix and not path.startswith(self.prefix + "/"):
+                scope["path"] = self.prefix + path
+                scope["raw_path"] = self.prefix.encode() + scope.get("raw_path", path.encode())
         await self.app(scope, receive, send)
 
 

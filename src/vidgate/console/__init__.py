@@ -22,30 +22,18 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from vidgate.api.csp import policy, protect
+
 #: where the console's scripts, styles and vendored libraries are served
 ASSETS = "/console"
-#: the pages' policy: everything from this server; videos and images also from wherever results
-#: are stored (an object store's presigned URLs) and as blobs and data URIs (file previews)
-POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob: https: http:",
-        "media-src 'self' blob: https: http:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
+#: the pages' policy (``api.csp``): no inline style either; videos and images also from wherever
+#: results are stored (an object store's presigned URLs), and as blobs and data URIs (previews of
+#: the files a user picks)
+POLICY = policy(
+    style_src=["'self'"],
+    img_src=["'self'", "data:", "blob:", "https:", "http:"],
+    media_src=["'self'", "blob:", "https:", "http:"],
 )
-HEADERS = {
-    "Content-Security-Policy": POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,7 +45,9 @@ def _page(name: str) -> str:
 
 def _render(request: Request, name: str) -> HTMLResponse:
     base = escape(request.scope.get("root_path", "").rstrip("/") + "/", quote=True)
-    return HTMLResponse(_page(name).replace("{{base}}", base), headers=HEADERS)
+    page = HTMLResponse(_page(name).replace("{{base}}", base), headers={"Cache-Control": "no-cache"})
+    protect(page, POLICY)
+    return page
 
 
 @router.get("/")
