@@ -56,14 +56,14 @@ def test_a_top_up_in_the_dashboard_shows_in_the_playground(server: Running, watc
     account_id, secret = server.new_account("1", name="Topped Studio")
     page = signed_in(watched.page, server)
     open_account(page, "Topped Studio")
-    page.get_by_label("Top-up amount").fill("0")
-    page.get_by_label("Top-up reason").fill("invoice 7")
-    page.get_by_role("button", name="Top up", exact=True).click()
-    assert "amount" in field_error(page, "Top-up amount")  # the server's 400, at the field
-    page.get_by_label("Top-up amount").fill("20")
-    page.get_by_role("button", name="Top up", exact=True).click()
+    page.get_by_label("Amount").fill("0")
+    page.get_by_label("Reason").fill("invoice 7")
+    page.get_by_role("button", name="Top up").click()
+    assert "amount" in field_error(page, "Amount")  # the server's 400, at the field
+    page.get_by_label("Amount").fill("20")
+    page.get_by_role("button", name="Top up").click()
     expect(page.locator("#account-balance")).to_have_text("Balance: 21.00")
-    expect(page.get_by_label("Top-up amount")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Amount")).not_to_have_attribute("aria-invalid", "true")
     expect(page.locator("#ledger-table tbody tr", has_text="topup").last).to_contain_text("invoice 7")
     assert server.balance(account_id) == 21_000_000
 
@@ -124,11 +124,14 @@ def test_suspend_and_activate(server: Running, watched: Watched) -> None:
     with server.client(secret) as client:
         assert client.get("/v1/account").status_code == 200
 
-    page.get_by_label("Adjustment amount").fill("-5")
-    page.get_by_label("Adjustment reason").fill("too much")
+    page.get_by_label("Amount").fill("-5")
+    page.get_by_label("Reason").fill("too much")
     page.get_by_role("button", name="Adjust").click()
-    expect(page.locator("#adjust .form-status")).to_contain_text("below zero")  # 409: no field named
-    page.get_by_label("Account rate limit per minute").fill("77")
+    expect(page.locator("#money .form-status")).to_contain_text("below zero")  # 409: no field named
+    page.get_by_label("Amount").fill("-0.5")
+    page.get_by_role("button", name="Adjust").click()
+    expect(page.locator("#account-balance")).to_have_text("Balance: 1.50")
+    page.get_by_label("Rate limit per minute").fill("77")
     page.get_by_role("button", name="Save limits").click()
     expect(page.locator("#account-summary")).to_contain_text("Rate limit: 77/min")
 
@@ -218,6 +221,49 @@ def test_add_edit_and_disable_a_channel(server: Running, watched: Watched) -> No
     expect(row).to_contain_text("3 / 1")  # priority / weight
     row.get_by_role("button", name="Disable").click()
     expect(row).to_contain_text("disabled")
+    channel_id = row.get_attribute("data-channel") or ""
+    server.store.channels.bench(channel_id, time.time() + 60, "3 failures in a row: HTTP 503")
+    page.get_by_role("button", name="Refresh channels").click()
+    expect(row).to_contain_text("benched until")
+    expect(row).to_contain_text("HTTP 503")
+    row.get_by_role("button", name="Enable").click()  # enabling lifts the bench
+    expect(row).to_contain_text("healthy")
+    expect(row.locator(".badge")).to_have_text("enabled")
+    row.get_by_role("button", name="Disable").click()  # takes no task from the other tests' servers
+    expect(row.locator(".badge")).to_have_text("disabled")
     with admin_client(server) as admin:
         channel = next(c for c in admin.get("/admin/v1/channels").json()["data"] if c["name"] == "apimart-backup")
     assert (channel["priority"], channel["enabled"], channel["credentials"]) == (3, False, "set")
+
+
+@pytest.fixture(scope="module")
+def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    settings = make_settings(
+        tmp_path_factory.mktemp("admin-prefixed"), workers=False, admin_token=TOKEN, public_url="https://example.com/vg"
+    )
+    with running_server(settings) as running:
+        yield running
+
+
+@pytest.mark.parametrize("entry", ["/vg/admin", "/admin"])
+def test_the_dashboard_works_under_a_path_prefix(prefixed: Running, watched: Watched, entry: str) -> None:
+    """Reached with the prefix kept or stripped by a proxy, every asset and admin API call goes
+    under the prefix, and the token travels in a header, never in a URL."""
+    prefixed.new_account("4", name=f"Prefixed {entry}")
+    page = watched.page
+    seen: list[str] = []
+    page.on("response", lambda response: seen.append(f"{response.status} {response.url}"))
+    page.goto(prefixed.url + entry)
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_label("Admin token").press("Tab")
+    open_account(page, f"Prefixed {entry}")
+    page.get_by_label("Amount").fill("1")
+    page.get_by_label("Reason").fill("prefix")
+    page.get_by_role("button", name="Top up").click()
+    expect(page.locator("#account-balance")).to_have_text("Balance: 5.00")
+    served = [line for line in seen if "/console/" in line or "/admin/v1/" in line]
+    assert any("/admin/v1/" in line for line in served) and any("/console/admin" in line for line in served)
+    assert all(line.startswith("200 ") and "/vg/" in line for line in served), [
+        s for s in served if not s.startswith("200 ") or "/vg/" not in s
+    ]
+    assert all(TOKEN not in line for line in seen)

@@ -3,12 +3,12 @@
 
 import { el, money } from "./api.js";
 import {
-  amount, busy, clearErrors, confirming, fill, integer, limit, onSubmit, optional, status, text, when,
+  amount, busy, clearErrors, confirming, fill, limit, onSubmit, optional, status, text, when,
 } from "./admin-forms.js";
 
 const LEDGER_PAGE = 20;
 
-export function setupAccounts(call, { changed }) {
+export function setupAccounts(call, { changed, opened }) {
   const table = document.querySelector("#accounts-table tbody");
   const listStatus = document.getElementById("accounts-status");
   const card = document.getElementById("account-card");
@@ -38,11 +38,11 @@ export function setupAccounts(call, { changed }) {
       el("td", {}, badge(account.status)),
       el("td", { class: "num", text: money(account.balance) }),
       el("td", { text: `${own.rate_limit_per_minute} / ${own.max_active_tasks}` }),
-      el("td", {}, el("button", { type: "button", class: "secondary", text: "Open", onclick: () => opened(account.id) })),
+      el("td", {}, el("button", { type: "button", class: "secondary", text: "Open", onclick: () => openRow(account.id) })),
     );
   }
 
-  async function opened(accountId) {
+  async function openRow(accountId) {
     try {
       await open(accountId);
       listStatus.textContent = "";
@@ -53,7 +53,8 @@ export function setupAccounts(call, { changed }) {
 
   async function open(accountId) {
     const { data } = await call(`accounts/${accountId}`);
-    if (!current || current.id !== data.id) {
+    const other = !current || current.id !== data.id;
+    if (other) {
       secretBox.classList.add("hidden");
       secretValue.value = "";
       pages = [0];
@@ -64,7 +65,7 @@ export function setupAccounts(call, { changed }) {
     }
     show(data);
     card.classList.remove("hidden");
-    await Promise.all([loadKeys(), loadLedger(), load()]);
+    await Promise.all([loadKeys(), loadLedger(), load(), other ? opened(data) : null]);
     heading.scrollIntoView({ block: "start" });
   }
 
@@ -95,8 +96,6 @@ export function setupAccounts(call, { changed }) {
   onSubmit(document.getElementById("new-account"), async (form) => {
     const body = { name: text("new-account-name") };
     optional(body, "balance", "new-account-balance");
-    optional(body, "rate_limit_per_minute", "new-account-rate", integer);
-    optional(body, "max_active_tasks", "new-account-active", integer);
     const { data } = await call("accounts", { method: "POST", body });
     form.reset();
     status(form, `Created ${data.name} (${data.id}).`, "ok");
@@ -104,16 +103,16 @@ export function setupAccounts(call, { changed }) {
   });
 
   // --- money ---------------------------------------------------------------------------------
-  for (const [formId, path] of [["topup", "topup"], ["adjust", "adjust"]]) {
-    onSubmit(document.getElementById(formId), async (form) => {
-      const body = { amount: text(`${formId}-amount`), reason: text(`${formId}-reason`) };
-      const { data: entry } = await call(`accounts/${current.id}/${path}`, { method: "POST", body });
-      form.reset();
-      status(form, `${entry.kind} of ${amount(entry.amount)}: the balance is now ${money(entry.balance_after)}.`, "ok");
-      const { data } = await call(`accounts/${current.id}`);
-      await changedAccount(data);
-    });
-  }
+  onSubmit(document.getElementById("money"), async (form, submitter) => {
+    const path = submitter && submitter.value === "adjust" ? "adjust" : "topup";
+    const body = { amount: text("money-amount"), reason: text("money-reason") };
+    const { data: entry } = await call(`accounts/${current.id}/${path}`, { method: "POST", body });
+    form.reset();
+    const what = entry.kind === "topup" ? "Top-up" : "Adjustment";
+    status(form, `${what} of ${amount(entry.amount)}: the balance is now ${money(entry.balance_after)}.`, "ok");
+    const { data } = await call(`accounts/${current.id}`);
+    await changedAccount(data);
+  });
 
   // --- status and limits -------------------------------------------------------------------
   onSubmit(limitsForm, async (form) => {

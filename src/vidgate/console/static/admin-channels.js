@@ -5,6 +5,7 @@ import { el } from "./api.js";
 import { busy, confirming, fill, integer, onSubmit, optional, status, text, when } from "./admin-forms.js";
 import { badge } from "./admin-accounts.js";
 
+const REFRESH = 10_000;
 const CREDENTIALS = [["api_key", "channel-api-key"], ["access_key", "channel-access-key"], ["secret_key", "channel-secret-key"]];
 
 export function setupChannels(call) {
@@ -13,16 +14,23 @@ export function setupChannels(call) {
   const formHeading = document.getElementById("channel-form-heading");
   const save = document.getElementById("channel-save");
   const cancel = document.getElementById("channel-cancel");
-  let editing = null; // the channel being edited; null: adding one
+  const checked = document.getElementById("channels-checked");
+  let editing = null;
+  let timer = null; // the channel being edited; null: adding one
 
   async function load() {
     try {
       const { data } = await call("channels");
       fill(table, data.map(channelRow), "No channels: every model is made by the embedded preview renderer.");
+      // health, bench state and tasks in flight change on their own: look again now and then
+      timer ??= setInterval(() => document.visibilityState === "visible" && !table.querySelector(".armed") && load(), REFRESH);
+      checked.textContent = `As of ${new Date().toISOString().slice(11, 19)} UTC; refreshed every ${REFRESH / 1000} s.`;
     } catch (error) {
-      status(form, error.message, "error");
+      checked.textContent = error.message;
     }
   }
+
+  document.getElementById("channels-refresh").addEventListener("click", load);
 
   function health(channel) {
     const now = Date.now() / 1000;

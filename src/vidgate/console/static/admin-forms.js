@@ -47,11 +47,11 @@ export function status(form, text, kind = "") {
   line.className = `form-status ${kind}`.trim();
 }
 
-// Run `action` on submit: errors shown where they belong, the submit button off meanwhile.
+// Run `action(form, submitter)` on submit: errors shown where they belong, buttons off meanwhile.
 export function onSubmit(form, action) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    await busy(form, () => action(form));
+    await busy(form, () => action(form, event.submitter));
   });
 }
 
@@ -106,9 +106,11 @@ export function confirming(label, question, action) {
     if (!armed) {
       armed = true;
       button.textContent = question;
+      button.classList.add("armed");
       setTimeout(() => {
         armed = false;
         button.textContent = label;
+        button.classList.remove("armed");
       }, 5000);
       return;
     }

@@ -12,7 +12,6 @@ export function setupPrices(call) {
   function show(data) {
     const { version: number, note, updated, ...table } = data;
     editor.value = JSON.stringify(table, null, 2);
-    document.getElementById("prices-note").value = "";
     version.textContent = `Version ${number}, in force since ${when(updated)} UTC${note ? `: ${note}` : ""}.`;
   }
 
@@ -39,6 +38,7 @@ export function setupPrices(call) {
     const body = note ? { ...table, note } : table;
     const { data } = await call("prices", { method: "PUT", body });
     show(data);
+    document.getElementById("prices-note").value = "";
     status(form, `Prices replaced: version ${data.version} is in force.`, "ok");
   });
   document.getElementById("prices-reload").addEventListener("click", async () => {

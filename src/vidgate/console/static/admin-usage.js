@@ -92,5 +92,11 @@ export function setupUsage(call) {
     }
   }
 
-  return { load, accountsChanged };
+  // The open account's usage, when an account is opened.
+  async function follow(accountId) {
+    accountSelect.value = accountId;
+    await load();
+  }
+
+  return { load, accountsChanged, follow };
 }

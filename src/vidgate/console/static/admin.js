@@ -19,7 +19,10 @@ function call(path, options = {}) {
 }
 
 const usage = setupUsage(call);
-const accounts = setupAccounts(call, { changed: (list) => usage.accountsChanged(list) });
+const accounts = setupAccounts(call, {
+  changed: (list) => usage.accountsChanged(list),
+  opened: (account) => usage.follow(account.id),
+});
 const prices = setupPrices(call);
 const channels = setupChannels(call);
 
