@@ -74,12 +74,12 @@ export function setupAccounts(call, { changed, opened }) {
     heading.textContent = `Account: ${account.name}`;
     const own = account.limits;
     const effective = account.effective_limits;
-    const limitText = (mine, used) => (mine === null ? `${used} (server default)` : String(mine));
+    const fallback = (mine) => (mine === null ? " (server default)" : "");
     summary.replaceChildren(
       el("code", { text: account.id }), " · ", badge(account.status), " · ",
       el("span", { id: "account-balance", text: `Balance: ${money(account.balance)}` }), " · ",
-      `Rate limit: ${limitText(own.rate_limit_per_minute, effective.rate_limit_per_minute)}/min · `,
-      `Active tasks: ${limitText(own.max_active_tasks, effective.max_active_tasks)}`,
+      `Rate limit: ${effective.rate_limit_per_minute}/min${fallback(own.rate_limit_per_minute)} · `,
+      `Active tasks: at most ${effective.max_active_tasks}${fallback(own.max_active_tasks)}`,
     );
     document.getElementById("limits-rate").value = own.rate_limit_per_minute ?? "";
     document.getElementById("limits-active").value = own.max_active_tasks ?? "";

@@ -52,7 +52,7 @@ export function setupUsage(call) {
       return `${day} · ${model}: ${amount(cell.charged)} charged, ${cell.tasks} task${cell.tasks === 1 ? "" : "s"}`;
     };
     const who = accountSelect.value ? names.get(accountSelect.value) || accountSelect.value : "all accounts";
-    const title = `${charged ? "Amount charged" : "Tasks"} per day and model, ${who}, ${last.from} to ${last.to}`;
+    const title = `${charged ? "Charges" : "Tasks"} per day and model, ${who}, ${last.from} to ${last.to}`;
     const [chart, legend] = stackedBars({
       days: daysBetween(last.from, last.to), series, value, label, title,
       format: charged ? (v) => amount(v) : (v) => String(Math.round(v)),

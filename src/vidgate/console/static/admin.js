@@ -46,4 +46,10 @@ async function refresh() {
   await Promise.all([usage.load(), prices.load(), channels.load()]);
 }
 
+// Sign out: the token leaves this browser's storage (remembered() hears the change).
+document.getElementById("forget-token").addEventListener("click", () => {
+  tokenInput.value = "";
+  tokenInput.dispatchEvent(new Event("change"));
+});
+
 refresh();
