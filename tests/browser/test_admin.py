@@ -52,6 +52,23 @@ def field_error(page: Page, label: str) -> str:
     return page.locator(f"#{field.get_attribute('aria-describedby')}").inner_text()
 
 
+def test_a_wrong_token_gets_the_servers_message(server: Running, watched: Watched) -> None:
+    page = watched.page
+    page.goto(server.url + "/admin")
+    page.get_by_label("Admin token").fill("not-the-token")
+    page.get_by_label("Admin token").press("Tab")
+    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer not-the-token"}) as client:
+        refused = client.get("/admin/v1/accounts").json()["error"]["message"]
+    expect(page.locator("#admin-status")).to_have_text(refused)
+    expect(page.locator("#console")).to_be_hidden()
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_label("Admin token").press("Tab")
+    expect(page.locator("#console")).to_be_visible()
+    page.get_by_role("button", name="Forget token").click()
+    expect(page.locator("#console")).to_be_hidden()
+    assert page.evaluate("localStorage.getItem('vidgate.adminToken')") is None
+
+
 def test_a_top_up_in_the_dashboard_shows_in_the_playground(server: Running, watched: Watched) -> None:
     account_id, secret = server.new_account("1", name="Topped Studio")
     page = signed_in(watched.page, server)
@@ -131,6 +148,9 @@ def test_suspend_and_activate(server: Running, watched: Watched) -> None:
     page.get_by_label("Amount").fill("-0.5")
     page.get_by_role("button", name="Adjust").click()
     expect(page.locator("#account-balance")).to_have_text("Balance: 1.50")
+    page.get_by_label("Rate limit per minute").fill("0")
+    page.get_by_role("button", name="Save limits").click()
+    assert "rate_limit_per_minute" in field_error(page, "Rate limit per minute")
     page.get_by_label("Rate limit per minute").fill("77")
     page.get_by_role("button", name="Save limits").click()
     expect(page.locator("#account-summary")).to_contain_text("Rate limit: 77/min")

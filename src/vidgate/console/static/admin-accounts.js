@@ -38,7 +38,7 @@ export function setupAccounts(call, { changed, opened }) {
       el("td", {}, badge(account.status)),
       el("td", { class: "num", text: money(account.balance) }),
       el("td", { text: `${own.rate_limit_per_minute} / ${own.max_active_tasks}` }),
-      el("td", {}, el("button", { type: "button", class: "secondary", text: "Open", onclick: () => openRow(account.id) })),
+      el("td", {}, el("button", { type: "button", class: "secondary", text: "Open", "aria-label": `Open ${account.name}`, onclick: () => openRow(account.id) })),
     );
   }
 

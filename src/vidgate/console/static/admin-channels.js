@@ -72,7 +72,7 @@ export function setupChannels(call) {
       el(
         "td",
         { class: "actions" },
-        el("button", { type: "button", class: "secondary", text: "Edit", onclick: () => startEditing(channel) }),
+        el("button", { type: "button", class: "secondary", text: "Edit", "aria-label": `Edit ${channel.name}`, onclick: () => startEditing(channel) }),
         toggle,
         remove,
       ),
