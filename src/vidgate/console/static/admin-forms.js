@@ -1,7 +1,7 @@
 // The dashboard's forms: read fields, send, and show the server's refusal next to the field its
 // error.param names (the field carrying data-param="<name>"), or under the form when it names none.
 
-import { ApiError, el } from "./api.js";
+import { el } from "./api.js";
 
 let errorCount = 0;
 
@@ -27,7 +27,7 @@ export function fieldFor(form, param) {
 
 export function showError(form, error) {
   const message = error instanceof Error ? error.message : String(error);
-  const field = fieldFor(form, error instanceof ApiError ? error.param : error.param);
+  const field = fieldFor(form, error.param);
   if (!field) {
     status(form, message, "error");
     return;
