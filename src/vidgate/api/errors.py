@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Route, get_route_path
+from starlette.routing import BaseRoute, Route
 
 from vidgate.api.language import language
 from vidgate.errors import InvalidRequest, MethodNotAllowed, NotFound, RequestError, ServerError, ServiceUnavailable
