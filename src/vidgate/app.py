@@ -26,6 +26,7 @@ from vidgate.api import (
     observe,
     task_events,
     tasks,
+    videos,
     webhooks,
 )
 from vidgate.api import metrics as metrics_api
@@ -118,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
         module.router
         for module in (
             generations,
+            videos,
             tasks,
             task_events,
             models,

@@ -41,6 +41,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="the class of error, e.g. invalid_request_error")
+    param: str | None = Field(description="the parameter at fault, or null")
+    code: str = Field(description="the reason, e.g. invalid_duration")
+
+
+class OpenAIErrorBody(BaseModel):
+    """Every error of OpenAI's video API (/v1/videos...), in OpenAI's envelope."""
+
+    error: OpenAIErrorDetail
+
+
 #: on every answer (``api.observe``)
 REQUEST_ID_HEADER = {
     "description": "the request's X-Request-ID if it was 1-128 of [A-Za-z0-9._:-], else a new id (32 hex digits)",
@@ -92,6 +105,11 @@ WEBHOOKS: dict[str, Any] = {
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a router or route that may answer ``statuses``."""
     return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
+
+
+def openai_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``errors`` for the routes of OpenAI's video API, in its envelope."""
+    return {status: {"model": OpenAIErrorBody, "description": _MEANING[status]} for status in statuses}
 
 
 #: the ``language`` query parameter every /v1 operation takes (``vidgate.api.language``)

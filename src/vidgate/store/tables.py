@@ -100,6 +100,8 @@ tasks = sa.Table(
     sa.Column("not_before", sa.Double),  # a deferred task is not claimed before this
     sa.Column("quote", sa.BigInteger),  # the price worked out when the task was sent upstream
     sa.Column("callback_url", sa.String(2000)),  # the request's, for webhooks (store.outbox)
+    # size, seconds and remixed_from_video_id as sent to POST /v1/videos (migration 0011)
+    sa.Column("openai_fields", sa.JSON),
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
     # an account's tasks newest first, a page at a time (ids are ULIDs: time-ordered; migration 0009)
     sa.Index("ix_tasks_account_id_id", "account_id", "id"),
