@@ -19,6 +19,7 @@ from PIL import Image
 from tests.conftest import make_settings
 from tests.databases import fresh_database
 from tests.media_fixtures import FixtureServer, make_mp4, make_png
+from tests.receiver import receiver
 from tests.server import Running, running_server
 from tests.video_checks import decode
 from vidgate.billing.money import to_micros
@@ -144,6 +145,28 @@ def test_an_uploaded_input_reference_is_the_first_frame_and_variants_and_remix_f
     assert client.videos.retrieve(video.id).status == "completed"
 
 
+def test_account_webhooks_get_video_events_whose_data_is_the_video_object(
+    rendering: Running, media: FixtureServer
+) -> None:
+    _, secret = rendering.new_account()
+    client = sdk(rendering, secret)
+    with receiver() as hook, rendering.client(secret) as http:
+        made = http.post("/v1/webhooks", json={"url": hook.url, "events": ["video.completed", "video.failed"]})
+        assert made.status_code == 200, made.text
+        endpoint = made.json()["data"]
+        ok = client.videos.create_and_poll(model="kling-v3", prompt="rain", seconds=3, size="720x720")  # type: ignore[arg-type]
+        # the SDK cannot send a reference object itself: through extra_body, as input_reference[image_url]
+        missing = {"input_reference": {"image_url": media.url("/missing.png")}}
+        bad = client.videos.create_and_poll(model="kling-v3", prompt="rain", seconds=3, extra_body=missing)  # type: ignore[arg-type]
+        assert (ok.status, bad.status) == ("completed", "failed")
+        hook.wait_for(2)
+        events = {event["type"]: event["data"] for event in hook.verified(endpoint["secret"])}
+        assert sorted(events) == ["video.completed", "video.failed"]
+        assert events["video.completed"] == http.get(f"/v1/videos/{ok.id}").json()
+        assert events["video.failed"] == http.get(f"/v1/videos/{bad.id}").json()
+        assert events["video.failed"]["error"]["code"] == "fetch_failed"
+
+
 # --- requests without rendering: listing, delete, refusals, money ----------------------------
 
 
@@ -238,7 +261,7 @@ def test_json_bodies_and_image_urls_work_too(api: Running) -> None:
 def test_unknown_key_empty_balance_and_unknown_video(api: Running) -> None:
     with pytest.raises(openai.AuthenticationError):
         sdk(api, "vg_not_a_key").videos.list()
-    account, secret = api.new_account(balance="0")
+    _, secret = api.new_account(balance="0")
     client = sdk(api, secret)
     with pytest.raises(openai.APIStatusError) as caught:
         client.videos.create(model="kling-v2-6", prompt="x")

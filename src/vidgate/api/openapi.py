@@ -69,7 +69,8 @@ def _header(name: str, description: str) -> dict[str, Any]:
 WEBHOOKS: dict[str, Any] = {
     "task": {
         "post": {
-            "summary": "A status change of a task (task.processing, task.completed, task.failed, task.cancelled)",
+            "summary": "A status change of a task (task.processing, task.completed, task.failed, task.cancelled; "
+            "for endpoints that subscribe to them, OpenAI's video.completed and video.failed)",
             "description": "Sent at least once, retried on the Standard Webhooks schedule until a 2xx answer; "
             "410 Gone disables the endpoint. Verify with standardwebhooks.Webhook(secret).verify(body, headers).",
             "parameters": [
@@ -87,10 +88,21 @@ WEBHOOKS: dict[str, Any] = {
                             "properties": {
                                 "type": {
                                     "type": "string",
-                                    "enum": ["task.processing", "task.completed", "task.failed", "task.cancelled"],
+                                    "enum": [
+                                        "task.processing",
+                                        "task.completed",
+                                        "task.failed",
+                                        "task.cancelled",
+                                        "video.completed",
+                                        "video.failed",
+                                    ],
                                 },
                                 "timestamp": {"type": "string", "format": "date-time"},
-                                "data": {"type": "object", "description": "the task object, as GET /v1/tasks/{id}"},
+                                "data": {
+                                    "type": "object",
+                                    "description": "task.*: the task object, as GET /v1/tasks/{id}; video.*: the "
+                                    "video object, as GET /v1/videos/{id}",
+                                },
                             },
                         }
                     }

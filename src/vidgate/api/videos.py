@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -26,6 +27,16 @@ from vidgate.store.idempotency import IdempotencyKey
 from vidgate.tasks.idempotency import idempotency_key
 from vidgate.tasks.listing import DEFAULT_LIMIT, MAX_LIMIT
 from vidgate.tasks.model import Task
+
+
+class VideoIdConvertor(StringConvertor):
+    """A video id: one path segment, but not ``generations`` (apimart's submit route,
+    ``POST /v1/videos/generations``, whose path would otherwise also be a video's)."""
+
+    regex = "(?!generations(?:/|$))[^/]+"
+
+
+register_url_convertor("video_id", VideoIdConvertor())
 
 router = APIRouter(prefix="/v1/videos", tags=["OpenAI video API"], responses=openai_errors(401, 404, 429))
 #: the most form fields a create request may have
@@ -138,14 +149,16 @@ def list_videos(
     return JSONResponse(page)
 
 
-@router.get("/{video_id}", summary="Retrieve a video (OpenAI's videos.retrieve)", response_model=dict[str, Any])
+@router.get(
+    "/{video_id:video_id}", summary="Retrieve a video (OpenAI's videos.retrieve)", response_model=dict[str, Any]
+)
 async def retrieve_video(video_id: str, request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
     task = await run_in_threadpool(service(ctx).get, caller, video_id)
     return answer(task, request, ctx)
 
 
 @router.delete(
-    "/{video_id}",
+    "/{video_id:video_id}",
     summary="Delete a video: cancel it if it has not ended, delete its stored result",
     response_model=dict[str, Any],
 )
@@ -154,7 +167,7 @@ def delete_video(video_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 
 @router.post(
-    "/{video_id}/remix",
+    "/{video_id:video_id}/remix",
     summary="Remix a video: a new task with its parameters and a new prompt",
     responses=openai_errors(400, 402, 409, 413),
     response_model=dict[str, Any],
@@ -171,9 +184,9 @@ async def remix_video(video_id: str, request: Request, ctx: Ctx, caller: Caller)
     return answer(task, request, ctx)
 
 
-@router.api_route(
-    "/{video_id}/content",
-    methods=["GET", "HEAD"],
+@router.head("/{video_id:video_id}/content", include_in_schema=False, response_class=Response)
+@router.get(
+    "/{video_id:video_id}/content",
     summary="Download a video's MP4, thumbnail or spritesheet",
     responses=openai_errors(400),
     response_class=Response,

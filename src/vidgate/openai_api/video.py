@@ -15,7 +15,7 @@ from vidgate.errors import RequestError
 from vidgate.i18n import Message
 from vidgate.openai_api.request import SCHEMAS
 from vidgate.openai_api.sizes import shown_size
-from vidgate.store.task_queries import BRIEF_FIELDS
+from vidgate.store.tables import BRIEF_FIELDS
 from vidgate.tasks.model import Status, Task
 
 STATUS = {

@@ -120,6 +120,22 @@ tasks = sa.Table(
     ),
 )
 
+#: the request's fields a video object shows (``openai_api.video``): small ones only, read out of
+#: the stored JSON by the database (``task_queries.briefs``, ``outbox``), never the request's
+#: inline images
+BRIEF_FIELDS = ("prompt", "duration", "mode", "resolution", "aspect_ratio", "size")
+
+
+def brief_columns() -> list[sa.Label[Any]]:
+    """:data:`BRIEF_FIELDS` of ``tasks.request``, each labelled ``request.<field>``."""
+    return [tasks.c.request[name].label(f"request.{name}") for name in BRIEF_FIELDS]
+
+
+def brief_of_row(row: Any) -> dict[str, Any]:
+    """The fields of ``brief_columns`` a row has."""
+    return {name: row[f"request.{name}"] for name in BRIEF_FIELDS if row[f"request.{name}"] is not None}
+
+
 ledger = sa.Table(
     "ledger",
     metadata,

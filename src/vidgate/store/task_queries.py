@@ -24,15 +24,12 @@ import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.settlement import chunks
-from vidgate.store.tables import P, tasks
+from vidgate.store.tables import P, brief_columns, brief_of_row, tasks
 from vidgate.store.tasks import task_from_row
 from vidgate.tasks.model import ENDED, Status, Task
 
 #: every column a task object is made from
 _SHOWN = [column for column in tasks.c if column.name != "request"]
-#: the request's fields a video object shows (``openai_api.video``): small ones only, read out of
-#: the stored JSON by the database, so a page never carries the request's inline images
-BRIEF_FIELDS = ("prompt", "duration", "mode", "resolution", "aspect_ratio", "size")
 Order = Literal["asc", "desc"]
 _OWNS = sa.select(tasks.c.id).where(tasks.c.id == P("task_id"), tasks.c.account_id == P("account_id"))
 
@@ -98,12 +95,12 @@ class TaskQueries:
     def briefs(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Each task's request fields of :data:`BRIEF_FIELDS` that it has (absent ones left out)."""
         ids = sorted(set(task_ids))
-        columns = [tasks.c.request[name].label(name) for name in BRIEF_FIELDS]
         out: dict[str, dict[str, Any]] = {}
         with self.db.read() as conn:
             for chunk in chunks(ids):
-                for row in conn.execute(sa.select(tasks.c.id, *columns).where(tasks.c.id.in_(chunk))).mappings():
-                    out[row["id"]] = {name: row[name] for name in BRIEF_FIELDS if row[name] is not None}
+                stmt = sa.select(tasks.c.id, *brief_columns()).where(tasks.c.id.in_(chunk))
+                for row in conn.execute(stmt).mappings():
+                    out[row["id"]] = brief_of_row(row)
         return out
 
     def owns(self, account_id: str, task_id: str) -> bool:
