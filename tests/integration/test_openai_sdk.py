@@ -271,6 +271,16 @@ def test_unknown_key_empty_balance_and_unknown_video(api: Running) -> None:
     assert {model.id for model in client.models.list()} >= {"kling-v3", "Omni-Flash-Ext"}
 
 
+def test_a_key_at_its_active_task_limit_raises_rate_limit_error_with_retry_after(api: Running) -> None:
+    account = api.store.accounts.create_account("limited", to_micros("100"), max_active_tasks=1)
+    _, secret = api.store.accounts.create_key(account.id)
+    client = sdk(api, secret)
+    client.videos.create(model="kling-v2-6", prompt="one")
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.videos.create(model="kling-v2-6", prompt="two")
+    assert caught.value.code == "rate_limited" and int(caught.value.response.headers["retry-after"]) >= 1
+
+
 def test_content_of_an_unfinished_video_is_refused(api: Running) -> None:
     _, secret = api.new_account()
     client = sdk(api, secret)
