@@ -153,8 +153,8 @@ def list_videos(
     "/{video_id:video_id}", summary="Retrieve a video (OpenAI's videos.retrieve)", response_model=dict[str, Any]
 )
 async def retrieve_video(video_id: str, request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
-    task = await run_in_threadpool(service(ctx).get, caller, video_id)
-    return answer(task, request, ctx)
+    task, brief = await run_in_threadpool(service(ctx).read, caller, video_id)
+    return answer(task, request, ctx, brief)
 
 
 @router.delete(

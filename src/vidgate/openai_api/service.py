@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vidgate.errors import Conflict, InvalidRequest, NotFound, RequestError
+from vidgate.errors import Conflict, InvalidRequest, NotFound, RequestError, TaskNotFound
 from vidgate.i18n import Message
 from vidgate.media.probe import sniff
 from vidgate.media.storage import NotStored, Storage
@@ -89,7 +89,16 @@ class VideoService:
             raise translated.refused(exc) from None
 
     def get(self, principal: Principal, video_id: str) -> Task:
+        """The caller's task with its request (TaskNotFound if it is not theirs)."""
         return self.tasks.get(principal, task_id(video_id))
+
+    def read(self, principal: Principal, video_id: str) -> tuple[Task, dict[str, Any]]:
+        """The caller's task and what its video object shows of its request, without reading
+        the whole request (an uploaded input_reference is kept in it)."""
+        found = self.store.task_queries.with_brief(principal.account_id, task_id(video_id))
+        if found is None:
+            raise TaskNotFound(Message("no task {task_id!r} for this account", task_id=video_id))
+        return found
 
     def page(self, principal: Principal, *, limit: int, after: str | None, order: str, lang: str) -> dict[str, Any]:
         query = TaskFilter(
@@ -110,12 +119,12 @@ class VideoService:
         """Cancel the video if it has not ended (its hold released as a cancel's is) and delete
         its stored result; a processing one is stopped by its worker, and its files deleted
         by the janitor with the others."""
-        task = self.get(principal, video_id)
+        task, _ = self.read(principal, video_id)
         if not task.status.ended:
             try:
                 task = self.tasks.cancel(principal, task.id)
             except Conflict:  # it ended meanwhile
-                task = self.get(principal, task.id)
+                task, _ = self.read(principal, task.id)
         if task.status.ended:
             self.storage.delete_task(task.id)
             self.store.tasks.mark_purged([task.id])
@@ -144,7 +153,7 @@ class VideoService:
 
     def content(self, principal: Principal, video_id: str, variant: str) -> tuple[Task, str]:
         """The completed video's stored ``variant`` (made first if need be): the task and its key."""
-        task = self.get(principal, video_id)
+        task, _ = self.read(principal, video_id)
         if task.status is not Status.COMPLETED or not task.result_path:
             raise InvalidRequest(
                 Message(

@@ -103,6 +103,14 @@ class TaskQueries:
                     out[row["id"]] = brief_of_row(row)
         return out
 
+    def with_brief(self, account_id: str, task_id: str) -> tuple[Task, dict[str, Any]] | None:
+        """The account's task (without its request) and its request's ``BRIEF_FIELDS``: a video
+        object's read, which never carries the request's inline images."""
+        stmt = sa.select(*_SHOWN, *brief_columns()).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
+        with self.db.read() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return (task_from_row(row), brief_of_row(row)) if row is not None else None
+
     def owns(self, account_id: str, task_id: str) -> bool:
         """Whether ``task_id`` is a task of this account."""
         with self.db.read() as conn:
