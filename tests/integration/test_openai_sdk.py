@@ -289,3 +289,17 @@ def test_content_of_an_unfinished_video_is_refused(api: Running) -> None:
         client.videos.download_content(video.id)
     with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {secret}"}) as http:
         assert http.get("/v1/videos", params={"order": "sideways"}).json()["error"]["param"] == "order"
+        not_allowed = http.put("/v1/videos")
+        assert not_allowed.status_code == 405 and not_allowed.headers["allow"] == "GET, POST"
+        assert set(not_allowed.json()) == {"error"}  # OpenAI's envelope on every refusal of these routes
+    with httpx.Client(base_url=api.url) as anonymous:
+        refused = anonymous.get("/v1/videos")
+        assert refused.status_code == 401
+        assert refused.json()["error"] | {"message": ""} == {
+            "message": "",
+            "type": "authentication_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+        # apimart's routes keep their envelope
+        assert anonymous.get("/v1/tasks").json()["code"] == 401

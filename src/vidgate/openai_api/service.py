@@ -6,7 +6,7 @@ storage's ``delete_task``."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,8 @@ from vidgate.tasks.model import Status, Task
 from vidgate.tasks.service import TaskService
 
 #: an uploaded input_reference: the formats the worker reads, by what the file's bytes say
+#: the submit's idempotency key (None without the header) for the body it is made of
+KeyOf = Callable[[Any], IdempotencyKey | None]
 IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "bmp": "image/bmp"}
 
 
@@ -73,7 +75,7 @@ class VideoService:
     storage: Storage
     aliases: Mapping[str, str]
 
-    def create(self, principal: Principal, values: dict[str, Any], key: Any, *, form: bool) -> Task:
+    def create(self, principal: Principal, values: dict[str, Any], key: KeyOf, *, form: bool) -> Task:
         """Submit the create request ``values`` (a form's text values typed as the model's
         fields when ``form``); ``key(body)`` is the submit's idempotency key for the model's
         request."""
@@ -82,7 +84,7 @@ class VideoService:
         reference = values.pop("input_reference", None)
         image = reference_image(reference) if reference is not None else None
         translated = translate(typed(values, schema) if form else values, self.aliases, image=image)
-        idempotency: IdempotencyKey | None = key({**translated.body, "openai_fields": translated.fields})
+        idempotency = key({**translated.body, "openai_fields": translated.fields})
         try:
             return self.tasks.submit(principal, translated.body, idempotency, openai_fields=translated.fields)
         except RequestError as exc:
@@ -130,7 +132,7 @@ class VideoService:
             self.store.tasks.mark_purged([task.id])
         return {"id": task.id, "object": "video.deleted", "deleted": True}
 
-    def remix(self, principal: Principal, video_id: str, body: Any, key: Any) -> Task:
+    def remix(self, principal: Principal, video_id: str, body: Any, key: KeyOf) -> Task:
         """A new task with the original's request and ``body``'s prompt, priced and held as a new submit."""
         if not isinstance(body, dict):
             raise InvalidRequest(Message("the request body must be a JSON object"), code="invalid_json")
