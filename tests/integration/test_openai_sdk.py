@@ -258,6 +258,24 @@ def test_json_bodies_and_image_urls_work_too(api: Running) -> None:
         }
 
 
+def test_a_task_submitted_through_apimarts_api_is_a_video_too(api: Running) -> None:
+    _, secret = api.new_account()
+    with api.client(secret) as http:
+        body = {"model": "kling-v3", "prompt": "snow", "duration": 7, "mode": "pro", "size": "9:16"}
+        made = http.post("/v1/videos/generations", json=body)
+        task_id = made.json()["data"][0]["task_id"]
+    client = sdk(api, secret)
+    video = client.videos.retrieve(task_id)
+    assert (video.id, video.status, video.prompt, video.seconds, video.size) == (
+        task_id,
+        "queued",
+        "snow",
+        "7",
+        "1080x1920",
+    )
+    assert next(iter(client.videos.list())).model_dump() == video.model_dump()
+
+
 def test_unknown_key_empty_balance_and_unknown_video(api: Running) -> None:
     with pytest.raises(openai.AuthenticationError):
         sdk(api, "vg_not_a_key").videos.list()
