@@ -9,19 +9,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
-from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from vidgate.api.body import parse_json, read_body
 from vidgate.api.deps import AppContext, Caller, Ctx
 from vidgate.api.language import language
 from vidgate.api.openapi import openai_errors
-from vidgate.errors import InvalidRequest
-from vidgate.i18n import Message
 from vidgate.media.delivery import respond
 from vidgate.openai_api import variants
-from vidgate.openai_api.form import nest
-from vidgate.openai_api.service import Upload, VideoService
+from vidgate.openai_api.form import read_values
+from vidgate.openai_api.service import VideoService
 from vidgate.openai_api.video import brief_of, video_object
 from vidgate.store.idempotency import IdempotencyKey
 from vidgate.tasks.idempotency import idempotency_key
@@ -39,8 +36,6 @@ class VideoIdConvertor(StringConvertor):
 register_url_convertor("video_id", VideoIdConvertor())
 
 router = APIRouter(prefix="/v1/videos", tags=["OpenAI video API"], responses=openai_errors(401, 404, 429))
-#: the most form fields a create request may have
-MAX_FIELDS = 1000
 
 CREATE_BODY = {
     "required": True,
@@ -81,40 +76,6 @@ def answer(task: Task, request: Request, ctx: AppContext, brief: dict[str, Any] 
     )
 
 
-async def _values(request: Request, limit: int) -> tuple[dict[str, Any], bool]:
-    """The create request's fields, and whether they came as a form (text to be typed)."""
-    raw = await read_body(request, limit)
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        body = parse_json(raw)
-        if not isinstance(body, dict):
-            raise InvalidRequest(Message("the request body must be a JSON object"), code="invalid_json")
-        return body, False
-
-    async def replay() -> dict[str, Any]:
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    form = await Request(request.scope, replay).form(max_files=1, max_fields=MAX_FIELDS, max_part_size=limit)
-    items: list[tuple[str, Any]] = []
-    try:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if key != "input_reference":
-                    raise InvalidRequest(
-                        Message(
-                            "the file field {name!r} is not taken; upload the first frame as input_reference", name=key
-                        ),
-                        code="unknown_parameter",
-                        param=key,
-                    )
-                items.append((key, Upload(value.filename or "input_reference", await value.read())))
-            else:
-                items.append((key, value))
-    finally:
-        await form.close()
-    return nest(items), True
-
-
 @router.post(
     "",
     summary="Create a video (OpenAI's videos.create)",
@@ -123,7 +84,7 @@ async def _values(request: Request, limit: int) -> tuple[dict[str, Any], bool]:
     response_model=dict[str, Any],
 )
 async def create_video(request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
-    values, form = await _values(request, ctx.settings.max_body_bytes)
+    values, form = await read_values(request, ctx.settings.max_body_bytes)
     header = request.headers.get("idempotency-key")
 
     def key(body: Any) -> IdempotencyKey | None:

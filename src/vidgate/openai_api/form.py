@@ -5,7 +5,8 @@ file, and ``extra_body`` flattened the way its query strings are (``key[sub]`` f
 fields, ``key[]`` repeated for an array's items, booleans as ``true``/``false``). ``nest`` undoes
 the flattening; ``typed`` turns each text value into what the schema's field is declared as
 (``"5"`` for an integer field is 5, ``"true"`` for a boolean one is true), leaving anything it
-cannot read as it is, for the schema's own validation to word the refusal.
+cannot read as it is, for the schema's own validation to word the refusal. ``read_values``
+reads a create request's body, JSON or form, within the body size limit.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from __future__ import annotations
 import re
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
 
+from vidgate.api.body import parse_json, read_body
 from vidgate.errors import InvalidRequest
 from vidgate.i18n import Message
 
@@ -24,6 +29,50 @@ _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _INTEGER = re.compile(r"-?\d{1,18}")
 #: how deep a field name may nest (``a[][b][]`` is 3)
 MAX_DEPTH = 8
+#: the most form fields a create request may have
+MAX_FIELDS = 1000
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part of the form: what it is called and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+async def read_values(request: Request, limit: int) -> tuple[dict[str, Any], bool]:
+    """The create request's fields, and whether they came as a form (text to be typed)."""
+    raw = await read_body(request, limit)
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        body = parse_json(raw)
+        if not isinstance(body, dict):
+            raise InvalidRequest(Message("the request body must be a JSON object"), code="invalid_json")
+        return body, False
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=1, max_fields=MAX_FIELDS, max_part_size=limit)
+    items: list[tuple[str, Any]] = []
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if key != "input_reference":
+                    raise InvalidRequest(
+                        Message(
+                            "the file field {name!r} is not taken; upload the first frame as input_reference", name=key
+                        ),
+                        code="unknown_parameter",
+                        param=key,
+                    )
+                items.append((key, Upload(value.filename or "input_reference", await value.read())))
+            else:
+                items.append((key, value))
+    finally:
+        await form.close()
+    return nest(items), True
 
 
 def path_of(key: str) -> list[str]:

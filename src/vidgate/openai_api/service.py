@@ -15,7 +15,7 @@ from vidgate.i18n import Message
 from vidgate.media.probe import sniff
 from vidgate.media.storage import NotStored, Storage
 from vidgate.openai_api import variants
-from vidgate.openai_api.form import typed
+from vidgate.openai_api.form import Upload, typed
 from vidgate.openai_api.request import model_name, translate
 from vidgate.openai_api.video import task_id, video_object
 from vidgate.store import Principal, Store
@@ -28,14 +28,6 @@ from vidgate.tasks.service import TaskService
 #: the submit's idempotency key (None without the header) for the body it is made of
 KeyOf = Callable[[Any], IdempotencyKey | None]
 IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "bmp": "image/bmp"}
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file part of the form: what it is called and its bytes."""
-
-    filename: str
-    data: bytes
 
 
 def reference_image(value: object) -> str:
