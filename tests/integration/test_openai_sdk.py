@@ -225,6 +225,36 @@ def test_a_refused_request_raises_bad_request_with_the_message_and_param(
     assert api.balance(account) == before
 
 
+@pytest.mark.parametrize(
+    ("upload", "words"),
+    [
+        (
+            "portrait",
+            "input_reference is 720x1280 (9:16), and kling-v3 makes its video in the aspect ratio of its first",
+        ),
+        ("text", "input_reference 'notes.txt' is not an image vidgate reads"),
+        ("damaged", "the uploaded input_reference 'broken.png' starts like a PNG image but cannot be read"),
+    ],
+)
+def test_an_upload_that_cannot_be_the_first_frame_is_refused_at_once(
+    api: Running, tmp_path: Path, upload: str, words: str
+) -> None:
+    account, secret = api.new_account()
+    files = {
+        "portrait": make_png(tmp_path / "p.png", 720, 1280),
+        "text": (tmp_path / "notes.txt", b"just words"),
+        "damaged": (tmp_path / "broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),
+    }
+    chosen = files[upload]
+    if isinstance(chosen, tuple):
+        chosen[0].write_bytes(chosen[1])
+        chosen = chosen[0]
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk(api, secret).videos.create(model="kling-v3", prompt="x", size="1280x720", input_reference=chosen)
+    assert caught.value.param == "input_reference" and words in caught.value.message
+    assert api.balance(account) == to_micros("100")
+
+
 def test_json_bodies_and_image_urls_work_too(api: Running) -> None:
     _, secret = api.new_account()
     with api.client(secret) as http:

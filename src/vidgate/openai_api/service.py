@@ -5,17 +5,16 @@ storage's ``delete_task``."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from vidgate.errors import Conflict, InvalidRequest, NotFound, RequestError, TaskNotFound
 from vidgate.i18n import Message
-from vidgate.media.probe import sniff
 from vidgate.media.storage import NotStored, Storage
 from vidgate.openai_api import variants
-from vidgate.openai_api.form import Upload, typed
+from vidgate.openai_api.form import typed
+from vidgate.openai_api.reference import check_fits, reference_image
 from vidgate.openai_api.request import model_name, translate
 from vidgate.openai_api.video import task_id, video_object
 from vidgate.store import Principal, Store
@@ -24,40 +23,8 @@ from vidgate.tasks.listing import TaskFilter, list_tasks
 from vidgate.tasks.model import Status, Task
 from vidgate.tasks.service import TaskService
 
-#: an uploaded input_reference: the formats the worker reads, by what the file's bytes say
 #: the submit's idempotency key (None without the header) for the body it is made of
 KeyOf = Callable[[Any], IdempotencyKey | None]
-IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "bmp": "image/bmp"}
-
-
-def reference_image(value: object) -> str:
-    """``input_reference`` as an image URL the model's request takes: an uploaded image as a
-    ``data:`` URI, ``{"image_url": ...}`` as that URL; a 400 for anything else."""
-    if isinstance(value, Upload):
-        kind = sniff(value.data[:64])
-        if kind not in IMAGE_TYPES:
-            raise InvalidRequest(
-                Message(
-                    "input_reference {name!r} is not an image vidgate reads; upload a PNG, JPEG, WebP, GIF or BMP",
-                    name=value.filename,
-                ),
-                code="invalid_image_url",
-                param="input_reference",
-            )
-        return f"data:{IMAGE_TYPES[kind]};base64,{base64.b64encode(value.data).decode()}"
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, Mapping) and set(value) == {"image_url"} and isinstance(value["image_url"], str):
-        return value["image_url"]
-    if isinstance(value, Mapping) and "file_id" in value:
-        raise InvalidRequest(
-            Message("input_reference by file_id is not supported here; upload the image, or give its image_url"),
-            param="input_reference",
-        )
-    raise InvalidRequest(
-        Message("input_reference must be an uploaded image file or an object with an image_url"),
-        param="input_reference",
-    )
 
 
 @dataclass(frozen=True)
@@ -71,11 +38,15 @@ class VideoService:
         """Submit the create request ``values`` (a form's text values typed as the model's
         fields when ``form``); ``key(body)`` is the submit's idempotency key for the model's
         request."""
-        _, schema = model_name(values.get("model"), self.aliases)
+        model, schema = model_name(values.get("model"), self.aliases)
         values = dict(values)
-        reference = values.pop("input_reference", None)
-        image = reference_image(reference) if reference is not None else None
-        translated = translate(typed(values, schema) if form else values, self.aliases, image=image)
+        given = values.pop("input_reference", None)
+        reference = reference_image(given) if given is not None else None
+        translated = translate(
+            typed(values, schema) if form else values, self.aliases, image=reference.url if reference else None
+        )
+        if reference is not None:
+            check_fits(reference, model, schema, translated.fields.get("size"))
         idempotency = key({**translated.body, "openai_fields": translated.fields})
         try:
             return self.tasks.submit(principal, translated.body, idempotency, openai_fields=translated.fields)
