@@ -78,6 +78,11 @@ def test_translate_gives_the_models_own_request_which_the_catalog_validates() ->
     assert parse_request(got.body).model == "kling-v3"
 
 
+def test_a_field_the_size_sets_may_be_sent_too_if_it_agrees() -> None:
+    got = translate({"model": "Omni-Flash-Ext", "size": "1920x1080", "resolution": "1080P", "aspect_ratio": "16:9"}, {})
+    assert (got.body["resolution"], got.body["aspect_ratio"]) == ("1080p", "16:9")
+
+
 def test_motion_control_seconds_are_checked_against_its_reference_range() -> None:
     values = {"model": "kling-v2-6-motion-control", "seconds": 12, "character_orientation": "image"}
     with pytest.raises(InvalidRequest, match="seconds must be one of 3-10") as caught:

@@ -105,7 +105,7 @@ def translate(values: Mapping[str, Any], aliases: Mapping[str, str], *, image: s
 def _set(body: dict[str, Any], name: str, value: Any, source: str) -> None:
     """Set the model's field ``name`` from OpenAI's ``source``, unless the client set it otherwise."""
     given = body.get(name)
-    if given is not None and given != value:
+    if given is not None and (given.lower() if isinstance(given, str) else given) != value:  # 720P is 720p
         raise InvalidRequest(
             Message(
                 "{source} means {name} {value!r}, but {name} {given!r} was sent too; send one of them",
