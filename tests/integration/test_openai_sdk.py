@@ -19,6 +19,7 @@ from PIL import Image
 from tests.conftest import make_settings
 from tests.databases import fresh_database
 from tests.media_fixtures import FixtureServer, make_mp4, make_png
+from tests.object_store import S3Server
 from tests.receiver import receiver
 from tests.server import Running, running_server
 from tests.video_checks import decode
@@ -165,6 +166,37 @@ def test_account_webhooks_get_video_events_whose_data_is_the_video_object(
         assert events["video.completed"] == http.get(f"/v1/videos/{ok.id}").json()
         assert events["video.failed"] == http.get(f"/v1/videos/{bad.id}").json()
         assert events["video.failed"]["error"]["code"] == "fetch_failed"
+
+
+def test_on_s3_variants_are_stored_beside_the_result_and_deleted_with_it(
+    s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("openai-s3")
+    bucket = s3_server.new_bucket()
+    settings = make_settings(
+        folder,
+        provider="instant",  # a tiny fixed MP4: what matters here is where things are stored
+        storage_url=f"s3://{bucket}/videos",
+        s3_endpoint_url=s3_server.endpoint,
+        openai_poll_after_ms=50,
+    )
+    with running_server(settings) as server:
+        _, secret = server.new_account()
+        client = sdk(server, secret)
+        video = client.videos.create_and_poll(model="kling-v2-6", prompt="x")
+        assert video.status == "completed"
+        assert Image.open(io.BytesIO(client.videos.download_content(video.id, variant="thumbnail").content)).size == (
+            16,
+            16,
+        )
+        client.videos.download_content(video.id, variant="spritesheet")
+        storage = server.app.state.ctx.storage
+        assert all(storage.exists(key) for key in storage.variant_keys(video.id))
+        assert not list((folder / "cache").rglob(f"*{video.id}*"))  # the download made for them is gone
+        client.videos.delete(video.id)
+        assert not any(storage.exists(key) for key in [storage.result_key(video.id), *storage.variant_keys(video.id)])
+        with pytest.raises(openai.NotFoundError):
+            client.videos.download_content(video.id)
 
 
 # --- requests without rendering: listing, delete, refusals, money ----------------------------

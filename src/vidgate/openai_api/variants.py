@@ -6,6 +6,7 @@ are deleted with the result (``Storage.delete_task``). Made with PyAV and Pillow
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import av
@@ -22,23 +23,27 @@ TILE_WIDTH = 256
 
 def ensure(storage: Storage, task_id: str, result_key: str, variant: str) -> str:
     """The key of ``variant`` of the task's result, made and stored first if it is not yet.
-    Raises NotStored if the result is no longer there."""
+    Raises NotStored if the result is no longer there. The result is read where it lies (a
+    folder's object, an S3 copy already cached), else from a download of its own, deleted after."""
     key = variant_key(task_id, variant)
     if storage.exists(key):
         return key
-    source = storage.working_copy(result_key)
-    if not source.exists() and not storage.download(result_key, source):
-        raise NotStored(result_key)
-    out = storage.scratch(key)
-    try:
-        frames = _frames(source, 1 if variant == "thumbnail" else SPRITES)
-        if variant == "thumbnail":
-            frames[0].save(out, format="WEBP", quality=85)
-        else:
-            _sheet(frames).save(out, format="JPEG", quality=85)
-        storage.put_file(key, out)
-    finally:
-        out.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vidgate-variant-") as folder:
+        source = storage.working_copy(result_key)
+        if not source.exists():
+            source = Path(folder) / "result.mp4"
+            if not storage.download(result_key, source):
+                raise NotStored(result_key)
+        out = storage.scratch(key)
+        try:
+            frames = _frames(source, 1 if variant == "thumbnail" else SPRITES)
+            if variant == "thumbnail":
+                frames[0].save(out, format="WEBP", quality=85)
+            else:
+                _sheet(frames).save(out, format="JPEG", quality=85)
+            storage.put_file(key, out)
+        finally:
+            out.unlink(missing_ok=True)
     return key
 
 
