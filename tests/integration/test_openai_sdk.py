@@ -287,6 +287,15 @@ def test_an_upload_that_cannot_be_the_first_frame_is_refused_at_once(
     assert api.balance(account) == to_micros("100")
 
 
+def test_without_a_size_an_uploaded_first_frame_decides_it_on_kling(api: Running, tmp_path: Path) -> None:
+    _, secret = api.new_account()
+    portrait = make_png(tmp_path / "p.png", 360, 640)
+    video = sdk(api, secret).videos.create(
+        model="kling-v2-6", prompt="x", input_reference=portrait, extra_body={"mode": "pro"}
+    )
+    assert video.size == "1080x1920"
+
+
 def test_json_bodies_and_image_urls_work_too(api: Running) -> None:
     _, secret = api.new_account()
     with api.client(secret) as http:

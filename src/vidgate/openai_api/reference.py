@@ -5,7 +5,8 @@ nothing charged; ``{"image_url": ...}`` is that URL.
 
 Kling makes its video in the aspect ratio of its first frame (``aspect_follows_first_image``),
 so an uploaded image must have the aspect ratio of the ``size`` asked for, or the video would
-not be of that size: such a request is refused, naming the sizes the image fits.
+not be of that size: such a request is refused, naming the sizes the
+image fits; without one, the video's size is the image's aspect ratio at the request's mode.
 """
 
 from __future__ import annotations
@@ -74,28 +75,33 @@ def _uploaded(upload: Upload) -> Reference:
     return Reference(f"data:{IMAGE_TYPES[kind]};base64,{data}", (info.width, info.height))
 
 
-def check_fits(reference: Reference, model: str, schema: type[GenerationRequest], size: str | None) -> None:
-    """Refuse an uploaded first frame whose aspect ratio is not that of ``size``, where the
-    model takes its aspect ratio from the first frame."""
-    if reference.size is None or size is None or not schema.aspect_follows_first_image:
-        return
+def fitted_size(
+    reference: Reference, model: str, schema: type[GenerationRequest], size: str | None, mode: object
+) -> str | None:
+    """Where the model takes its aspect ratio from the first frame and the upload was measured:
+    the size the video will be (the ``size`` asked for, or the one the image and the request's
+    mode make). An upload whose aspect ratio is not that of the ``size`` asked for is refused."""
+    if reference.size is None or not schema.aspect_follows_first_image:
+        return None
     made = sizes(schema)
-    asked = made[size].aspect
     found = nearest_aspect(*reference.size, tuple(dict.fromkeys(p.aspect for p in made.values() if p.aspect)))
-    if asked is None or found == asked:
-        return
-    raise InvalidRequest(
-        Message(
-            "input_reference is {width}x{height} ({aspect}), and {model} makes its video in the aspect ratio of "
-            "its first frame, so not {size}; ask one of {sizes}, or upload a {asked} image",
-            width=reference.size[0],
-            height=reference.size[1],
-            aspect=found,
-            model=model,
-            size=size,
-            sizes=", ".join(s for s, p in made.items() if p.aspect == found),
-            asked=asked,
-        ),
-        code="unsupported_combination",
-        param=PARAM,
-    )
+    asked = made[size].aspect if size is not None else found
+    tier = str(mode or "std")
+    fits = [s for s, p in made.items() if p.aspect == found]
+    if asked is not None and asked != found:
+        raise InvalidRequest(
+            Message(
+                "input_reference is {width}x{height} ({aspect}), and {model} makes its video in the aspect ratio of "
+                "its first frame, so not {size}; ask one of {sizes}, or upload a {asked} image",
+                width=reference.size[0],
+                height=reference.size[1],
+                aspect=found,
+                model=model,
+                size=size,
+                sizes=", ".join(fits),
+                asked=asked,
+            ),
+            code="unsupported_combination",
+            param=PARAM,
+        )
+    return next((s for s in fits if made[s].value == tier), None)

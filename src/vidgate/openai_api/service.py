@@ -14,7 +14,7 @@ from vidgate.i18n import Message
 from vidgate.media.storage import NotStored, Storage
 from vidgate.openai_api import variants
 from vidgate.openai_api.form import typed
-from vidgate.openai_api.reference import check_fits, reference_image
+from vidgate.openai_api.reference import fitted_size, reference_image
 from vidgate.openai_api.request import model_name, translate
 from vidgate.openai_api.video import task_id, video_object
 from vidgate.store import Principal, Store
@@ -45,8 +45,13 @@ class VideoService:
         translated = translate(
             typed(values, schema) if form else values, self.aliases, image=reference.url if reference else None
         )
-        if reference is not None:
-            check_fits(reference, model, schema, translated.fields.get("size"))
+        fitted = (
+            fitted_size(reference, model, schema, translated.fields.get("size"), translated.body.get("mode"))
+            if reference is not None
+            else None
+        )
+        if fitted is not None:
+            translated.fields["size"] = fitted
         idempotency = key({**translated.body, "openai_fields": translated.fields})
         try:
             return self.tasks.submit(principal, translated.body, idempotency, openai_fields=translated.fields)
