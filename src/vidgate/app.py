@@ -28,6 +28,7 @@ from vidgate.api import (
     prefix,
     task_events,
     tasks,
+    videos,
     webhooks,
 )
 from vidgate.api import metrics as metrics_api
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         module.router
         for module in (
             generations,
+            videos,
             tasks,
             task_events,
             models,

@@ -56,6 +56,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="the class of error, e.g. invalid_request_error")
+    param: str | None = Field(description="the parameter at fault, or null")
+    code: str = Field(description="the reason, e.g. invalid_duration")
+
+
+class OpenAIErrorBody(BaseModel):
+    """Every error of OpenAI's video API (/v1/videos...), in OpenAI's envelope."""
+
+    error: OpenAIErrorDetail
+
+
 #: on every answer (``api.observe``)
 REQUEST_ID_HEADER = {
     "description": "the request's X-Request-ID if it was 1-128 of [A-Za-z0-9._:-], else a new id (32 hex digits)",
@@ -71,7 +84,8 @@ def _header(name: str, description: str) -> dict[str, Any]:
 WEBHOOKS: dict[str, Any] = {
     "task": {
         "post": {
-            "summary": "A status change of a task (task.processing, task.completed, task.failed, task.cancelled)",
+            "summary": "A status change of a task (task.processing, task.completed, task.failed, task.cancelled; "
+            "for endpoints that subscribe to them, OpenAI's video.completed and video.failed)",
             "description": "Sent at least once, retried on the Standard Webhooks schedule until a 2xx answer; "
             "410 Gone disables the endpoint. Verify with standardwebhooks.Webhook(secret).verify(body, headers).",
             "parameters": [
@@ -89,10 +103,21 @@ WEBHOOKS: dict[str, Any] = {
                             "properties": {
                                 "type": {
                                     "type": "string",
-                                    "enum": ["task.processing", "task.completed", "task.failed", "task.cancelled"],
+                                    "enum": [
+                                        "task.processing",
+                                        "task.completed",
+                                        "task.failed",
+                                        "task.cancelled",
+                                        "video.completed",
+                                        "video.failed",
+                                    ],
                                 },
                                 "timestamp": {"type": "string", "format": "date-time"},
-                                "data": {"type": "object", "description": "the task object, as GET /v1/tasks/{id}"},
+                                "data": {
+                                    "type": "object",
+                                    "description": "task.*: the task object, as GET /v1/tasks/{id}; video.*: the "
+                                    "video object, as GET /v1/videos/{id}",
+                                },
                             },
                         }
                     }
@@ -107,6 +132,11 @@ WEBHOOKS: dict[str, Any] = {
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a router or route that may answer ``statuses``."""
     return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
+
+
+def openai_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``errors`` for the routes of OpenAI's video API, in its envelope."""
+    return {status: {"model": OpenAIErrorBody, "description": _MEANING[status]} for status in statuses}
 
 
 #: the ``language`` query parameter every /v1 operation takes (``vidgate.api.language``)

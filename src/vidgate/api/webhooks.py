@@ -15,7 +15,9 @@ from vidgate.api.openapi import errors
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=JsonRoute, responses=errors(401, 429))
 
-EventType = Literal["task.processing", "task.completed", "task.failed", "task.cancelled"]
+EventType = Literal[
+    "task.processing", "task.completed", "task.failed", "task.cancelled", "video.completed", "video.failed"
+]
 Url = Annotated[str, Field(min_length=1, max_length=2000, description="http or https; a public address")]
 #: text a database can hold (no NUL; the body parser refuses one anyway)
 Description = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
@@ -25,7 +27,11 @@ class NewWebhook(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Url
-    events: list[EventType] | None = Field(None, min_length=1, description="default: every event type")
+    events: list[EventType] | None = Field(
+        None,
+        min_length=1,
+        description="default: every task.* type (OpenAI's video.completed and video.failed: by name)",
+    )
     description: Description | None = None
 
 
