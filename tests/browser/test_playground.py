@@ -41,7 +41,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureServer]:
     """The motion reference video, where the server may fetch it (loopback is allowed in tests)."""
     folder = tmp_path_factory.mktemp("media")
     with FixtureServer() as fixtures:
-        fixtures.serve_file("/dance.mp4", make_mp4(folder / "dance.mp4", 3, 160, 96), headers={"Content-Type": "video/mp4"})
+        for name, seconds in (("dance", 3), ("short", 1)):
+            video = make_mp4(folder / f"{name}.mp4", seconds, 160, 96)
+            fixtures.serve_file(f"/{name}.mp4", video, headers={"Content-Type": "video/mp4"})
         yield fixtures
 
 
@@ -82,6 +84,8 @@ def generated_video(page: Page, seconds: float) -> dict[str, float]:
 def test_kling_v26_generates_a_video_that_plays_with_its_cost(server: Running, watched: Watched) -> None:
     _, secret = server.new_account("10")
     page = watched.page
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     open_playground(page, server, secret)
     expect(page.locator("#balance")).to_have_text("10.00")
     expect(page.locator("#limit-rate")).to_have_text(str(server.settings.rate_limit_per_minute))
@@ -99,6 +103,7 @@ def test_kling_v26_generates_a_video_that_plays_with_its_cost(server: Running, w
     task_id = page.locator("#task-id").inner_text()
     expect(page.locator("#history tbody tr").first).to_have_attribute("data-task", task_id)
     expect(page.locator("#history tbody tr").first).to_contain_text("completed")
+    assert not [url for url in requests if secret in url]  # the key goes in a header only
     if folder := os.environ.get("VIDGATE_CONSOLE_SCREENSHOTS"):
         page.get_by_label("API key").fill("")  # the key is not in the picture
         page.screenshot(path=str(Path(folder) / "console-playground.png"), full_page=True)
@@ -152,10 +157,16 @@ def test_motion_control_with_a_character_file_and_a_reference_video(
     page.get_by_label("Model").select_option("kling-v2-6-motion-control")
     page.get_by_label("Character image file").set_input_files(str(character))  # sent as a data URI
     expect(field(page, "image_url").locator("img.thumb")).to_be_visible()
-    page.get_by_label("Reference video URL").fill(media.url("/dance.mp4"))
     page.get_by_label("Character orientation").select_option("image")
     page.get_by_label("Mode", exact=True).select_option("std")
     page.get_by_label("Prompt").fill("Dance")
+    # a reference too short fails the task, which says why
+    page.get_by_label("Reference video URL").fill(media.url("/short.mp4"))
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#task-status")).to_contain_text("failed", timeout=RENDERED_MS)
+    expect(page.locator("#task-error")).to_contain_text("it must be 3-10 s")
+    expect(page.locator("#history tbody tr").first).to_contain_text("failed")
+    page.get_by_label("Reference video URL").fill(media.url("/dance.mp4"))
     page.get_by_role("button", name="Generate").click()
     generated_video(page, 3)  # as long as the reference
     expect(page.locator("#task-cost")).to_have_text("0.15")
@@ -228,3 +239,25 @@ def test_history_pages_opens_and_cancels_a_pending_task(tmp_path: Path, watched:
             json={"amount": "5", "reason": "welcome"},
         ).raise_for_status()
         expect(page.locator("#balance")).to_have_text(f"{15 - 10 * 0.12:.2f}", timeout=15_000)
+
+
+def test_generate_and_follow_under_a_path_prefix(tmp_path: Path, watched: Watched) -> None:
+    """Behind VIDGATE_PUBLIC_URL=https://example.com/vg the models, the submit and the task's
+    live events all go under the prefix."""
+    settings = make_settings(tmp_path, workers=False, public_url="https://example.com/vg")
+    with running_server(settings) as running:
+        _, secret = running.new_account("10")
+        page = watched.page
+        called: list[str] = []
+        page.on("request", lambda request: called.append(request.url))
+        page.goto(running.url + "/vg/")
+        page.get_by_label("API key").fill(secret)
+        page.get_by_label("API key").press("Tab")
+        page.get_by_label("Model").select_option("Omni-Flash-Ext")
+        page.get_by_label("Prompt").fill("Rain")
+        page.get_by_role("button", name="Generate").click()
+        expect(page.locator("#task-status")).to_contain_text("pending")
+        expect(page.locator("#history tbody tr")).to_have_count(1)
+        api_calls = [url for url in called if "/v1/" in url]
+        assert {"models", "generations", "events"} <= {url.split("?")[0].rsplit("/", 1)[-1] for url in api_calls}
+        assert all(url.startswith(running.url + "/vg/v1/") for url in api_calls), api_calls

@@ -32,7 +32,7 @@ export class FieldError extends Error {
 }
 
 export function labelOf(name) {
-  const words = name.replace(/_/g, " ");
+  const words = name.replace(/_/g, " ").replace(/\burls?\b/g, (word) => word.toUpperCase().replace("URLS", "URLs"));
   return LABELS[name] || words.charAt(0).toUpperCase() + words.slice(1);
 }
 
@@ -63,7 +63,8 @@ function hintFor(spec) {
   if (spec.requires) {
     const { when, ...needs } = spec.requires;
     const needed = Object.entries(needs).map(([field, values]) => `${field} ${[].concat(values).join(" or ")}`);
-    parts.push(`${JSON.stringify(when)} requires ${needed.join(", ")}`);
+    const what = when === true ? "on" : spec.type === "array" ? `${when} items` : JSON.stringify(when);
+    parts.push(`${what}: needs ${needed.join(", ")}`);
   }
   if (spec.required) parts.push("required");
   return parts.join("; ");
@@ -71,7 +72,7 @@ function hintFor(spec) {
 
 function choice(name, spec) {
   const select = el("select", { id: `f-${name}`, name });
-  if (!spec.required && spec.default === undefined) select.append(el("option", { value: "", text: "(not sent)" }));
+  if (!spec.required && spec.default === undefined) select.append(el("option", { value: "", text: "(default)" }));
   for (const value of spec.values) {
     select.append(el("option", { value: String(value), text: String(value), selected: value === spec.default }));
   }
@@ -134,6 +135,23 @@ function control(name, spec, model, context) {
   return text(name, spec);
 }
 
+// Required fields first, then choices, switches and lists; what goes with multi_shot after it.
+function ordered(parameters) {
+  const rank = ([, spec]) => {
+    if (spec.required) return 0;
+    if (spec.type === "boolean") return 2;
+    if (spec.values) return 1;
+    return spec.type === "array" ? 3 : 4;
+  };
+  const entries = Object.entries(parameters).sort((a, b) => rank(a) - rank(b));
+  const following = entries.filter(([name]) => name === "shot_type" || name === "multi_prompt");
+  const rest = entries.filter((entry) => !following.includes(entry));
+  const at = rest.findIndex(([name]) => name === "multi_shot");
+  if (at >= 0) rest.splice(at + 1, 0, ...following);
+  else rest.push(...following);
+  return rest;
+}
+
 function advanced(name, spec) {
   return !spec.required && !spec.values && !spec.counts && ["string", "object"].includes(spec.type) && !name.startsWith("image");
 }
@@ -151,7 +169,7 @@ export function buildFields(model, container) {
   // optional free-form fields (negative prompt, callback URL, ...) go under "More options"
   const more = el("div", { class: "more-fields" });
   const details = el("details", { class: "more" }, el("summary", { text: "More options" }), more);
-  for (const [name, spec] of Object.entries(model.parameters)) {
+  for (const [name, spec] of ordered(model.parameters)) {
     if (OWN.has(name)) continue;
     if (/^alias of /.test(spec.description || "")) continue; // `size`: the same as aspect_ratio
     const made = control(name, spec, model, context);

@@ -70,7 +70,14 @@ export function history({ token, onOpen, onChange }) {
     return body.querySelector(`tr[data-task="${CSS.escape(id)}"] td:nth-child(2)`)?.textContent || "";
   }
 
+  // a task seen elsewhere (followed live): its row follows, wherever the paging is
+  function update(task) {
+    const current = body.querySelector(`tr[data-task="${CSS.escape(task.id)}"]`);
+    if (current) current.replaceWith(row({ ...task, model: task.model || rowModel(task.id) }));
+    else load(true);
+  }
+
   more.addEventListener("click", () => load(false));
   document.getElementById("history-refresh").addEventListener("click", () => load(true));
-  return { reload: () => load(true) };
+  return { reload: () => load(true), update };
 }

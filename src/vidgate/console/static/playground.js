@@ -2,7 +2,7 @@
 // followed live to its video, the account's balance and limits, and its tasks' history.
 // Only the public API, with the key in the Authorization header.
 
-import { api, remembered, money, ApiError } from "./api.js";
+import { api, remembered, money, el, ApiError } from "./api.js";
 import { buildFields, FieldError } from "./playground-fields.js";
 import { follow, showTask, clearResult, watchDuration } from "./playground-task.js";
 import { history } from "./playground-history.js";
@@ -32,8 +32,7 @@ async function refreshAccount() {
   try {
     const { data } = await api("v1/account", { token: key() });
     const limits = data.effective_limits || {};
-    line.textContent = `Balance: ${money(data.balance)}`;
-    $("balance").textContent = money(data.balance);
+    line.replaceChildren("Balance: ", el("strong", { id: "balance", text: money(data.balance) }));
     $("limit-rate").textContent = String(limits.rate_limit_per_minute ?? "");
     $("limit-active").textContent = String(limits.max_active_tasks ?? "");
     $("account-status").textContent = `${data.name} (${data.status})`;
@@ -77,7 +76,7 @@ function showModel() {
   const spec = model.parameters.prompt || {};
   $("prompt-hint").textContent = [spec.description, spec.required ? "required" : null].filter(Boolean).join("; ");
   prompt.required = Boolean(spec.required);
-  $("model-hint").textContent = `${model.provider}${model.channels.length ? ` via ${model.channels.join(", ")}` : ""}`;
+  $("model-hint").textContent = `made by ${model.provider}${model.channels.length ? ` (channels: ${model.channels.join(", ")})` : ""}`;
   fields = buildFields(model, $("model-fields"));
   showPrice();
 }
@@ -151,11 +150,15 @@ async function watch(taskId, first) {
   clearResult();
   if (first) showTask(first);
   try {
-    const last = await follow(taskId, key(), (task) => !controller.signal.aborted && showTask(task), controller.signal);
-    if (!controller.signal.aborted && last) {
-      tasks.reload();
-      refreshAccount();
-    }
+    let seen = first?.status;
+    const shown = (task) => {
+      if (controller.signal.aborted) return;
+      showTask(task);
+      if (task.status !== seen) tasks.update(task);
+      seen = task.status;
+    };
+    const last = await follow(taskId, key(), shown, controller.signal);
+    if (!controller.signal.aborted && last) refreshAccount();
   } catch (error) {
     if (!controller.signal.aborted) $("task-error").textContent = error.message;
   }
