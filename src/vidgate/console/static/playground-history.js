@@ -7,14 +7,19 @@ import { api, el, money } from "./api.js";
 const PAGE = 10;
 const CANCELLABLE = new Set(["pending", "processing"]);
 
+const stage = (status) => (status === "pending" ? 0 : status === "processing" ? 1 : 2);
+
 export function history({ token, onOpen, onChange }) {
   const table = document.getElementById("history");
   const body = table.querySelector("tbody");
   const status = document.getElementById("history-status");
   const more = document.getElementById("history-more");
   let after = null;
+  let generation = 0; // a page asked for before the latest reload is dropped when it comes
+  const live = new Map(); // task id -> the task as its live events last showed it
 
   async function load(reset) {
+    const mine = reset ? ++generation : generation;
     if (!token()) {
       body.replaceChildren();
       table.classList.add("hidden");
@@ -26,6 +31,7 @@ export function history({ token, onOpen, onChange }) {
     if (!reset && after) query.set("after", after);
     try {
       const page = await api(`v1/tasks?${query}`, { token: token() });
+      if (mine !== generation) return;
       if (reset) body.replaceChildren();
       body.append(...page.data.map(row));
       after = page.last_id;
@@ -37,7 +43,9 @@ export function history({ token, onOpen, onChange }) {
     }
   }
 
-  function row(task) {
+  function row(listed) {
+    const seen = live.get(listed.id);
+    const task = seen && stage(seen.status) >= stage(listed.status) ? { ...listed, ...seen } : listed;
     const created = new Date(task.created * 1000);
     const cells = [
       el("td", {}, el("time", { datetime: created.toISOString(), text: created.toLocaleString() })),
@@ -57,6 +65,7 @@ export function history({ token, onOpen, onChange }) {
     button.disabled = true;
     try {
       const { data } = await api(`v1/tasks/${encodeURIComponent(id)}/cancel`, { token: token(), method: "POST" });
+      live.set(id, data);
       body.querySelector(`tr[data-task="${CSS.escape(id)}"]`)?.replaceWith(row({ ...data, model: rowModel(id) }));
       status.textContent = `Task ${id}: ${data.status}.`;
       onChange(data);
@@ -72,6 +81,7 @@ export function history({ token, onOpen, onChange }) {
 
   // a task seen elsewhere (followed live): its row follows, wherever the paging is
   function update(task) {
+    live.set(task.id, task);
     const current = body.querySelector(`tr[data-task="${CSS.escape(task.id)}"]`);
     if (current) current.replaceWith(row({ ...task, model: task.model || rowModel(task.id) }));
     else load(true);

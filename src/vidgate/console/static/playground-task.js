@@ -84,12 +84,12 @@ export function showTask(task) {
   const ended = ENDED.has(task.status);
   status.textContent = ended ? `Task ${task.id}: ${task.status}.` : `Task ${task.id}: ${task.status}, ${task.progress}%`;
   status.dataset.status = task.status;
+  status.dataset.task = task.id;
   progress.value = task.progress;
   progress.classList.toggle("hidden", ended);
   error.textContent = task.error && task.status !== "completed" ? task.error.message : "";
   const url = task.result?.videos?.[0]?.url?.[0];
   if (task.status === "completed" && url) {
-    $("task-id").textContent = task.id;
     $("task-cost").textContent = money(task.cost);
     $("task-duration").textContent = "…";
     const link = $("task-download");

@@ -11,7 +11,10 @@ import { estimate } from "./playground-price.js";
 const $ = (id) => document.getElementById(id);
 const ACCOUNT_EVERY_MS = 10_000;
 
-const key = remembered($("api-key"), "apiKey", () => start());
+const keyInput = $("api-key");
+const key = remembered(keyInput, "apiKey", () => start());
+let started = null; // the key the page was last set up for
+let typing = null;
 const modelSelect = $("model");
 const prompt = $("prompt");
 const form = $("generate-form");
@@ -54,6 +57,7 @@ async function loadModels() {
   try {
     const { data } = await api("v1/models", { token: key() });
     models = data;
+    $("form-error").textContent = "";
   } catch (error) {
     $("form-error").textContent = error.message;
     return;
@@ -181,11 +185,19 @@ async function open(taskId) {
 }
 
 function start() {
+  if (started === key()) return;
+  started = key();
+  following?.abort();
   refreshAccount();
   loadModels();
   tasks.reload();
 }
 
+// a key typed or pasted is used once the typing stops, without waiting for the field to lose focus
+keyInput.addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(() => keyInput.dispatchEvent(new Event("change")), 400);
+});
 modelSelect.addEventListener("change", showModel);
 form.addEventListener("submit", submit);
 form.addEventListener("change", showPrice);
