@@ -44,6 +44,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureServer]:
         for name, seconds in (("dance", 3), ("short", 1)):
             video = make_mp4(folder / f"{name}.mp4", seconds, 160, 96)
             fixtures.serve_file(f"/{name}.mp4", video, headers={"Content-Type": "video/mp4"})
+        for name, color in (("portrait", (200, 40, 40)), ("front", (40, 40, 200)), ("side", (40, 200, 40))):
+            image = make_png(folder / f"{name}.png", 96, 160, color)
+            fixtures.serve_file(f"/{name}.png", image, headers={"Content-Type": "image/png"})
         yield fixtures
 
 
@@ -172,7 +175,8 @@ def test_motion_control_with_a_character_file_and_a_reference_video(
     expect(page.locator("#task-cost")).to_have_text("0.15")
 
 
-def test_kling_v3_multi_shot_through_the_editor(server: Running, watched: Watched) -> None:
+def test_kling_v3_multi_shot_through_the_editor(server: Running, media: FixtureServer, watched: Watched) -> None:
+    """Two shots through the editor, a first frame by URL and an element of two images."""
     _, secret = server.new_account("10")
     page = watched.page
     open_playground(page, server, secret)
@@ -198,9 +202,17 @@ def test_kling_v3_multi_shot_through_the_editor(server: Running, watched: Watche
     page.get_by_role("button", name="Generate").click()
     expect(field(page, "multi_prompt").locator(".field-error").first).to_contain_text("add up to 2 s")
     page.get_by_label("Shot 1 seconds", exact=True).fill("2")
+    page.get_by_label("Image 1 URL", exact=True).fill(media.url("/portrait.png"))
+    page.get_by_role("button", name="Add element").click()
+    page.get_by_label("Element 1 name").fill("hero")
+    page.get_by_label("Element 1 description").fill("a cat with a red scarf")
+    page.get_by_label("Element 1 image 1 URL").fill(media.url("/front.png"))
+    page.get_by_label("Element 1 image 2 URL").fill(media.url("/side.png"))
     page.get_by_role("button", name="Generate").click()
     generated_video(page, 3)
     expect(page.locator("#task-cost")).to_have_text("0.18")
+    # the aspect ratio follows the first frame, a portrait
+    assert page.locator("#task-video").evaluate("v => [v.videoWidth, v.videoHeight]") == [720, 1280]
 
 
 def test_history_pages_opens_and_cancels_a_pending_task(tmp_path: Path, watched: Watched) -> None:
