@@ -9,7 +9,7 @@ import { history } from "./playground-history.js";
 import { estimate } from "./playground-price.js";
 
 const $ = (id) => document.getElementById(id);
-const ACCOUNT_EVERY_MS = 10_000;
+const ACCOUNT_EVERY_MS = 5_000;
 
 const keyInput = $("api-key");
 const key = remembered(keyInput, "apiKey", () => start());
@@ -205,4 +205,5 @@ watchDuration();
 // the balance changes elsewhere too (an operator's top-up, tasks of other keys): kept fresh
 setInterval(() => document.visibilityState === "visible" && key() && refreshAccount(), ACCOUNT_EVERY_MS);
 document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && refreshAccount());
+window.addEventListener("focus", () => key() && refreshAccount());
 start();
