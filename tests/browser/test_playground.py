@@ -31,7 +31,8 @@ RENDERED_MS = 60_000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """Workers rendering real previews, and the admin API on (an operator tops up)."""
-    settings = make_settings(tmp_path_factory.mktemp("playground"), admin_token=ADMIN_TOKEN)
+    # the default request rate (each test has a key of its own): a browser's pace stays well within it
+    settings = make_settings(tmp_path_factory.mktemp("playground"), admin_token=ADMIN_TOKEN, rate_limit_per_minute=300)
     with running_server(settings) as running:
         yield running
 
@@ -113,7 +114,7 @@ def test_kling_v26_generates_a_video_that_plays_with_its_cost(server: Running, w
 
 
 def test_a_refused_combination_shows_the_servers_message_at_its_field(server: Running, watched: Watched) -> None:
-    account_id, secret = server.new_account("10")
+    account_id, secret = server.new_account("0.40")
     page = watched.page
     open_playground(page, server, secret)
     page.get_by_label("Model").select_option("kling-v2-6")
@@ -125,13 +126,17 @@ def test_a_refused_combination_shows_the_servers_message_at_its_field(server: Ru
     expect(field(page, "audio").locator(".field-error")).to_have_text(message)
     expect(page.get_by_label("Audio")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#form-error")).to_be_empty()
-    assert server.balance(account_id) == 10_000_000  # nothing held
-    # put right, it goes: the message leaves with the next Generate
+    # put right, it is priced (0.35 + 0.15 for audio): a refusal naming no field is shown above the form
     page.get_by_label("Mode", exact=True).select_option("pro")
-    page.get_by_label("Duration").select_option("5")
+    expect(page.locator("#price")).to_contain_text("0.50")
     page.get_by_role("button", name="Generate").click()
-    expect(field(page, "audio").locator(".field-error")).to_be_empty()
+    expect(page.locator("#form-error")).to_contain_text("balance")
+    expect(field(page, "audio").locator(".field-error")).to_be_empty()  # the earlier message left
+    assert server.balance(account_id) == 400_000  # nothing held
+    page.get_by_label("Audio").uncheck()
+    page.get_by_role("button", name="Generate").click()
     expect(page.locator("#task-status")).to_contain_text("task_")
+    expect(page.locator("#form-error")).to_be_empty()
 
 
 def test_omni_flash_ext_in_its_resolution_and_duration(server: Running, watched: Watched) -> None:
