@@ -10,7 +10,7 @@ import { el } from "./api.js";
 import { imageList, imageSlot } from "./playground-images.js";
 import { shotEditor, elementEditor, withMultiShot } from "./playground-shots.js";
 
-// The fields of the page itself (the prompt) or sent under another name (an alias).
+// The field the page has for every model, outside the model's own fields.
 const OWN = new Set(["prompt"]);
 // Readable labels for the API's names; anything else is its name as words ("aspect_ratio": "Aspect ratio").
 // "negative_prompt" is not labelled "...prompt": the page's one field named Prompt is the prompt.
@@ -203,6 +203,8 @@ export function buildFields(model, container) {
     showError(param, message) {
       const field = param ? place(param) : null;
       if (!field) return false;
+      field.frame.wrapper.closest("details")?.setAttribute("open", ""); // under "More options"
+      field.frame.wrapper.scrollIntoView({ block: "nearest" });
       if (field.control.showError?.(param, message)) return true;
       field.frame.error.textContent = message;
       field.frame.wrapper.classList.add("invalid");

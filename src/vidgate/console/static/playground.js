@@ -114,7 +114,9 @@ function showError(param, message) {
     $(param).focus();
     return;
   }
-  if (!fields?.showError(param, message)) $("form-error").textContent = message;
+  if (fields?.showError(param, message)) return;
+  $("form-error").textContent = message;
+  $("form-error").scrollIntoView({ block: "nearest" });
 }
 
 async function submit(event) {
