@@ -108,6 +108,7 @@ def test_kling_v26_generates_a_video_that_plays_with_its_cost(server: Running, w
     expect(page.locator("#history tbody tr").first).to_have_attribute("data-task", task_id)
     expect(page.locator("#history tbody tr").first).to_contain_text("completed")
     assert not [url for url in requests if secret in url]  # the key goes in a header only
+    assert any(url.endswith(f"/v1/tasks/{task_id}/events") for url in requests)  # followed live
     if folder := os.environ.get("VIDGATE_CONSOLE_SCREENSHOTS"):
         page.get_by_label("API key").fill("")  # the key is not in the picture
         page.screenshot(path=str(Path(folder) / "console-playground.png"), full_page=True)

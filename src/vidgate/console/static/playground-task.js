@@ -3,7 +3,7 @@
 // server-sent events parsed here; if the stream cannot be read, GET v1/tasks/{id} is polled.
 // Then the video in a player, with its duration, cost and a download link, or the failure's message.
 
-import { api, money } from "./api.js";
+import { api, el, money } from "./api.js";
 
 const ENDED = new Set(["completed", "failed", "cancelled"]);
 const POLL_MS = 1000;
@@ -91,6 +91,8 @@ export function showTask(task) {
   const url = task.result?.videos?.[0]?.url?.[0];
   if (task.status === "completed" && url) {
     $("task-cost").textContent = money(task.cost);
+    const expires = new Date(task.result.videos[0].expires_at * 1000);
+    $("task-expires").replaceChildren(el("time", { datetime: expires.toISOString(), text: expires.toLocaleString() }));
     $("task-duration").textContent = "…";
     const link = $("task-download");
     link.href = url;
