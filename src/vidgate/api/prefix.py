@@ -28,7 +28,9 @@ class Prefixed:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
-            scope = {**scope, "root_path": self.prefix}
+            # set in place, not on a copy: the server keeps this scope, and reads what the app
+            # marks on it (a live stream's ``serving.protocol.ENDLESS``, cut off at shutdown)
+            scope["root_path"] = self.prefix
             path = scope["path"]
             if path != self.prefix and not path.startswith(self.prefix + "/"):
                 scope["path"] = self.prefix + path
