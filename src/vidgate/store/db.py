@@ -10,6 +10,8 @@ On PostgreSQL every round trip counts (the queue's throughput is bounded by them
 single-statement writes run in autocommit, so they cost one round trip instead of three
 (``BEGIN``, the statement, ``COMMIT``). Under ``READ COMMITTED`` each statement sees its own
 snapshot whether or not a transaction surrounds it, so this changes nothing a caller can see.
+On SQLite the one-row read of the hot path (``fetch_one``) goes to the driver's own cursor:
+SQLAlchemy's connection, transaction and result layers cost several times the lookup itself.
 A pooled connection is pinged before use only when it has been idle for a while
 (``PING_IDLE_S``), not on every checkout.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,7 @@ class Database:
         self._notifiers_lock = threading.Lock()
         # one statement per transaction needs no BEGIN/COMMIT round trips (PostgreSQL)
         self._autocommit = None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._driver_sql: dict[sa.Select[Any], tuple[str, tuple[str, ...]]] = {}
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -186,6 +189,42 @@ class Database:
         """For reading only (each statement sees the data committed when it starts)."""
         with translated(), (self._autocommit or self.engine).connect() as conn, conn.begin():
             yield conn
+
+    def fetch_one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row ``statement`` reads (its columns in order), or None: one statement, which
+        sees the data committed when it starts, as in ``read()``.
+
+        On SQLite it runs on the driver's cursor of a pooled connection, outside any transaction
+        (a lone ``SELECT`` is its own, with the same snapshot as ``BEGIN``, ``SELECT``,
+        ``COMMIT``), the statement compiled once: for reads that need no conversion of their
+        parameters or columns (no JSON, no booleans). Elsewhere it goes through ``read()``."""
+        if not self.is_sqlite:
+            with self.read() as conn:
+                return conn.execute(statement, dict(params)).first()
+        sql, names = self._compiled(statement)
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        with translated():
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql, [params[name] for name in names])
+                    row: Sequence[Any] | None = cursor.fetchone()
+                    return row
+                except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
+                    raise sa.exc.DBAPIError.instance(sql, dict(params), exc, dbapi_error) from exc
+                finally:
+                    cursor.close()
+            finally:
+                connection.close()  # back to the pool
+
+    def _compiled(self, statement: sa.Select[Any]) -> tuple[str, tuple[str, ...]]:
+        """SQLite's text of ``statement`` and the names of its parameters in their order."""
+        compiled = self._driver_sql.get(statement)
+        if compiled is None:
+            done = statement.compile(dialect=self.engine.dialect)
+            compiled = self._driver_sql[statement] = (done.string, tuple(done.positiontup or ()))
+        return compiled
 
     @contextmanager
     def write_announcing(self, channel: str) -> Iterator[Connection]:
