@@ -146,7 +146,7 @@ class Database:
         self._notifiers_lock = threading.Lock()
         # one statement per transaction needs no BEGIN/COMMIT round trips (PostgreSQL)
         self._autocommit = None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._driver_sql: dict[sa.Select[Any], tuple[str, tuple[str, ...]]] = {}
+        self._driver_sql: dict[sa.Select[Any], tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -192,38 +192,47 @@ class Database:
 
     def fetch_one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row ``statement`` reads (its columns in order), or None: one statement, which
-        sees the data committed when it starts, as in ``read()``.
+        sees the data committed when it starts, as ``read()`` does. For reads whose columns need
+        no conversion (no JSON, no booleans).
 
         On SQLite it runs on the driver's cursor of a pooled connection, outside any transaction
-        (a lone ``SELECT`` is its own, with the same snapshot as ``BEGIN``, ``SELECT``,
-        ``COMMIT``), the statement compiled once: for reads that need no conversion of their
-        parameters or columns (no JSON, no booleans). Elsewhere it goes through ``read()``."""
+        (a lone ``SELECT`` is its own, with the snapshot ``BEGIN``, ``SELECT``, ``COMMIT`` would
+        see), the statement compiled once and its parameters converted as SQLAlchemy would.
+        Elsewhere it goes through ``read()``: a PostgreSQL connection may be found broken, and
+        SQLAlchemy's handling of that (the whole pool renewed) is kept."""
         if not self.is_sqlite:
             with self.read() as conn:
                 return conn.execute(statement, dict(params)).first()
-        sql, names = self._compiled(statement)
+        sql, names, convert = self._compiled(statement)
+        args = [convert[name](params[name]) if name in convert else params[name] for name in names]
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         with translated():
             connection = self.engine.raw_connection()
             try:
                 cursor = connection.cursor()
                 try:
-                    cursor.execute(sql, [params[name] for name in names])
+                    cursor.execute(sql, args)
                     row: Sequence[Any] | None = cursor.fetchone()
                     return row
                 except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
-                    raise sa.exc.DBAPIError.instance(sql, dict(params), exc, dbapi_error) from exc
+                    raise sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error) from exc
                 finally:
                     cursor.close()
             finally:
                 connection.close()  # back to the pool
 
-    def _compiled(self, statement: sa.Select[Any]) -> tuple[str, tuple[str, ...]]:
-        """SQLite's text of ``statement`` and the names of its parameters in their order."""
+    def _compiled(self, statement: sa.Select[Any]) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
+        """SQLite's text of ``statement``, the names of its parameters in their order and their
+        conversions (``tables.Id``'s)."""
         compiled = self._driver_sql.get(statement)
         if compiled is None:
             done = statement.compile(dialect=self.engine.dialect)
-            compiled = self._driver_sql[statement] = (done.string, tuple(done.positiontup or ()))
+            names = tuple(done.positiontup or ())
+            convert: dict[str, Callable[[Any], Any]] = {}
+            for name in names:
+                if (processor := done.binds[name].type.bind_processor(self.engine.dialect)) is not None:
+                    convert[name] = processor
+            compiled = self._driver_sql[statement] = (done.string, names, convert)
         return compiled
 
     @contextmanager
