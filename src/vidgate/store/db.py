@@ -146,6 +146,10 @@ class Database:
         self._notifiers_lock = threading.Lock()
         # one statement per transaction needs no BEGIN/COMMIT round trips (PostgreSQL)
         self._autocommit = None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # SQLite on a file (where ``_marker`` has a place): each thread's own connection for
+        # ``fetch_one`` (``_reader``), all of them here to be closed by ``dispose``
+        self._local = threading.local()
+        self._readers: list[Any] | None = [] if self.is_sqlite and self._marker("") is not None else None
         self._driver_sql: dict[sa.Select[Any], tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
 
     @contextmanager
@@ -206,20 +210,43 @@ class Database:
         sql, names, convert = self._compiled(statement)
         args = [convert[name](params[name]) if name in convert else params[name] for name in names]
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
-        with translated():
-            connection = self.engine.raw_connection()
+        with translated(), self._reader() as connection:
             try:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(sql, args)
-                    row: Sequence[Any] | None = cursor.fetchone()
-                    return row
-                except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
-                    raise sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error) from exc
-                finally:
-                    cursor.close()
+                row: Sequence[Any] | None = connection.execute(sql, args).fetchone()
+                return row
+            except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
+                raise sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error) from exc
+
+    @contextmanager
+    def _reader(self) -> Iterator[Any]:
+        """SQLite's driver connection for ``fetch_one``: on a database file, this thread's own,
+        taken from the pool once (opened with the pool's settings) and kept, so that a read
+        does not pay the pool's checkout and return; one that meets an error is closed and not
+        kept. In memory, the pool's (which must keep that database's one connection)."""
+        if self._readers is None:
+            pooled = self.engine.raw_connection()
+            try:
+                yield pooled.driver_connection
             finally:
-                connection.close()  # back to the pool
+                pooled.close()
+            return
+        kept: Any = getattr(self._local, "reader", None)
+        if kept is None:
+            pooled = self.engine.raw_connection()
+            kept = pooled.dbapi_connection  # pysqlite's own connection (kept past the detach)
+            pooled.detach()  # this thread's from now on: the pool opens another in its place when it needs one
+            with self._notifiers_lock:
+                self._readers.append(kept)
+            self._local.reader = kept
+        try:
+            yield kept
+        except BaseException:
+            self._local.reader = None
+            with self._notifiers_lock:
+                if kept in self._readers:
+                    self._readers.remove(kept)
+            kept.close()
+            raise
 
     def _compiled(self, statement: sa.Select[Any]) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
         """SQLite's text of ``statement``, the names of its parameters in their order and their
@@ -347,4 +374,10 @@ class Database:
     def dispose(self) -> None:
         for notifier in self._notifiers.values():
             notifier.close()
+        with self._notifiers_lock:
+            readers = list(self._readers or ())
+            if self._readers is not None:
+                self._readers.clear()
+        for reader in readers:
+            reader.close()
         self.engine.dispose()
