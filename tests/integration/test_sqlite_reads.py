@@ -55,6 +55,21 @@ def test_a_kept_connection_sees_every_commit_made_before_each_read(db: Database,
         other.dispose()
 
 
+def test_a_read_of_several_rows_leaves_no_snapshot_behind(db: Database, path: str) -> None:
+    """Only the first row is taken: the statement is ended all the same, or the kept connection
+    would stay in its read transaction and later reads would see the data of then."""
+    with db.write() as conn:
+        conn.execute(notes.insert(), {"id": "b", "n": 10})
+    every = sa.select(notes.c.n).where(notes.c.n >= sa.bindparam("least")).order_by(notes.c.id)
+    assert db.fetch_one(every, {"least": 0}) == (1,)
+    other = Database(path)
+    try:
+        set_n(other, 5)
+    finally:
+        other.dispose()
+    assert db.fetch_one(READ, {"id": "a"}) == (5,)
+
+
 def test_each_thread_keeps_one_connection_and_dispose_closes_them(path: str) -> None:
     database = Database(path)
     seen: list[object] = []

@@ -212,7 +212,11 @@ class Database:
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         with translated(), self._reader() as connection:
             try:
-                row: Sequence[Any] | None = connection.execute(sql, args).fetchone()
+                cursor = connection.execute(sql, args)
+                try:
+                    row: Sequence[Any] | None = cursor.fetchone()
+                finally:
+                    cursor.close()  # ends the statement: a kept connection must hold no snapshot
                 return row
             except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
                 raise sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error) from exc
