@@ -217,3 +217,53 @@ def test_models_lists_the_offer_and_shows_one_models_parameters(api_only: Runnin
     assert "duration (integer) default 6 values: [4, 6, 8, 10]" in one.stdout
     assert "resolution" in one.stdout and "price 720p" in one.stdout
     assert unknown.exit_code == 2 and "model_not_found" not in unknown.stdout and "gpt-4o" in unknown.stderr
+
+
+#: what ``vidgate tasks get`` must not load: the server, the database layer, the workers'
+#: libraries, the async client and the request catalogue
+NOT_FOR_TASKS_GET = (
+    "vidgate.app",
+    "vidgate.serving",
+    "vidgate.store",
+    "vidgate.providers",
+    "vidgate.config",
+    "vidgate.catalog",
+    "vidgate.sdk.aclient",
+    "vidgate.cli.server",
+    "vidgate.cli.operator",
+    "uvicorn",
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "alembic",
+    "av",
+    "numpy",
+    "boto3",
+    "redis",
+)
+
+
+def test_tasks_get_shows_the_task_and_loads_only_the_client(api_only: Running) -> None:
+    key = key_for(api_only)
+    task_id = vidgate(api_only, key, "generate", "--model", "kling-v2-6", "--prompt", "quick").stdout.strip()
+    script = (
+        "import json, sys\nfrom vidgate.cli import main\n"
+        "try:\n    main(sys.argv[1:], prog_name='vidgate')\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
+    env |= {"VIDGATE_API_KEY": key, "VIDGATE_BASE_URL": api_only.url}
+    done = subprocess.run(
+        [sys.executable, "-c", script, "tasks", "get", task_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    code, loaded = json.loads(done.stderr.splitlines()[-1])
+    assert code == 0 and done.stdout.startswith(f"{task_id}  pending  0%")
+    assert "vidgate.sdk.client" in loaded
+    assert [
+        m for m in loaded if m in NOT_FOR_TASKS_GET or m.startswith(tuple(f"{n}." for n in NOT_FOR_TASKS_GET))
+    ] == []

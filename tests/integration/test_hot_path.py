@@ -35,16 +35,18 @@ def instant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 class CountingReads:
+    """Counts the server's database reads of a task for a poll (``TaskStore.shown``)."""
+
     def __init__(self, running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
         store = running.app_store.tasks
-        real = store.get
+        real = store.shown
 
-        def get(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def shown(*args, **kwargs):  # type: ignore[no-untyped-def]
             self.calls += 1
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(store, "get", get)
+        monkeypatch.setattr(store, "shown", shown)
 
 
 def wait_for(client, task_id: str, status: str) -> dict:  # type: ignore[no-untyped-def]

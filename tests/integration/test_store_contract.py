@@ -3,6 +3,7 @@ leases, cancellation, the sweeper, the janitor's bookkeeping and exactly-once mo
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -714,3 +715,17 @@ def test_an_idempotency_key_is_claimed_with_its_task_and_hold_or_not_at_all(stor
     later = time.time() + TTL_SECONDS + 1
     assert store.idempotency.find(account.id, "k-1", body_hash="hash-a", now=later) is None
     assert store.idempotency.purge(now=time.time()) == 0 and store.idempotency.purge(now=later) == 1
+
+
+def test_a_poll_reads_the_task_as_get_does_but_its_request(store: Store) -> None:
+    acct, stranger = Account(store), Account(store)
+    processing, failed, pending = acct.submit(), acct.submit(), acct.submit()
+    assert store.tasks.claim("w1", 60).id == processing  # type: ignore[union-attr]
+    assert store.tasks.fail(failed, code="upstream_error", message=Message("no {n} here", n=3))
+    for task_id in (processing, failed, pending):
+        full = store.tasks.get(task_id)
+        assert full is not None and full.request
+        assert store.tasks.shown(task_id, acct.id) == dataclasses.replace(full, request={})
+    assert store.tasks.shown(pending, stranger.id) is None  # another account's task: as an unknown one
+    assert store.tasks.shown("task_unknown", acct.id) is None
+    assert store.tasks.shown(pending + "\x00", acct.id) is None  # a NUL in the id finds nothing, on both

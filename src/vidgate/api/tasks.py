@@ -20,9 +20,9 @@ router = APIRouter(tags=["tasks"], responses=errors(401, 404, 429))
 
 
 def view(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:
-    """The task object clients see, its result link signed for this server's address."""
-    base = ctx.base_url(request)
-    return task_object(task, lambda key, exp: ctx.signer.url(base, key, exp), language(request))
+    """The task object clients see, its result link signed for this server's address (worked
+    out only for a task that has a result: most polls are of tasks that do not, yet)."""
+    return task_object(task, lambda key, exp: ctx.signer.url(ctx.base_url(request), key, exp), language(request))
 
 
 def envelope(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:

@@ -1,39 +1,64 @@
 """The ``vidgate`` command.
 
 One module per audience: ``server`` (serve, worker, migrate), ``operator`` (keys, accounts,
-prices and the ledger, straight on the database), ``client`` (generate and tasks, through the
-SDK) and ``fake`` (fake upstreams for demos); ``common`` holds what they share. Each command
-imports what it needs when it runs, so ``vidgate --help`` loads neither the server nor the
-database layer.
+prices and the ledger, straight on the database), ``client`` (generate, tasks and models,
+through the SDK), ``webhooks`` (the account's webhook endpoints) and ``fake`` (fake upstreams
+for demos); ``common`` holds what they share.
+
+Start-up is kept short, since every command pays it: a command's module is imported only when
+that command runs (or when ``--help`` lists it), and the modules import nothing but click at
+load time; the server, the database layer, the SDK's HTTP client and the progress bar are
+imported by the functions that use them.
 """
 
 from __future__ import annotations
 
-import click
+import importlib
+from typing import Any
 
-from vidgate.cli import client, fake, operator, server, webhooks
+import click
 
 __all__ = ["main"]
 
+#: every command: its name and where it is defined (``module:attribute`` under ``vidgate.cli``)
+COMMANDS = {
+    "serve": "server:serve",
+    "worker": "server:worker",
+    "migrate": "server:migrate",
+    "keys": "operator:keys",
+    "accounts": "operator:accounts",
+    "prices": "operator:prices",
+    "ledger": "operator:ledger",
+    "generate": "client:generate",
+    "tasks": "client:tasks",
+    "models": "client:models",
+    "webhooks": "webhooks:webhooks",
+    "fake-upstream": "fake:fake_upstream",
+}
 
-@click.group()
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when they are looked up (click's documented pattern
+    for lazily loaded subcommands)."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"vidgate.cli.{module}.{attribute} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS)
 @click.version_option(package_name="vidgate")
 def main() -> None:
     """vidgate: a self-hosted video-generation API speaking apimart's video API."""
-
-
-for command in (
-    server.serve,
-    server.worker,
-    server.migrate,
-    operator.keys,
-    operator.accounts,
-    operator.prices,
-    operator.ledger,
-    client.generate,
-    client.tasks,
-    client.models,
-    webhooks.webhooks,
-    fake.fake_upstream,
-):
-    main.add_command(command)

@@ -16,19 +16,15 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from vidgate.cli.output import (
-    EXIT_OK,
-    Output,
-    exit_code,
-    reporting,
-)
-from vidgate.sdk import Client, Task, TaskStatus
-from vidgate.sdk._http import DEFAULT_MAX_RETRIES, submit_headers
-from vidgate.sdk.polling import DEFAULT_POLL_INTERVAL
+from vidgate.cli.output import EXIT_OK, Output, exit_code, reporting
+from vidgate.sdk.defaults import DEFAULT_MAX_RETRIES, DEFAULT_POLL_INTERVAL
+
+if TYPE_CHECKING:
+    from vidgate.sdk import Client, Task
 
 _api_key = click.option(
     "--api-key", envvar="VIDGATE_API_KEY", show_envvar=True, default=None, help="API key (sent as a Bearer token)."
@@ -74,6 +70,8 @@ def api_command(command: Callable[..., int]) -> Callable[..., None]:
     @_json
     @functools.wraps(command)
     def run(*, api_key: str | None, base_url: str | None, max_retries: int, as_json: bool, **params: Any) -> None:
+        from vidgate.sdk.client import Client  # the HTTP client, loaded by the command that runs
+
         out = Output(as_json)
         with reporting(out), Client(api_key, base_url, max_retries=max_retries) as client:
             code = command(client, out, **params)
@@ -262,6 +260,8 @@ def models(client: Client, out: Output, *, model_id: str | None) -> int:
 
 def check_idempotency_key(value: str | None) -> str | None:
     if value is not None:
+        from vidgate.sdk._http import submit_headers
+
         try:
             submit_headers(value)
         except ValueError:
@@ -302,6 +302,8 @@ def finish(
     client: Client, out: Output, task: Task, *, output: Path | None, timeout: float | None, poll_interval: float
 ) -> int:
     """Wait for ``task`` with a progress bar, save its video to ``output`` if completed, show it."""
+    from vidgate.sdk.models import TaskStatus
+
     with progress_bar(task, enabled=not out.as_json) as show:
         task = client.tasks.wait(
             task, timeout=timeout, first_poll_after=poll_interval, poll_interval=poll_interval, on_update=show

@@ -19,7 +19,6 @@ import click
 
 from vidgate.billing.money import to_decimal, to_micros
 from vidgate.cli.common import create_account_with_key, data_dir_option, open_store
-from vidgate.errors import VidgateError
 
 
 class Amount(click.ParamType[Decimal]):
@@ -313,6 +312,7 @@ def ledger_verify(data_dir: Path | None) -> None:
 def operating(data_dir: Path | None) -> Iterator[tuple[Settings, Store]]:
     """The configured database; the service's refusals become CLI errors."""
     from vidgate.config import load_settings
+    from vidgate.errors import VidgateError
 
     settings = load_settings(data_dir=data_dir)
     store = open_store(settings)

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from vidgate.sdk import APIError, Model, Task, TaskPage, TaskStatus, VidgateClientError, WaitTimeoutError
+if TYPE_CHECKING:
+    from vidgate.sdk import Model, Task, TaskPage, VidgateClientError
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
@@ -23,12 +24,16 @@ EXIT_INTERRUPTED = 130  # as shells report Ctrl-C
 
 
 def exit_code(task: Task) -> int:
+    from vidgate.sdk.models import TaskStatus
+
     return EXIT_TASK_FAILED if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) else EXIT_OK
 
 
 @contextmanager
 def reporting(out: Output) -> Iterator[None]:
     """Turn the SDK's errors into a message and the exit code scripts rely on."""
+    from vidgate.sdk.errors import VidgateClientError, WaitTimeoutError
+
     try:
         yield
     except WaitTimeoutError as exc:
@@ -97,6 +102,8 @@ class Output:
         self._json({"data": [task.to_json() for task in page.data], "has_more": page.has_more, "last_id": page.last_id})
 
     def error(self, exc: VidgateClientError) -> None:
+        from vidgate.sdk.errors import APIError
+
         if self.as_json:
             detail = exc.to_dict() if isinstance(exc, APIError) else {"type": type(exc).__name__, "message": str(exc)}
             click.echo(json.dumps({"error": detail}), err=True)

@@ -5,13 +5,15 @@ object as JSON)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vidgate.cli.client import api_command
 from vidgate.cli.output import EXIT_OK, Output
-from vidgate.sdk import Client
+
+if TYPE_CHECKING:
+    from vidgate.sdk import Client
 
 EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled", "video.completed", "video.failed")
 _events = click.option(

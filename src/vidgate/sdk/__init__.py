@@ -15,35 +15,41 @@
 server's own answers are ``APIError``s carrying ``status``, ``type``, ``code`` and ``message``.
 """
 
-from vidgate.sdk.aclient import AsyncClient
-from vidgate.sdk.client import Client
-from vidgate.sdk.errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    ConflictError,
-    InvalidRequestError,
-    LocalMediaError,
-    NotFoundError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    TaskNotCompletedError,
-    VidgateClientError,
-    WaitTimeoutError,
-)
-from vidgate.sdk.models import Model, Task, TaskError, TaskPage, TaskResult, TaskStatus, TaskVideo
-from vidgate.sdk.params import (
-    MODELS,
-    GenerationRequest,
-    KlingV3Request,
-    KlingV26Request,
-    MotionControlRequest,
-    OmniFlashRequest,
-    validate_body,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vidgate.sdk.aclient import AsyncClient
+    from vidgate.sdk.client import Client
+    from vidgate.sdk.errors import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        ConflictError,
+        InvalidRequestError,
+        LocalMediaError,
+        NotFoundError,
+        PaymentRequiredError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+        TaskNotCompletedError,
+        VidgateClientError,
+        WaitTimeoutError,
+    )
+    from vidgate.sdk.models import Model, Task, TaskError, TaskPage, TaskResult, TaskStatus, TaskVideo
+    from vidgate.sdk.params import (
+        MODELS,
+        GenerationRequest,
+        KlingV3Request,
+        KlingV26Request,
+        MotionControlRequest,
+        OmniFlashRequest,
+        validate_body,
+    )
 
 __all__ = [
     "MODELS",
@@ -78,3 +84,57 @@ __all__ = [
     "WaitTimeoutError",
     "validate_body",
 ]
+
+#: where each public name lives: a name is imported on first use, so a program (or the
+#: ``vidgate`` command) that needs the client alone loads neither the async client nor the
+#: request catalogue nor the webhook checker
+_HOME = {
+    "AsyncClient": "aclient",
+    "Client": "client",
+    **dict.fromkeys(
+        (
+            "APIConnectionError",
+            "APIError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "ConflictError",
+            "InvalidRequestError",
+            "LocalMediaError",
+            "NotFoundError",
+            "PaymentRequiredError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "ServerError",
+            "TaskNotCompletedError",
+            "VidgateClientError",
+            "WaitTimeoutError",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(("Model", "Task", "TaskError", "TaskPage", "TaskResult", "TaskStatus", "TaskVideo"), "models"),
+    **dict.fromkeys(
+        (
+            "MODELS",
+            "GenerationRequest",
+            "KlingV3Request",
+            "KlingV26Request",
+            "MotionControlRequest",
+            "OmniFlashRequest",
+            "validate_body",
+        ),
+        "params",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -34,7 +34,6 @@ from vidgate.sdk.models import Model, Task, TaskPage
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-DEFAULT_MAX_RETRIES = 2
 #: a 429 asking for a longer wait than this is raised at once rather than slept through
 MAX_RETRY_WAIT = 60.0
 GENERATIONS_PATH = "/v1/videos/generations"

@@ -6,17 +6,17 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import httpx
 from httpx_sse import EventSource
 
 from vidgate.sdk import _http
+from vidgate.sdk.defaults import DEFAULT_MAX_RETRIES
 from vidgate.sdk.download import atomic_file, result_url, target_path
 from vidgate.sdk.errors import APIConnectionError
 from vidgate.sdk.models import Model, Task, TaskPage
-from vidgate.sdk.params import GenerationRequest, build_body
 from vidgate.sdk.polling import (
     DEFAULT_FIRST_POLL_AFTER,
     DEFAULT_MIN_INTERVAL,
@@ -26,6 +26,9 @@ from vidgate.sdk.polling import (
 )
 from vidgate.sdk.streaming import Follow, stream_request
 from vidgate.sdk.webhooks import AsyncWebhooks
+
+if TYPE_CHECKING:
+    from vidgate.sdk.params import GenerationRequest
 
 
 class AsyncClient:
@@ -40,7 +43,7 @@ class AsyncClient:
         base_url: str | None = None,
         *,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = _http.DEFAULT_MAX_RETRIES,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         self.config = _http.ClientConfig.resolve(api_key, base_url, timeout, max_retries)
         self._http = httpx.AsyncClient(timeout=self.config.timeout, follow_redirects=True)
@@ -107,6 +110,8 @@ class AsyncVideos:
         **params: Any,
     ) -> Task:
         """Submit a generation task; see ``Videos.generate`` (``idempotency_key`` included)."""
+        from vidgate.sdk.params import build_body  # the request catalogue, loaded by the first submit
+
         body = build_body(model, prompt, params, validate=validate)
         headers = _http.submit_headers(idempotency_key)
         return _http.submitted_task(await self._client._api("POST", _http.GENERATIONS_PATH, json=body, headers=headers))

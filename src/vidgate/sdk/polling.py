@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from vidgate.sdk.defaults import DEFAULT_FIRST_POLL_AFTER, DEFAULT_MIN_INTERVAL, DEFAULT_POLL_INTERVAL
 from vidgate.sdk.errors import WaitTimeoutError
 from vidgate.sdk.models import Task, TaskStatus
 
-DEFAULT_FIRST_POLL_AFTER = 5.0
-DEFAULT_POLL_INTERVAL = 5.0
-DEFAULT_MIN_INTERVAL = 1.0
+__all__ = ["DEFAULT_FIRST_POLL_AFTER", "DEFAULT_MIN_INTERVAL", "DEFAULT_POLL_INTERVAL", "PollSchedule", "Waiter"]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ On PostgreSQL every round trip counts (the queue's throughput is bounded by them
 single-statement writes run in autocommit, so they cost one round trip instead of three
 (``BEGIN``, the statement, ``COMMIT``). Under ``READ COMMITTED`` each statement sees its own
 snapshot whether or not a transaction surrounds it, so this changes nothing a caller can see.
+On SQLite the one-row read of the hot path (``fetch_one``) goes to the driver's own cursor:
+SQLAlchemy's connection, transaction and result layers cost several times the lookup itself.
 A pooled connection is pinged before use only when it has been idle for a while
 (``PING_IDLE_S``), not on every checkout.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,11 @@ class Database:
         self._notifiers_lock = threading.Lock()
         # one statement per transaction needs no BEGIN/COMMIT round trips (PostgreSQL)
         self._autocommit = None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # SQLite on a file (where ``_marker`` has a place): each thread's own connection for
+        # ``fetch_one`` (``_reader``), all of them here to be closed by ``dispose``
+        self._local = threading.local()
+        self._readers: list[Any] | None = [] if self.is_sqlite and self._marker("") is not None else None
+        self._driver_sql: dict[sa.Select[Any], tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -186,6 +193,78 @@ class Database:
         """For reading only (each statement sees the data committed when it starts)."""
         with translated(), (self._autocommit or self.engine).connect() as conn, conn.begin():
             yield conn
+
+    def fetch_one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row ``statement`` reads (its columns in order), or None: one statement, which
+        sees the data committed when it starts, as ``read()`` does. For reads whose columns need
+        no conversion (no JSON, no booleans).
+
+        On SQLite it runs on the driver's cursor of a pooled connection, outside any transaction
+        (a lone ``SELECT`` is its own, with the snapshot ``BEGIN``, ``SELECT``, ``COMMIT`` would
+        see), the statement compiled once and its parameters converted as SQLAlchemy would.
+        Elsewhere it goes through ``read()``: a PostgreSQL connection may be found broken, and
+        SQLAlchemy's handling of that (the whole pool renewed) is kept."""
+        if not self.is_sqlite:
+            with self.read() as conn:
+                return conn.execute(statement, dict(params)).first()
+        sql, names, convert = self._compiled(statement)
+        args = [convert[name](params[name]) if name in convert else params[name] for name in names]
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        with translated(), self._reader() as connection:
+            try:
+                cursor = connection.execute(sql, args)
+                try:
+                    row: Sequence[Any] | None = cursor.fetchone()
+                finally:
+                    cursor.close()  # ends the statement: a kept connection must hold no snapshot
+                return row
+            except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
+                raise sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error) from exc
+
+    @contextmanager
+    def _reader(self) -> Iterator[Any]:
+        """SQLite's driver connection for ``fetch_one``: on a database file, this thread's own,
+        taken from the pool once (opened with the pool's settings) and kept, so that a read
+        does not pay the pool's checkout and return; one that meets an error is closed and not
+        kept. In memory, the pool's (which must keep that database's one connection)."""
+        if self._readers is None:
+            pooled = self.engine.raw_connection()
+            try:
+                yield pooled.driver_connection
+            finally:
+                pooled.close()
+            return
+        kept: Any = getattr(self._local, "reader", None)
+        if kept is None:
+            pooled = self.engine.raw_connection()
+            kept = pooled.dbapi_connection  # pysqlite's own connection (kept past the detach)
+            pooled.detach()  # this thread's from now on: the pool opens another in its place when it needs one
+            with self._notifiers_lock:
+                self._readers.append(kept)
+            self._local.reader = kept
+        try:
+            yield kept
+        except BaseException:
+            self._local.reader = None
+            with self._notifiers_lock:
+                if kept in self._readers:
+                    self._readers.remove(kept)
+            kept.close()
+            raise
+
+    def _compiled(self, statement: sa.Select[Any]) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
+        """SQLite's text of ``statement``, the names of its parameters in their order and their
+        conversions (``tables.Id``'s)."""
+        compiled = self._driver_sql.get(statement)
+        if compiled is None:
+            done = statement.compile(dialect=self.engine.dialect)
+            names = tuple(done.positiontup or ())
+            convert: dict[str, Callable[[Any], Any]] = {}
+            for name in names:
+                if (processor := done.binds[name].type.bind_processor(self.engine.dialect)) is not None:
+                    convert[name] = processor
+            compiled = self._driver_sql[statement] = (done.string, names, convert)
+        return compiled
 
     @contextmanager
     def write_announcing(self, channel: str) -> Iterator[Connection]:
@@ -299,4 +378,10 @@ class Database:
     def dispose(self) -> None:
         for notifier in self._notifiers.values():
             notifier.close()
+        with self._notifiers_lock:
+            readers = list(self._readers or ())
+            if self._readers is not None:
+                self._readers.clear()
+        for reader in readers:
+            reader.close()
         self.engine.dispose()

@@ -159,7 +159,7 @@ class TaskService:
         return task
 
     def get(self, principal: Principal, task_id: str) -> Task:
-        task = self.store.tasks.get(task_id, account_id=principal.account_id)
+        task = self.store.tasks.shown(task_id, principal.account_id)
         if task is None:  # someone else's task answers exactly like an unknown one
             raise TaskNotFound(Message("no task {task_id!r} for this account", task_id=task_id))
         if task.status.ended:
