@@ -95,6 +95,7 @@ class Task:
     error_detail: Message | None = None  # the same, to be rendered in the reader's language
     attempts: int = 0
     worker_id: str | None = None
+    seed: int | None = None  # what a local engine generated it with
 
     @property
     def actual_time(self) -> int:
