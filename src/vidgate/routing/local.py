@@ -124,7 +124,13 @@ class LocalRefusals:
         serving = [r for r in self._channels() if r.enabled and req.model in r.models]
         if not serving or any(r.provider != "local" for r in serving):
             return  # an upstream channel (or the embedded provider) takes what the engines refuse
-        reasons = [why_not(r, req) for r in serving]
-        first = reasons[0]
-        if first is not None and all(reasons):
-            raise InvalidRequest(first, code="unsupported_combination")
+        reasons = [why for r in serving if (why := why_not(r, req)) is not None]
+        if len(reasons) == len(serving):
+            raise InvalidRequest(joined(reasons), code="unsupported_combination")
+
+
+def joined(reasons: list[Message]) -> Message:
+    """Every engine's refusal, in one message."""
+    if len(reasons) == 1:
+        return reasons[0]
+    return Message("{first}; {rest}", first=reasons[0], rest=joined(reasons[1:]))

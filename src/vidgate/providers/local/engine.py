@@ -26,6 +26,9 @@ from vidgate.providers.local.settings import FAMILIES, LocalSettings
 
 log = logging.getLogger(__name__)
 
+#: loading is one at a time in a process: diffusers loads through accelerate's empty-weights
+#: context, which patches torch for the whole process (two loads at once leave meta tensors)
+_LOADING = threading.Lock()
 #: called after each denoising step with (steps done, steps in all); may raise to stop
 StepFn = Callable[[int, int], None]
 
@@ -64,7 +67,7 @@ class LocalEngine:
 
     def load(self) -> None:
         """Load the folder's pipeline onto the device (once)."""
-        with self._lock:
+        with self._lock, _LOADING:
             if self._pipes:
                 return
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # and from_pretrained is told: local files only
@@ -77,7 +80,7 @@ class LocalEngine:
             started = time.perf_counter()
             s = self.settings
             pipe = diffusers.DiffusionPipeline.from_pretrained(
-                Path(s.folder), torch_dtype=getattr(torch, s.dtype), local_files_only=True
+                Path(s.folder), dtype=getattr(torch, s.dtype), local_files_only=True
             )
             if s.cpu_offload:
                 pipe.enable_model_cpu_offload(device=s.device)
@@ -142,7 +145,7 @@ class LocalEngine:
         """The loaded pipeline for text or for a first frame (the other made from its components)."""
         self.load()
         wanted = self.family.image_to_video if image else self.family.text_to_video
-        with self._lock:
+        with self._lock, _LOADING:
             if wanted not in self._pipes:
                 diffusers = _diffusers()
                 loaded = next(iter(self._pipes.values()))

@@ -154,4 +154,11 @@ def check_folder(folder: Path) -> dict[str, Any]:
 
 def missing_packages() -> list[str]:
     """The packages of the ``local`` extra that are not installed (found without importing them)."""
-    return [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+    return [name for name in PACKAGES if not _installed(name)]
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a finder that refuses it; a module left half-imported
+        return False
