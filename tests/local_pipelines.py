@@ -64,7 +64,7 @@ def build(kind: str, folder: Path) -> Path:
             num_layers=2,
             cross_attn_norm=True,
             qk_norm="rms_norm_across_heads",
-            rope_max_seq_len=32,
+            rope_max_seq_len=1024,
         )
         cls = WanPipeline if kind == "wan-t2v" else WanImageToVideoPipeline
         pipe = cls(
