@@ -122,6 +122,7 @@ class Executor:
     def _run(self, task: Task, run: Running) -> None:
         worker_id = run.worker_id
         report = self._reporter(run)
+        engine: Channel | None = None  # the local engine making it, if one is
         try:
             req = stored_request(task.id, task.request)
             refs = req.media_refs()
@@ -176,9 +177,8 @@ class Executor:
         if self._write(
             run, self.store.tasks.complete, task.id, worker_id, cost=cost, result_path=key, expires_at=expires_at
         ):
-            events.completed(
-                task.id, task.model, self.provider_name, created_at=task.created_at, cost=min(cost, task.hold)
-            )
+            made_by = engine.provider if engine is not None else self.provider_name
+            events.completed(task.id, task.model, made_by, created_at=task.created_at, cost=min(cost, task.hold))
         else:
             # Another worker took the task over (or it was cancelled): whoever settles it owns
             # the result at this same key, so the file is left alone.
