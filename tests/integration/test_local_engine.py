@@ -294,3 +294,29 @@ def test_two_engines_first_then_an_upstream_channel_as_overflow(
         assert len(local) == 2 and len(upstream) == 1, tasks
         assert upstream_of(running, upstream[0]["id"])[1]  # really made upstream
         assert {name for name, _ in calls.seen} == {"ltx-a", "ltx-b"}  # one task on each engine
+
+
+def test_an_engine_that_cannot_load_is_benched_and_its_task_goes_upstream(
+    tiny_pipelines: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.e2e.test_upstream_e2e import channel_toml, start_fake, upstream_of
+
+    with ExitStack() as stack:
+        fake = start_fake(stack, "apimart")
+        gpu = local_toml("gpu0", tiny_pipelines["ltx"], "ltx", ["Omni-Flash-Ext"]).replace('"cpu"', '"cuda:0"')
+        (tmp_path / "channels.toml").write_text(gpu + channel_toml("overflow", fake, ["Omni-Flash-Ext"], priority=0))
+        settings = make_settings(
+            tmp_path,
+            channels_file=tmp_path / "channels.toml",
+            retry_backoff_seconds=0.2,
+            upstream_poll_interval=0.2,
+            upstream_first_poll=0.1,
+        )
+        running = stack.enter_context(running_server(settings))
+        _, key = running.new_account("10")
+        with running.client(key) as client:
+            task, _ = wait_until_ended(client, submit(client, {"model": "Omni-Flash-Ext", "prompt": "x"}), timeout=60)
+        assert task["status"] == "completed" and "seed" not in task, task
+        assert upstream_of(running, task["id"])[1]  # its second attempt, upstream
+        [gpu0] = [c for c in running.store.channels.list() if c.name == "gpu0"]
+        assert gpu0.benched_until is not None and "CUDA" in (gpu0.bench_reason or ""), gpu0  # no GPU here

@@ -21,12 +21,13 @@ import time
 from pathlib import Path
 
 from vidgate.catalog import GenerationRequest
-from vidgate.errors import InvalidRequest
+from vidgate.errors import InvalidRequest, TaskFailure
 from vidgate.i18n import Message
 from vidgate.providers.base import ProgressFn, RenderJob
 from vidgate.providers.local.capabilities import refusal
+from vidgate.providers.local.engine import LoadFailed
 from vidgate.providers.local.settings import LocalSettings, missing_packages
-from vidgate.routing.channels import Channel, choose
+from vidgate.routing.channels import Channel, ChannelAction, choose
 from vidgate.routing.registry import REFRESH_S, ChannelRegistry
 from vidgate.store import Store
 from vidgate.store.channels import ChannelRecord
@@ -81,12 +82,27 @@ class LocalRouter:
                 return channel
 
     def render(self, channel: Channel, job: RenderJob, out_path: Path, progress: ProgressFn, *, worker_id: str) -> int:
-        """Make the video on ``channel``'s engine; returns the seed, recorded with the task first."""
+        """Make the video on ``channel``'s engine (loading its pipeline the first time: one that
+        cannot load benches the engine, and the task is tried again elsewhere); returns the seed,
+        recorded with the task before the generation starts."""
         from vidgate.providers.local.render import render
 
-        seed = secrets.randbelow(SEED_RANGE)
-        self.store.tasks.record_seed(job.task_id, worker_id, seed)
         with self.pool.using(channel.id, channel.name, channel.settings or {}) as engine:
+            try:
+                engine.load()
+            except LoadFailed as exc:  # benched like a channel whose account is refused: others take its tasks
+                self.registry.apply(channel, ChannelAction.BENCH, str(exc))
+                raise TaskFailure(
+                    Message(
+                        "the local engine {engine} could not load its pipeline: {detail}",
+                        engine=channel.name,
+                        detail=str(exc),
+                    ),
+                    reason="local_engine_error",
+                    retryable=True,
+                ) from None
+            seed = secrets.randbelow(SEED_RANGE)
+            self.store.tasks.record_seed(job.task_id, worker_id, seed)
             timing = render(engine, job, out_path, progress, seed=seed, preset=self.preset)
         log.info(
             "task %s made by local engine %s in %.1fs (%.1fs in the pipeline)",

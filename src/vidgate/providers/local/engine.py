@@ -42,6 +42,14 @@ class OutOfMemory(Exception):
     """The device ran out of memory; its memory was given back and the engine stays usable."""
 
 
+class LoadFailed(Exception):
+    """The pipeline could not be loaded onto its device (a driver, a device, a broken file)."""
+
+
+class GenerationFailed(Exception):
+    """The pipeline refused or failed one generation (a size or length the model cannot take)."""
+
+
 @dataclass(frozen=True)
 class Generation:
     """One call of the pipeline."""
@@ -79,13 +87,17 @@ class LocalEngine:
 
             started = time.perf_counter()
             s = self.settings
-            pipe = diffusers.DiffusionPipeline.from_pretrained(
-                Path(s.folder), dtype=getattr(torch, s.dtype), local_files_only=True
-            )
-            if s.cpu_offload:
-                pipe.enable_model_cpu_offload(device=s.device)
-            else:
-                pipe.to(s.device)
+            try:
+                pipe = diffusers.DiffusionPipeline.from_pretrained(
+                    Path(s.folder), dtype=getattr(torch, s.dtype), local_files_only=True
+                )
+                if s.cpu_offload:
+                    pipe.enable_model_cpu_offload(device=s.device)
+                else:
+                    pipe.to(s.device)
+            except Exception as exc:  # whatever torch or the driver raise: the engine cannot work
+                self._free()
+                raise LoadFailed(f"{type(exc).__name__}: {exc}") from exc
             pipe.set_progress_bar_config(disable=True)
             self._pipes[type(pipe).__name__] = pipe
             self.load_seconds = time.perf_counter() - started
@@ -139,6 +151,9 @@ class LocalEngine:
         except torch.OutOfMemoryError as exc:
             self._free()
             raise OutOfMemory(str(exc).splitlines()[0] if str(exc) else "out of memory") from None
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # not a cancel: that is a TaskFailure
+            self._free()
+            raise GenerationFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
         return to_uint8(np.asarray(frames))
 
     def _pipeline(self, *, image: bool) -> Any:

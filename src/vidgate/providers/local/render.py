@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from vidgate.errors import TaskFailure
 from vidgate.i18n import Message
 from vidgate.providers.base import ProgressFn, RenderJob, ShotSpan
-from vidgate.providers.local.engine import Generation, LocalEngine, OutOfMemory
+from vidgate.providers.local.engine import Generation, GenerationFailed, LocalEngine, OutOfMemory
 from vidgate.providers.local.frames import shape, spread
 from vidgate.providers.preview.encode import Mp4Writer
 
@@ -88,6 +88,15 @@ def render(
                         detail=str(exc),
                     ),
                     reason="out_of_memory",
+                ) from None
+            except GenerationFailed as exc:
+                raise TaskFailure(
+                    Message(
+                        "the local engine {engine} could not make this video: {detail}",
+                        engine=engine.name,
+                        detail=str(exc),
+                    ),
+                    reason="local_engine_error",
                 ) from None
             timing.pipeline_s += time.perf_counter() - t0
             for index in spread(len(frames), span.frames):
