@@ -216,7 +216,7 @@ def test_what_no_engine_does_is_refused_at_submit_naming_the_engine(server: Runn
 def test_progress_rises_with_the_denoising_steps(
     server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    Steps(monkeypatch, WanTransformer3DModel, delay=0.1)
+    Steps(monkeypatch, WanTransformer3DModel, delay=0.2)
     _, key = server.new_account("10")
     with server.client(key) as client:
         task, seen = wait_until_ended(client, submit(client, {"model": "kling-v2-6", "prompt": "a dog"}), timeout=90)
