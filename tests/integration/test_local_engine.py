@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import torch
 from diffusers import LTXVideoTransformer3DModel, WanTransformer3DModel
@@ -26,7 +27,10 @@ from tests.e2e.test_end_to_end import download, wait_until_ended
 from tests.local_pipelines import TINY_AREA
 from tests.server import Running, running_server
 from tests.video_checks import decode
+from vidgate.providers.base import RenderJob
 from vidgate.providers.local.engine import Generation, LocalEngine
+from vidgate.providers.local.render import render
+from vidgate.providers.local.settings import LocalSettings
 
 pytestmark = pytest.mark.slow
 
@@ -135,6 +139,16 @@ def test_text_to_video_is_generated_by_the_local_engine_at_the_size_promised(
     assert (gen.prompt, gen.negative_prompt, gen.seed, gen.image) == ("a red boat at night", "blue", task["seed"], None)
     # 3 s at the pipeline's 4 fps is 12 frames; Wan takes 4k+1: 13, at 16:9 within 32x32 pixels
     assert (gen.shape.frames, gen.shape.width, gen.shape.height) == (13, 32, 16)
+    # the recorded seed makes the same video again, with the engine's settings
+    [record] = [c for c in server.store.channels.list() if c.name == "wan-t2v"]
+    engine = LocalEngine("again", LocalSettings.model_validate(record.settings))
+    job = RenderJob(
+        task_id="again", model="kling-v3", prompt=gen.prompt, width=1280, height=720, fps=24, frames=72, audio=False,
+        negative_prompt="blue",
+    )  # fmt: skip
+    render(engine, job, tmp_path / "again.mp4", lambda _: None, seed=task["seed"], preset="ultrafast")
+    again = decode(tmp_path / "again.mp4")
+    assert np.array_equal(again.first_frame, video.first_frame) and np.array_equal(again.last_frame, video.last_frame)
 
 
 def test_first_frame_and_first_plus_last_frame_go_to_the_image_to_video_pipeline(
