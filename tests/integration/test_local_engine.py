@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from diffusers import LTXVideoTransformer3DModel, WanTransformer3DModel
 from PIL import Image
 
@@ -27,6 +28,7 @@ from tests.e2e.test_end_to_end import download, wait_until_ended
 from tests.local_pipelines import TINY_AREA
 from tests.server import Running, running_server
 from tests.video_checks import decode
+from vidgate.cli import main
 from vidgate.providers.base import RenderJob
 from vidgate.providers.local.engine import Generation, LocalEngine
 from vidgate.providers.local.render import render
@@ -225,6 +227,12 @@ def test_what_no_engine_does_is_refused_at_submit_naming_the_engine(server: Runn
     assert "audio" in models["kling-v3"]["unsupported"]
     assert "reference_images" in models["Omni-Flash-Ext"]["unsupported"]
     assert {e["channel"] for e in models["kling-v3"]["engines"]} == {"wan-t2v", "wan-i2v"}
+    env = {"VIDGATE_API_KEY": key, "VIDGATE_BASE_URL": server.url}
+    listing = CliRunner().invoke(main, ["models"], env=env).output  # the command line shows it too
+    [line] = [line for line in listing.splitlines() if line.startswith("kling-v3 ")]
+    assert "local (wan-i2v, wan-t2v)" in line and "refused: audio" in line, listing
+    one = CliRunner().invoke(main, ["models", "kling-v3"], env=env).output
+    assert "local engine wan-i2v refuses: text_to_video" in one, one
 
 
 def test_progress_rises_with_the_denoising_steps(
