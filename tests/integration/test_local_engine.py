@@ -28,8 +28,11 @@ from tests.e2e.test_end_to_end import download, wait_until_ended
 from tests.local_pipelines import TINY_AREA
 from tests.server import Running, running_server
 from tests.video_checks import decode
+from vidgate.catalog import parse_request
 from vidgate.cli import main
-from vidgate.providers.base import RenderJob
+from vidgate.media.probe import probe_image
+from vidgate.providers.base import InputMedia, RenderJob
+from vidgate.providers.local.capabilities import refusal
 from vidgate.providers.local.engine import Generation, LocalEngine
 from vidgate.providers.local.render import render
 from vidgate.providers.local.settings import LocalSettings
@@ -342,3 +345,31 @@ def test_an_engine_that_cannot_load_is_benched_and_its_task_goes_upstream(
         assert upstream_of(running, task["id"])[1]  # its second attempt, upstream
         [gpu0] = [c for c in running.store.channels.list() if c.name == "gpu0"]
         assert gpu0.benched_until is not None and "CUDA" in (gpu0.bench_reason or ""), gpu0  # no GPU here
+
+
+def test_ltx_goes_from_a_first_to_a_last_frame(tiny_pipelines: dict[str, Path], tmp_path: Path) -> None:
+    settings = LocalSettings(
+        family="ltx",
+        folder=str(tiny_pipelines["ltx"]),
+        device="cpu",
+        dtype="float32",
+        steps=2,
+        fps=4,
+        max_area=TINY_AREA,
+    )
+    body = {"model": "kling-v3", "prompt": "the sea", "duration": 3, "image_urls": [RED, BLUE]}
+    assert refusal(settings, "ltx", parse_request(body)) is None  # so routing may send it there
+    inputs = []
+    for n, (role, colour) in enumerate([("first_frame", (220, 30, 30)), ("last_frame", (30, 30, 220))]):
+        path = tmp_path / f"{n}.png"
+        Image.new("RGB", (64, 36), colour).save(path)
+        inputs.append(InputMedia(role=role, path=path, info=probe_image(path)))  # type: ignore[arg-type]
+    job = RenderJob(
+        task_id="t", model="kling-v3", prompt="the sea", width=1280, height=720, fps=24, frames=72, audio=False,
+        inputs=tuple(inputs),
+    )  # fmt: skip
+    engine = LocalEngine("ltx", settings)
+    render(engine, job, tmp_path / "out.mp4", lambda _: None, seed=7, preset="ultrafast")
+    video = decode(tmp_path / "out.mp4")
+    assert (video.width, video.height, video.frames) == (1280, 720, 72)
+    assert "LTXConditionPipeline" in engine._pipes  # conditions at the first and the last frame

@@ -38,7 +38,7 @@ def honoured(settings: LocalSettings) -> frozenset[str]:
         if cls == family.image_to_video:  # the condition is concatenated: first, and first + last
             return frozenset({FIRST_FRAME, FIRST_LAST})
         return frozenset({TEXT})
-    return frozenset({TEXT, FIRST_FRAME})  # LTX-Video: the same components make both
+    return frozenset({TEXT, FIRST_FRAME, FIRST_LAST})  # LTX-Video: the same components make all three
 
 
 def asks(req: GenerationRequest) -> list[str]:

@@ -2,8 +2,9 @@
 
 The only module that imports torch and diffusers, when a local engine first runs a task. The
 pipeline is loaded from the operator's folder alone (``local_files_only``, and the hub offline
-for this process): nothing is ever downloaded. The pipeline of the other mode (image to video
-beside text to video) is made from the loaded one's components (``from_pipe``): no second copy.
+for this process): nothing is ever downloaded. The pipelines of the other modes (image to video
+beside text to video; LTX-Video's conditions at the first and the last frame) are made from the
+loaded one's components (``from_pipe``): no second copy.
 """
 
 from __future__ import annotations
@@ -120,7 +121,11 @@ class LocalEngine:
         """The generated frames, (n, h, w, 3) 8-bit RGB. Raises OutOfMemory when the device ran out."""
         import torch
 
-        pipe = self._pipeline(image=gen.image is not None)
+        if gen.last_image is not None:
+            wanted = self.family.first_last
+        else:
+            wanted = self.family.image_to_video if gen.image is not None else self.family.text_to_video
+        pipe = self._pipeline(wanted)
         steps = self.settings.steps
 
         def callback(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -141,10 +146,13 @@ class LocalEngine:
         }
         if self.family.fps_argument:
             kwargs["frame_rate"] = self.settings.frame_rate
-        if gen.image is not None:
+        if gen.last_image is not None and wanted != self.family.image_to_video:  # LTX: frame conditions
+            kwargs["image"] = [gen.image, gen.last_image]
+            kwargs["frame_index"] = [0, gen.shape.frames - 1]
+        elif gen.image is not None:
             kwargs["image"] = gen.image
-        if gen.last_image is not None:
-            kwargs["last_image"] = gen.last_image
+            if gen.last_image is not None:
+                kwargs["last_image"] = gen.last_image
         try:
             with torch.inference_mode():
                 frames = pipe(**kwargs).frames[0]
@@ -156,10 +164,9 @@ class LocalEngine:
             raise GenerationFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
         return to_uint8(np.asarray(frames))
 
-    def _pipeline(self, *, image: bool) -> Any:
-        """The loaded pipeline for text or for a first frame (the other made from its components)."""
+    def _pipeline(self, wanted: str) -> Any:
+        """The pipeline of class ``wanted``: the loaded one, or one made from its components."""
         self.load()
-        wanted = self.family.image_to_video if image else self.family.text_to_video
         with self._lock, _LOADING:
             if wanted not in self._pipes:
                 diffusers = _diffusers()

@@ -33,6 +33,7 @@ class Family:
     pipelines: tuple[str, ...]
     text_to_video: str  # the class that makes a video from text
     image_to_video: str  # the class that starts from a first frame
+    first_last: str  # the class that goes from a first to a last frame
     fps: int  # the frame rate its models were trained at
     fps_argument: bool  # whether its call takes ``frame_rate``
 
@@ -44,15 +45,17 @@ FAMILIES: dict[str, Family] = {
         pipelines=("WanPipeline", "WanImageToVideoPipeline"),
         text_to_video="WanPipeline",
         image_to_video="WanImageToVideoPipeline",
+        first_last="WanImageToVideoPipeline",  # with last_image
         fps=16,
         fps_argument=False,
     ),
     "ltx": Family(
         name="ltx",
         title="LTX-Video",
-        pipelines=("LTXPipeline", "LTXImageToVideoPipeline"),
+        pipelines=("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"),
         text_to_video="LTXPipeline",
         image_to_video="LTXImageToVideoPipeline",
+        first_last="LTXConditionPipeline",  # conditions at the first and the last frame
         fps=24,
         fps_argument=True,
     ),
