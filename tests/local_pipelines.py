@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-KINDS = ("wan-t2v", "wan-i2v", "ltx")
+KINDS = ("wan-t2v", "wan-i2v", "wan-ti2v", "ltx")
 TEXT_DIM = 32
 #: the smallest size the tiny pipelines work at, and what tests ask the engine for at most
 TINY_AREA = 32 * 32
@@ -48,15 +48,34 @@ def build(kind: str, folder: Path) -> Path:
     if kind.startswith("wan"):
         from diffusers import AutoencoderKLWan, WanImageToVideoPipeline, WanPipeline, WanTransformer3DModel
 
-        z = 16
-        vae = AutoencoderKLWan(
-            base_dim=3, z_dim=z, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+        ti2v = kind == "wan-ti2v"  # Wan 2.2 TI2V: one model for text and a first frame, its VAE 16x smaller
+        z = 48 if ti2v else 16
+        vae = (
+            AutoencoderKLWan(
+                base_dim=3,
+                z_dim=z,
+                in_channels=12,
+                out_channels=12,
+                is_residual=True,
+                patch_size=2,
+                latents_mean=[0.0] * z,
+                latents_std=[1.0] * z,
+                dim_mult=[1, 1, 1, 1],
+                num_res_blocks=1,
+                scale_factor_spatial=16,
+                scale_factor_temporal=4,
+                temperal_downsample=[False, True, True],
+            )
+            if ti2v
+            else AutoencoderKLWan(
+                base_dim=3, z_dim=z, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+            )
         )
         transformer = WanTransformer3DModel(
             patch_size=(1, 2, 2),
             num_attention_heads=2,
             attention_head_dim=12,
-            in_channels=z if kind == "wan-t2v" else 2 * z + 4,  # image to video: the condition is concatenated
+            in_channels=2 * z + 4 if kind == "wan-i2v" else z,  # Wan 2.1 image to video: the condition concatenated
             out_channels=z,
             text_dim=TEXT_DIM,
             freq_dim=256,
@@ -66,14 +85,14 @@ def build(kind: str, folder: Path) -> Path:
             qk_norm="rms_norm_across_heads",
             rope_max_seq_len=1024,
         )
-        cls = WanPipeline if kind == "wan-t2v" else WanImageToVideoPipeline
-        pipe = cls(
-            tokenizer=tokenizer,
-            text_encoder=text_encoder,
-            vae=vae,
-            scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-            transformer=transformer,
-        )
+        parts = {
+            "tokenizer": tokenizer,
+            "text_encoder": text_encoder,
+            "vae": vae,
+            "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+            "transformer": transformer,
+        }
+        pipe = WanImageToVideoPipeline(**parts) if kind == "wan-i2v" else WanPipeline(**parts, expand_timesteps=ti2v)
     elif kind == "ltx":
         from diffusers import AutoencoderKLLTXVideo, LTXPipeline, LTXVideoTransformer3DModel
 

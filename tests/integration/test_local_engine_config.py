@@ -9,15 +9,18 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import make_settings
+from tests.e2e.test_end_to_end import wait_until_ended
 from tests.integration.test_local_engine import local_toml
-from tests.server import running_server
+from tests.server import free_port, running_server
 from vidgate.app import create_app
+from vidgate.routing.registry import REFRESH_S
 from vidgate.routing.spec import ChannelsFileError, load_channels_file
 
 ADMIN = "admin-token-for-tests-0123456789"
@@ -128,3 +131,51 @@ def test_starting_a_server_imports_no_torch(tiny_pipelines: dict[str, Path], tmp
     run = run_python(code, tmp_path)
     assert run.returncode == 0, run.stderr
     assert "loaded: []" in run.stdout, run.stdout
+
+
+def test_an_engine_added_to_a_server_without_the_extra_fails_its_tasks_saying_what_to_install(
+    tiny_pipelines: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "channels.toml").write_text("")
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")},
+        "VIDGATE_DATA_DIR": str(tmp_path),
+        "VIDGATE_ADMIN_TOKEN": ADMIN,
+        "VIDGATE_POLL_INTERVAL_SECONDS": "0.2",
+    }
+    code = BLOCK_TORCH + "from vidgate.cli import main\nmain()"
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port)], env=env, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            started = time.monotonic() < deadline and server.poll() is None
+            assert started, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        engine = {
+            "name": "gpu0",
+            "provider": "local",
+            "models": ["kling-v3"],
+            "local": {"family": "wan", "folder": str(tiny_pipelines["wan-t2v"]), "device": "cpu"},
+        }
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}) as admin:
+            assert admin.post("/admin/v1/channels", json=engine).status_code == 200
+            account = admin.post("/admin/v1/accounts", json={"name": "a", "balance": 10}).json()["data"]
+            key = admin.post(f"/admin/v1/accounts/{account['id']}/keys", json={"name": "k"}).json()["data"]["secret"]
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
+            time.sleep(REFRESH_S)  # the workers' view of the channels is read afresh this often
+            r = client.post("/v1/videos/generations", json={"model": "kling-v3", "prompt": "x", "duration": 3})
+            task, _ = wait_until_ended(client, r.json()["data"][0]["task_id"], timeout=60)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    assert task["status"] == "failed" and task["error"]["reason"] == "local_engine_error", task
+    assert "pip install 'vidgate[local]'" in task["error"]["message"] and task["cost"] == 0, task

@@ -22,7 +22,9 @@ def test_durations_become_frame_counts_the_family_allows() -> None:
 def test_sizes_are_the_nearest_the_latent_grid_holds_within_the_area() -> None:
     assert generated_size(1280, 720, WAN, 1280 * 720) == (1280, 720)
     assert generated_size(1920, 1080, WAN, 1280 * 720) == (1280, 720)  # scaled down to the area
-    assert generated_size(1280, 720, WAN, 832 * 480) == (832, 464)  # Wan 480p models: within the area
+    assert generated_size(1280, 720, WAN, 832 * 480) == (832, 480)  # Wan 480p models' own size
+    assert generated_size(1280, 720, WAN, 32 * 32) == (32, 16)  # tiny: the nearest aspect ratio
+    assert generated_size(1280, 720, Geometry(16, 4, 32), 64 * 32) == (64, 32)
     assert generated_size(720, 1280, LTX, 1280 * 720) == (704, 1280)  # multiples of 32
     w, h = generated_size(3840, 2160, LTX, 768 * 512)
     assert w % 32 == 0 and h % 32 == 0 and w * h <= 768 * 512

@@ -26,7 +26,7 @@ from vidgate.i18n import Message
 from vidgate.providers.base import ProgressFn, RenderJob
 from vidgate.providers.local.capabilities import refusal
 from vidgate.providers.local.engine import LoadFailed
-from vidgate.providers.local.settings import LocalSettings, missing_packages
+from vidgate.providers.local.settings import INSTALL_HINT, LocalSettings, missing_packages
 from vidgate.routing.channels import Channel, ChannelAction, choose
 from vidgate.routing.registry import REFRESH_S, ChannelRegistry
 from vidgate.store import Store
@@ -63,12 +63,28 @@ class LocalRouter:
 
     def serves(self, model: str) -> bool:
         """Whether an enabled local engine serves ``model``."""
-        return self.installed and any(c.local and c.enabled and model in c.models for c in self.registry.channels())
+        return any(c.local and c.enabled and model in c.models for c in self.registry.channels())
+
+    def wait_for_room(self, model: str) -> None:
+        """Only local engines serve ``model`` and none took the task: it waits for one, unless
+        this process cannot run them at all (an engine added since it started, the extra not
+        installed), which fails the task at no cost saying what to install."""
+        if not self.installed:
+            names = ", ".join(c.name for c in self.registry.channels() if c.local and model in c.models)
+            raise TaskFailure(
+                Message(
+                    "the local engine {engine} cannot run in this worker: its packages are not installed "
+                    "({install}); it was not charged",
+                    engine=names,
+                    install=INSTALL_HINT,
+                ),
+                reason="local_engine_error",
+            )
 
     def place(self, task_id: str, worker_id: str, req: GenerationRequest) -> Channel | None:
         """The local engine chosen and reserved for the task; None when the choice is an upstream
         channel, or no place has room now."""
-        if not self.serves(req.model):
+        if not self.installed or not self.serves(req.model):
             return None
         usable = [c for c in self.registry.channels() if why_not(c, req) is None]
         tried: set[str] = set()

@@ -40,15 +40,30 @@ def generated_frames(seconds: float, geometry: Geometry) -> int:
     return geometry.frame_step * k + 1
 
 
+#: how far (on a log scale) a generated size's aspect ratio may be from the output's
+ASPECT_TOLERANCE = 0.03
+
+
 def generated_size(width: int, height: int, geometry: Geometry, max_area: int) -> tuple[int, int]:
-    """The output's aspect ratio at the largest size within ``max_area`` that the latent grid holds."""
-    scale = min(1.0, math.sqrt(max_area / (width * height)))
-    step = geometry.size_step
-
-    def fit(x: float) -> int:
-        return max(step, int(x * scale / step) * step)
-
-    return fit(width), fit(height)
+    """The size the latent grid holds (multiples of ``size_step``) nearest to the output's: the
+    largest within ``max_area`` (and never above the output's own) whose aspect ratio is within
+    ASPECT_TOLERANCE of it, else the one of the nearest aspect ratio (a tiny area)."""
+    step, aspect = geometry.size_step, width / height
+    area = min(max_area, width * height)
+    best: tuple[tuple[bool, float, int], tuple[int, int]] | None = None
+    spread = math.exp(ASPECT_TOLERANCE)
+    for h in range(step, int(math.sqrt(area / aspect) * spread / step) * step + step + 1, step):
+        low, high = int(h * aspect / spread / step), math.ceil(h * aspect * spread / step)
+        for w in {max(step, k * step) for k in range(low, high + 1)}:
+            if w * h > max(area, step * step):
+                continue
+            error = abs(math.log(w / h / aspect))
+            off = error > ASPECT_TOLERANCE
+            score = (off, error if off else 0.0, -w * h)
+            if best is None or score < best[0]:
+                best = (score, (w, h))
+    assert best is not None  # step x step always fits
+    return best[1]
 
 
 def shape(seconds: float, width: int, height: int, geometry: Geometry, max_area: int) -> Shape:
