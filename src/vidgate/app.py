@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from vidgate import __version__
+from vidgate import __version__, console
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
 from vidgate.api import (
@@ -16,6 +16,7 @@ from vidgate.api import (
     admin,
     admin_channels,
     cors,
+    docs,
     errors,
     fastpath,
     files,
@@ -24,8 +25,10 @@ from vidgate.api import (
     language,
     models,
     observe,
+    prefix,
     task_events,
     tasks,
+    videos,
     webhooks,
 )
 from vidgate.api import metrics as metrics_api
@@ -107,6 +110,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Self-hosted video generation behind apimart's video API",
         lifespan=lifespan,
+        docs_url=None,  # vidgate's own /docs and /redoc (api.docs): offline, without inline scripts
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        root_path_in_servers=False,  # the document names VIDGATE_PUBLIC_URL itself (api.openapi)
     )
     app.state.ctx = ctx
     app.state.readiness = health.Readiness(
@@ -120,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
         module.router
         for module in (
             generations,
+            videos,
             tasks,
             task_events,
             models,
@@ -130,14 +138,20 @@ def create_app(settings: Settings) -> FastAPI:
             files,
             health,
             metrics_api,
+            docs,
         )
     ]
-    errors.install(app, [route for router in routers for route in router.routes])
+    api_routes = [route for router in routers for route in router.routes]
+    errors.install(app, api_routes)
     for router in routers:
         app.include_router(router)
+    docs.install_assets(app)
+    console.install(app)  # the playground (/) and the dashboard (/admin)
     language.install(app)  # the language of each /v1 answer (the hot paths choose their own)
     fastpath.install(app)  # polls and submits, without FastAPI's per-request machinery
     cors.install(app, settings.cors_origin_list)  # in front of the hot paths too
-    observe.install(app)  # outermost: request ids and the request metrics, the fast path's and CORS's included
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
+    observe.install(app)  # request ids and the request metrics, the fast path's and CORS's included
+    prefix.install(app, settings.public_url)  # outermost: VIDGATE_PUBLIC_URL's path as the root path
+    # FastAPI's documented override:
+    app.openapi = lambda: build_openapi(app, api_routes, settings.public_url)  # type: ignore[method-assign]
     return app

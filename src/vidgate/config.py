@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     )
     janitor_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # OpenAI's video API (/v1/videos; see README "OpenAI's video API")
+    openai_model_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON: other names a client may give as model on /v1/videos, e.g. {"sora-2": "kling-v3"}',
+    )
+    openai_poll_after_ms: int = Field(
+        default=5000, ge=0, description="/v1/videos: how long the openai-poll-after-ms header tells pollers to wait"
+    )
+
     # requests and limits
     max_body_bytes: int = Field(default=48 * 1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=300, ge=1, description="per key; an account may override it")

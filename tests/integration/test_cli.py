@@ -59,6 +59,9 @@ def test_serve_creates_an_account_on_first_start_only_and_its_key_works(tmp_path
     port = free_port()
     first = serve_until_ready(tmp_path, port)
     key = next(line.strip() for line in first if line.strip().startswith("sk-vg-"))
+    console = f"http://127.0.0.1:{port}/"
+    assert any(line.startswith(f"console: {console} ") for line in first), first  # the playground
+    assert httpx.get(console).headers["content-type"].startswith("text/html")
     r = httpx.post(
         f"http://127.0.0.1:{port}/v1/videos/generations",
         headers={"Authorization": f"Bearer {key}"},

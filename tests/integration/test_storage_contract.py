@@ -50,6 +50,7 @@ def read_all(storage: Storage, key: str, start: int = 0, end: int | None = None)
 def test_keys_have_the_same_shape_on_every_storage(storage: Storage) -> None:
     assert storage.result_key(TASK) == f"results/14/{TASK}.mp4"
     assert storage.input_key(TASK, "00-first_frame.bin") == f"inputs/{TASK}/00-first_frame.bin"
+    assert storage.variant_keys(TASK) == [f"results/14/{TASK}.thumbnail.webp", f"results/14/{TASK}.spritesheet.jpg"]
 
 
 def test_a_file_put_is_taken_and_reads_back_whole_and_in_ranges(storage: Storage) -> None:
@@ -116,11 +117,12 @@ def test_a_working_copy_is_filled_from_the_stored_object(storage: Storage, tmp_p
 
 def test_deleting_a_task_removes_its_result_and_inputs_and_nothing_else(storage: Storage) -> None:
     keys = [storage.result_key(TASK), storage.input_key(TASK, "00-a.bin"), storage.input_key(TASK, "01-b.video")]
-    others = [storage.result_key(OTHER), storage.input_key(OTHER, "00-a.bin")]
+    keys += storage.variant_keys(TASK)  # the thumbnail and spritesheet made from the result
+    others = [storage.result_key(OTHER), storage.input_key(OTHER, "00-a.bin"), *storage.variant_keys(OTHER)]
     for key in keys + others:
         storage.put_file(key, made(storage, key, key.encode()))
     storage.delete_task(TASK)
-    assert [storage.exists(key) for key in keys] == [False, False, False]
+    assert [storage.exists(key) for key in keys] == [False] * 5
     assert [read_all(storage, key) for key in others] == [key.encode() for key in others]
     storage.delete_task(TASK)  # again: nothing left, no error
 

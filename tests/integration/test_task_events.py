@@ -126,8 +126,10 @@ def test_a_client_that_leaves_is_let_go_at_once(tmp_path: Path) -> None:
         assert lines[:2] == ["event: task", lines[1]] and json.loads(lines[1][6:])["status"] == "pending"
 
 
-def test_shutting_down_does_not_wait_for_open_streams(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, workers=False)
+@pytest.mark.parametrize("public_url", [None, "https://example.com/vg"])
+def test_shutting_down_does_not_wait_for_open_streams(tmp_path: Path, public_url: str | None) -> None:
+    """Under a path prefix too (the console's live progress behind VIDGATE_PUBLIC_URL)."""
+    settings = make_settings(tmp_path, workers=False, public_url=public_url)
     ended = threading.Event()
     with running_server(settings) as server:
         _, secret = server.new_account()

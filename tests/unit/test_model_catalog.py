@@ -136,3 +136,14 @@ def test_offered_models_are_the_priced_ones_served_by_their_channels_or_the_embe
     assert v26["pricing"] == {"billing": "fixed", "tier_parameter": "mode", "tiers": prices["kling-v2-6"]}
     assert offered["kling-v3-motion-control"]["pricing"]["billing"] == "per_second"
     assert omni["pricing"]["tier_parameter"] == "resolution" and omni["parameters"] == parameters("Omni-Flash-Ext")
+
+
+def test_the_documented_examples_are_the_seed_pages_and_are_accepted() -> None:
+    from tests.seeds import SEED_EXAMPLES
+    from vidgate.catalog.schema import EXAMPLES
+
+    assert sorted(EXAMPLES) == sorted(MODELS)
+    for model, example in EXAMPLES.items():
+        assert example["model"] == model
+        assert example in SEED_EXAMPLES.values()  # as the reference page writes it
+        assert parse_request(example).model == model

@@ -11,7 +11,7 @@ from vidgate.accounts.view import account_object, entry_object, key_object
 from vidgate.api.deps import Caller, Ctx, LedgerAfter, LedgerLimit
 from vidgate.api.openapi import errors
 
-router = APIRouter(prefix="/v1/account", tags=["account"], responses=errors(400, 401, 429))
+router = APIRouter(prefix="/v1/account", tags=["account"], responses=errors(401, 429))
 
 
 @router.get("", summary="The caller's account: balance, status and limits")
@@ -25,7 +25,9 @@ def list_keys(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return {"code": 200, "data": [key_object(k) for k in ctx.accounts.keys(caller.account_id)]}
 
 
-@router.get("/ledger", summary="The caller's account's ledger entries, oldest first, paged by id")
+@router.get(
+    "/ledger", summary="The caller's account's ledger entries, oldest first, paged by id", responses=errors(400)
+)
 def ledger(ctx: Ctx, caller: Caller, after: LedgerAfter = 0, limit: LedgerLimit = 100) -> dict[str, Any]:
     entries = ctx.accounts.ledger(caller.account_id, after=after, limit=limit)
     return {"code": 200, "data": [entry_object(e) for e in entries]}

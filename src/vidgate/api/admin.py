@@ -29,7 +29,7 @@ def admin_router(prefix: str = "") -> APIRouter:
         tags=["admin"],
         dependencies=[Depends(require_admin)],
         route_class=JsonRoute,
-        responses=errors(400, 401, 403, 404, 409),
+        responses=errors(401, 403, 404),  # 404 also while the admin API is disabled
     )
 
 
@@ -45,14 +45,14 @@ def account_view(ctx: AppContext, account: Account) -> dict[str, Any]:
 
 
 # --- accounts ------------------------------------------------------------------------------
-@router.get("/accounts", summary="List accounts")
+@router.get("/accounts", summary="List accounts", responses=errors(400))
 def list_accounts(
     ctx: Ctx, status: str | None = Query(None, json_schema_extra={"enum": list(STATUSES)})
 ) -> dict[str, Any]:
     return ok([account_view(ctx, a) for a in ctx.accounts.all(status)])
 
 
-@router.post("/accounts", summary="Create an account (a positive opening balance is a top-up)")
+@router.post("/accounts", summary="Create an account (a positive opening balance is a top-up)", responses=errors(400))
 def create_account(body: NewAccount, ctx: Ctx) -> dict[str, Any]:
     account = ctx.accounts.create(
         body.name,
@@ -78,7 +78,11 @@ def activate_account(account_id: str, ctx: Ctx) -> dict[str, Any]:
     return ok(account_view(ctx, ctx.accounts.activate(account_id)))
 
 
-@router.put("/accounts/{account_id}/limits", summary="Set the account's own limits (null: the default)")
+@router.put(
+    "/accounts/{account_id}/limits",
+    summary="Set the account's own limits (null: the default)",
+    responses=errors(400),
+)
 def set_limits(account_id: str, body: AccountLimits, ctx: Ctx) -> dict[str, Any]:
     account = ctx.accounts.set_limits(
         account_id, rate_limit_per_minute=body.rate_limit_per_minute, max_active_tasks=body.max_active_tasks
@@ -86,7 +90,9 @@ def set_limits(account_id: str, body: AccountLimits, ctx: Ctx) -> dict[str, Any]
     return ok(account_view(ctx, account))
 
 
-@router.post("/accounts/{account_id}/topup", summary="Add money (positive amount, with a reason)")
+@router.post(
+    "/accounts/{account_id}/topup", summary="Add money (positive amount, with a reason)", responses=errors(400)
+)
 def top_up(account_id: str, body: TopUp, ctx: Ctx) -> dict[str, Any]:
     return ok(entry_object(ctx.accounts.top_up(account_id, to_micros(body.amount), body.reason)))
 
@@ -94,12 +100,17 @@ def top_up(account_id: str, body: TopUp, ctx: Ctx) -> dict[str, Any]:
 @router.post(
     "/accounts/{account_id}/adjust",
     summary="Correct a balance (signed amount, with a reason); never below zero (409)",
+    responses=errors(400, 409),
 )
 def adjust(account_id: str, body: Adjustment, ctx: Ctx) -> dict[str, Any]:
     return ok(entry_object(ctx.accounts.adjust(account_id, to_micros(body.amount), body.reason)))
 
 
-@router.get("/accounts/{account_id}/ledger", summary="The account's ledger entries, oldest first, paged by id")
+@router.get(
+    "/accounts/{account_id}/ledger",
+    summary="The account's ledger entries, oldest first, paged by id",
+    responses=errors(400),
+)
 def account_ledger(account_id: str, ctx: Ctx, after: LedgerAfter = 0, limit: LedgerLimit = 100) -> dict[str, Any]:
     return ok([entry_object(e) for e in ctx.accounts.ledger(account_id, after=after, limit=limit)])
 
@@ -110,7 +121,9 @@ def list_keys(account_id: str, ctx: Ctx) -> dict[str, Any]:
     return ok([key_object(k) for k in ctx.accounts.keys(account_id)])
 
 
-@router.post("/accounts/{account_id}/keys", summary="Create a key; its secret is in this answer only")
+@router.post(
+    "/accounts/{account_id}/keys", summary="Create a key; its secret is in this answer only", responses=errors(400)
+)
 def create_key(account_id: str, ctx: Ctx, body: NewKey | None = None) -> dict[str, Any]:
     key, secret = ctx.accounts.create_key(account_id, (body or NewKey()).name)
     return ok({**key_object(key), "secret": secret})
@@ -131,6 +144,7 @@ def get_prices(ctx: Ctx) -> dict[str, Any]:
 @router.put(
     "/prices",
     summary="Replace the price table",
+    responses=errors(400, 409),
     description='The body is a whole table, `{"models": {...}}` as in the price file, with an optional '
     "`note`. What `GET /admin/v1/prices` answers is taken back as it is (its `data`, or the whole answer): "
     "`version` and `updated` are read-only and ignored; any other field is refused. The table is validated "
@@ -165,7 +179,11 @@ def written_prices(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 A_DAY: dict[str, Any] = {"json_schema_extra": {"format": "date"}}
 
 
-@router.get("/usage", summary="Tasks and charges per account, model and UTC day (both dates included)")
+@router.get(
+    "/usage",
+    summary="Tasks and charges per account, model and UTC day (both dates included)",
+    responses=errors(400),
+)
 def usage(
     ctx: Ctx,
     account_id: str | None = None,

@@ -60,6 +60,11 @@ def _reason(message: str) -> str:
 
 
 async def read_json(request: Request, limit: int) -> Any:
+    return parse_json(await read_body(request, limit))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or RequestTooLarge as soon as it is known to exceed ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise _too_large(limit)
@@ -68,7 +73,7 @@ async def read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise _too_large(limit)
-    return parse_json(bytes(body))
+    return bytes(body)
 
 
 def _too_large(limit: int) -> RequestTooLarge:

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
 
@@ -21,6 +22,7 @@ from vidgate.api.language import language
 from vidgate.errors import InvalidRequest, MethodNotAllowed, NotFound, RequestError, ServerError, ServiceUnavailable
 from vidgate.i18n import Message, template
 from vidgate.media.storage import StorageUnavailable
+from vidgate.openai_api.video import error_body, is_openai_path
 from vidgate.resilience import Unavailable
 
 log = logging.getLogger(__name__)
@@ -41,16 +43,24 @@ class FrameworkRefusal(RequestError):
         self.status = exc.status_code
 
 
-def error_response(exc: RequestError, lang: str = "en") -> JSONResponse:
-    """The envelope of ``exc``, its message in ``lang`` (``api.language``)."""
-    return JSONResponse(exc.to_body(lang), status_code=exc.status, headers=exc.headers)
+def error_response(exc: RequestError, lang: str = "en", *, openai: bool = False) -> JSONResponse:
+    """The envelope of ``exc``, its message in ``lang`` (``api.language``); with ``openai``,
+    OpenAI's envelope (the routes of OpenAI's video API, ``openai_api.video.is_openai_path``)."""
+    body = error_body(exc, lang) if openai else exc.to_body(lang)
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
-def unavailable_response(exc: Unavailable, lang: str = "en") -> JSONResponse:
+def _answer(request: Request, exc: RequestError) -> JSONResponse:
+    return error_response(exc, language(request), openai=is_openai_path(get_route_path(request.scope)))
+
+
+def unavailable_response(exc: Unavailable, lang: str = "en", *, openai: bool = False) -> JSONResponse:
     log.warning("answered 503: %s", exc)
     if isinstance(exc, StorageUnavailable):  # its message names the bucket: for the log only
         return error_response(
-            ServiceUnavailable(Message("the result storage cannot be reached right now; retry in a moment")), lang
+            ServiceUnavailable(Message("the result storage cannot be reached right now; retry in a moment")),
+            lang,
+            openai=openai,
         )
     return error_response(
         ServiceUnavailable(
@@ -60,6 +70,7 @@ def unavailable_response(exc: Unavailable, lang: str = "en") -> JSONResponse:
             )
         ),
         lang,
+        openai=openai,
     )
 
 
@@ -68,46 +79,45 @@ def install(app: FastAPI, routes: list[BaseRoute]) -> None:
 
     @app.exception_handler(RequestError)
     async def _refused(request: Request, exc: RequestError) -> JSONResponse:
-        return error_response(exc, language(request))
+        return _answer(request, exc)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        lang = language(request)
         if isinstance(exc.__cause__, RequestError):  # e.g. the JSON parser's, wrapped by FastAPI
-            return error_response(exc.__cause__, lang)
+            return _answer(request, exc.__cause__)
         if exc.status_code == 404:
-            return error_response(
+            return _answer(
+                request,
                 NotFound(Message("no such endpoint: {method} {path}", method=request.method, path=request.url.path)),
-                lang,
             )
         if exc.status_code == 405:
             starlettes = (exc.headers or {}).get("Allow", "").split(",")  # e.g. /openapi.json's
-            allowed = _allowed_methods(routes, request.url.path) or ", ".join(sorted(m.strip() for m in starlettes))
-            return error_response(
+            allowed = _allowed_methods(routes, get_route_path(request.scope)) or ", ".join(
+                sorted(m.strip() for m in starlettes)
+            )
+            return _answer(
+                request,
                 MethodNotAllowed(
                     Message("{method} is not allowed on {path}", method=request.method, path=request.url.path),
                     allow=allowed,
                 ),
-                lang,
             )
-        return error_response(FrameworkRefusal(exc), lang)
+        return _answer(request, FrameworkRefusal(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         loc = tuple(first.get("loc", ()))
-        return error_response(InvalidRequest(validation_message(first), param=_param(loc)), language(request))
+        return _answer(request, InvalidRequest(validation_message(first), param=_param(loc)))
 
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
-        return unavailable_response(exc, language(request))
+        return unavailable_response(exc, language(request), openai=is_openai_path(get_route_path(request.scope)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(
-            ServerError(Message("an internal error occurred; nothing was charged")), language(request)
-        )
+        return _answer(request, ServerError(Message("an internal error occurred; nothing was charged")))
 
 
 def _allowed_methods(routes: list[BaseRoute], path: str) -> str:

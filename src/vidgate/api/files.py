@@ -4,16 +4,42 @@ Served from whichever storage is configured, with Range requests (:mod:`vidgate.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from vidgate.api.deps import Ctx
-from vidgate.media.delivery import respond
+from vidgate.api.openapi import errors
+from vidgate.media.delivery import MEDIA_TYPE, respond
 
-router = APIRouter()
+router = APIRouter(tags=["files"])
+
+_VIDEO = {"content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the whole video", **_VIDEO},
+    206: {"description": "the byte range asked for (Range: bytes=...), with Content-Range", **_VIDEO},
+    307: {"description": "with VIDGATE_S3_PRESIGN: to a presigned URL of the object (Location)"},
+    **errors(403, 410, 416, 503),
+}
 
 
-@router.api_route("/files/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
+@router.head(
+    "/files/{key:path}",
+    operation_id="download_file_head",
+    summary="A result's headers (as GET, without the body)",
+    response_class=Response,
+    responses=RESPONSES,
+)
+@router.get(
+    "/files/{key:path}",
+    operation_id="download_file",
+    summary="Download a result (the signed URL of the task's result; no API key)",
+    description="The link comes from the task's `result`; `expires` and `signature` are part of it. A link that "
+    "was changed or is not signed is 403, an expired one or a result no longer stored 410.",
+    response_class=Response,
+    responses=RESPONSES,
+)
 async def download(
     key: str, request: Request, ctx: Ctx, expires: str | None = None, signature: str | None = None
 ) -> Response:

@@ -11,14 +11,21 @@ from starlette.concurrency import run_in_threadpool
 from vidgate.api.body import read_json
 from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.openapi import errors
+from vidgate.catalog.schema import EXAMPLES
 from vidgate.store import Principal
 from vidgate.tasks.idempotency import HEADER, MAX_LENGTH, idempotency_key
 
-router = APIRouter(responses=errors(400, 401, 402, 409, 413, 429))
+router = APIRouter(tags=["generations"], responses=errors(400, 401, 402, 409, 413, 429))
 
 REQUEST_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenerationRequest"}}},
+    "content": {
+        "application/json": {
+            "schema": {"$ref": "#/components/schemas/GenerationRequest"},
+            # one per model, from its reference page: Swagger UI and ReDoc offer them to choose from
+            "examples": {model: {"summary": model, "value": example} for model, example in EXAMPLES.items()},
+        }
+    },
 }
 IDEMPOTENCY_KEY = {
     "name": HEADER,

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.deps import bearer_token
-from vidgate.api.openapi import errors
+from vidgate.api.openapi import METRICS_SECURITY, errors
 from vidgate.errors import AuthenticationFailed
 from vidgate.i18n import Message
 from vidgate.metrics.exposition import CONTENT_TYPE, Exposition
@@ -34,6 +34,7 @@ EXAMPLE = (
         200: {"content": {"text/plain": {"schema": {"type": "string"}, "example": EXAMPLE}}},
         **errors(401),
     },
+    openapi_extra=METRICS_SECURITY,
 )
 async def get_metrics(request: Request) -> Response:
     exposition: Exposition = request.app.state.metrics

@@ -25,7 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client.metrics import Counter, Histogram
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate import logs, metrics
@@ -50,12 +50,15 @@ def install(app: FastAPI) -> None:
 
 
 def templates(routes: list[BaseRoute]) -> dict[Callable[..., Any], str]:
-    """The path template of each endpoint of Starlette's own routes (``/docs``, ``/openapi.json``),
-    which leave only their endpoint in the scope; FastAPI's leave the route itself."""
+    """The path template of each endpoint of Starlette's own routes (``/openapi.json``) and mounts
+    (``/docs/assets/{path}``), which leave only their endpoint in the scope; FastAPI's leave the
+    route itself."""
     found: dict[Callable[..., Any], str] = {}
     for route in routes:
         if isinstance(route, Route):
             found.setdefault(route.endpoint, route.path)
+        elif isinstance(route, Mount):
+            found.setdefault(route.app, route.path + "/{path}")
     return found
 
 

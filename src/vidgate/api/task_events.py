@@ -26,7 +26,7 @@ from vidgate.api.tasks import own_task, view
 from vidgate.serving.protocol import ENDLESS
 from vidgate.tasks.model import Task
 
-router = APIRouter(responses=errors(401, 404, 429))
+router = APIRouter(tags=["tasks"], responses=errors(401, 404, 429))
 
 #: a client that takes no bytes for this long is let go (its stream ends)
 SEND_TIMEOUT_S = 60.0

@@ -16,7 +16,7 @@ from vidgate.tasks.listing import DEFAULT_LIMIT, MAX_LIMIT, TaskFilter, list_tas
 from vidgate.tasks.model import Task
 from vidgate.tasks.view import task_object
 
-router = APIRouter(responses=errors(401, 404, 429))
+router = APIRouter(tags=["tasks"], responses=errors(401, 404, 429))
 
 
 def view(task: Task, request: Request, ctx: AppContext) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from vidgate.api.body import JsonRoute
 from vidgate.api.deps import Caller, Ctx
 from vidgate.api.openapi import errors
 
-router = APIRouter(
-    prefix="/v1/webhooks", tags=["webhooks"], route_class=JsonRoute, responses=errors(400, 401, 404, 429)
-)
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=JsonRoute, responses=errors(401, 429))
 
-EventType = Literal["task.processing", "task.completed", "task.failed", "task.cancelled"]
+EventType = Literal[
+    "task.processing", "task.completed", "task.failed", "task.cancelled", "video.completed", "video.failed"
+]
 Url = Annotated[str, Field(min_length=1, max_length=2000, description="http or https; a public address")]
 #: text a database can hold (no NUL; the body parser refuses one anyway)
 Description = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
@@ -27,7 +27,11 @@ class NewWebhook(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Url
-    events: list[EventType] | None = Field(None, min_length=1, description="default: every event type")
+    events: list[EventType] | None = Field(
+        None,
+        min_length=1,
+        description="default: every task.* type (OpenAI's video.completed and video.failed: by name)",
+    )
     description: Description | None = None
 
 
@@ -44,7 +48,7 @@ def ok(data: Any) -> dict[str, Any]:
     return {"code": 200, "data": data}
 
 
-@router.post("", summary="Create a webhook endpoint; its secret is shown in this answer only")
+@router.post("", summary="Create a webhook endpoint; its secret is shown in this answer only", responses=errors(400))
 def create_webhook(body: NewWebhook, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return ok(
         ctx.webhooks.create(
@@ -66,12 +70,16 @@ def default_secret(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return ok(ctx.webhooks.default_secret(caller.account_id))
 
 
-@router.get("/{webhook_id}", summary="Read a webhook endpoint")
+@router.get("/{webhook_id}", summary="Read a webhook endpoint", responses=errors(404))
 def get_webhook(webhook_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return ok(ctx.webhooks.get(caller.account_id, webhook_id))
 
 
-@router.patch("/{webhook_id}", summary="Change a webhook endpoint's URL, events, description or enabled")
+@router.patch(
+    "/{webhook_id}",
+    summary="Change a webhook endpoint's URL, events, description or enabled",
+    responses=errors(400, 404),
+)
 def update_webhook(webhook_id: str, body: WebhookChange, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     # null leaves a field as it is, but for description, which it clears
     given = body.model_dump(exclude_unset=True)
@@ -79,12 +87,20 @@ def update_webhook(webhook_id: str, body: WebhookChange, ctx: Ctx, caller: Calle
     return ok(ctx.webhooks.update(caller.account_id, webhook_id, fields))
 
 
-@router.delete("/{webhook_id}", summary="Delete a webhook endpoint (its pending deliveries are not made)")
+@router.delete(
+    "/{webhook_id}",
+    summary="Delete a webhook endpoint (its pending deliveries are not made)",
+    responses=errors(404),
+)
 def delete_webhook(webhook_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return ok(ctx.webhooks.delete(caller.account_id, webhook_id))
 
 
-@router.post("/{webhook_id}/rotate-secret", summary="Give the endpoint a new secret, shown in this answer only")
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    summary="Give the endpoint a new secret, shown in this answer only",
+    responses=errors(404),
+)
 def rotate_secret(webhook_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return ok(ctx.webhooks.rotate_secret(caller.account_id, webhook_id))
 
@@ -93,6 +109,7 @@ def rotate_secret(webhook_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     "/{webhook_id}/deliveries",
     summary="The newest deliveries to the endpoint, each with every attempt (time, HTTP status or error, duration)",
     description="`default` as the id lists the deliveries to the account's tasks' callback URLs.",
+    responses=errors(400, 404),
 )
 def list_deliveries(
     webhook_id: str, ctx: Ctx, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
@@ -104,6 +121,7 @@ def list_deliveries(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
     summary="Send a delivery again now (same webhook-id and body)",
     description="`default` as the id names the account's tasks' callback URLs.",
+    responses=errors(404),
 )
 def redeliver(webhook_id: str, delivery_id: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return ok(ctx.webhooks.redeliver(caller.account_id, webhook_id, delivery_id))

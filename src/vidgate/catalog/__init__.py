@@ -18,6 +18,7 @@ from vidgate.catalog.base import GenerationRequest, MediaRef
 from vidgate.catalog.kling import KlingV3Request, KlingV26Request
 from vidgate.catalog.motion import MotionControlRequest
 from vidgate.catalog.omni import OmniFlashRequest
+from vidgate.catalog.schema import documented
 from vidgate.errors import InvalidRequest
 from vidgate.i18n import Message
 
@@ -90,8 +91,9 @@ def stored_request(task_id: str, body: dict[str, Any]) -> GenerationRequest:
 
 
 def request_json_schema() -> dict[str, Any]:
-    """JSON Schema of the request body: one schema per model, discriminated by ``model``."""
-    return _adapter.json_schema(ref_template="#/components/schemas/{model}")
+    """JSON Schema of the request body: one schema per model, discriminated by ``model``, with the
+    values each field allows and an example per model (``catalog.schema``)."""
+    return documented(_adapter.json_schema(ref_template="#/components/schemas/{model}"))
 
 
 def _unknown_model_message(model: object) -> Message:

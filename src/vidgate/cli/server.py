@@ -99,6 +99,7 @@ def _serve(
     click.echo(
         f"vidgate serving on http://{host}:{port} (data in {settings.data_dir}, results in {app.state.ctx.storage.url})"
     )
+    click.echo(f"console: http://{host}:{port}/ (the playground; operators: /admin; the API's documentation: /docs)")
     if processes == 1:
         serve_http(app, settings, host=host, port=port)
         return

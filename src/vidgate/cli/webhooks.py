@@ -13,13 +13,13 @@ from vidgate.cli.client import api_command
 from vidgate.cli.output import EXIT_OK, Output
 from vidgate.sdk import Client
 
-EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled")
+EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled", "video.completed", "video.failed")
 _events = click.option(
     "--event",
     "events",
     multiple=True,
     type=click.Choice(EVENT_TYPES),
-    help="An event type to send (repeat for several; default every type).",
+    help="An event type to send (repeat for several; default every task.* type).",
 )
 
 

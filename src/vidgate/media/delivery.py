@@ -81,9 +81,11 @@ async def respond(
     if_range: str | None,
     expires: int,
     presign: bool,
+    media_type: str = MEDIA_TYPE,
+    filename: str = "video.mp4",
 ) -> Response:
     """The answer to ``method`` (GET or HEAD) on the stored object ``key``, whose signed link
-    expires at ``expires`` (Unix time)."""
+    expires at ``expires`` (Unix time); ``media_type`` and ``filename`` say what it is."""
     size = await run_in_threadpool(storage.size, key)
     if size is None:
         raise Gone(_NO_LONGER_STORED)
@@ -95,18 +97,18 @@ async def respond(
     wanted = None if if_range is not None else parse_range(range_header, size)
     headers = {
         "Accept-Ranges": "bytes",
-        "Content-Disposition": 'inline; filename="video.mp4"',
+        "Content-Disposition": f'inline; filename="{filename}"',
         "Content-Length": str(size if wanted is None else wanted.length),
     }
     if wanted is not None:
         headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
     status = 200 if wanted is None else 206
     if method == "HEAD" or size == 0:
-        return Response(status_code=status, headers=headers, media_type=MEDIA_TYPE)
+        return Response(status_code=status, headers=headers, media_type=media_type)
     start, end = (0, None) if wanted is None else (wanted.start, wanted.end)
     chunks = storage.read(key, start, end)
     first = await run_in_threadpool(_first, chunks)
-    return StreamingResponse(_body(first, chunks), status_code=status, headers=headers, media_type=MEDIA_TYPE)
+    return StreamingResponse(_body(first, chunks), status_code=status, headers=headers, media_type=media_type)
 
 
 def _first(chunks: Iterator[bytes]) -> bytes:

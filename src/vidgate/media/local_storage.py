@@ -119,6 +119,7 @@ class LocalStorage(Storage):
         """Nothing to drop: a folder's working copies are its objects."""
 
     def delete_task(self, task_id: str) -> None:
-        self.delete(self.result_key(task_id))
+        for key in (self.result_key(task_id), *self.variant_keys(task_id)):
+            self.delete(key)
         for folder in ("results", "inputs"):  # inputs; results of the earlier layout (<task_id>/video.mp4)
             remove_tree(self.root / folder / task_id)

@@ -171,7 +171,7 @@ class S3Storage(Storage):
             raise self._failed(f"deleting {key}", exc) from None
 
     def delete_task(self, task_id: str) -> None:
-        keys = [self.object_key(self.result_key(task_id))]
+        keys = [self.object_key(key) for key in (self.result_key(task_id), *self.variant_keys(task_id))]
         try:
             pages = self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.object_key(self.input_key(task_id, "x"))[:-1]

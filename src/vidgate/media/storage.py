@@ -4,7 +4,8 @@ Two implementations, chosen by ``VIDGATE_STORAGE_URL`` (:func:`open_storage`): a
 (:mod:`vidgate.media.local_storage`; the default is ``<data dir>``, or ``file:///path``) and any
 S3-compatible object store (:mod:`vidgate.media.s3_storage`; ``s3://bucket/prefix``). Keys have
 the same shape on both: ``results/7q/<task_id>.mp4`` for a result (spread over 1,024 folders by
-the last two, random, characters of the task id), ``inputs/<task_id>/<name>`` for the inputs a
+the last two, random, characters of the task id) and what is made from it beside it
+(``results/7q/<task_id>.thumbnail.webp``), ``inputs/<task_id>/<name>`` for the inputs a
 worker fetched for a task. Keys are stored with their tasks, so a key written under an earlier
 layout is still served and deleted.
 
@@ -58,6 +59,15 @@ def result_key(task_id: str) -> str:
     return f"results/{task_id[-2:].lower()}/{task_id}.mp4"
 
 
+#: what is made from a result and stored beside it (OpenAI's content variants), by name: its file
+VARIANTS = {"thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
+
+
+def variant_key(task_id: str, variant: str) -> str:
+    """Beside the result: ``results/7q/<task_id>.thumbnail.webp``; deleted with it (``delete_task``)."""
+    return f"results/{task_id[-2:].lower()}/{task_id}.{VARIANTS[variant]}"
+
+
 def input_key(task_id: str, name: str) -> str:
     return f"inputs/{task_id}/{name}"
 
@@ -82,6 +92,9 @@ class Storage(ABC):
 
     def input_key(self, task_id: str, name: str) -> str:
         return input_key(task_id, name)
+
+    def variant_keys(self, task_id: str) -> list[str]:
+        return [variant_key(task_id, variant) for variant in VARIANTS]
 
     @abstractmethod
     def scratch(self, key: str) -> Path:
@@ -127,7 +140,8 @@ class Storage(ABC):
 
     @abstractmethod
     def delete_task(self, task_id: str) -> None:
-        """Delete a task's result and inputs (every key written for it, in any layout)."""
+        """Delete a task's result, what was made from it (``variant_keys``) and its inputs (every
+        key written for it, in any layout)."""
 
     @abstractmethod
     def release(self, task_id: str) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncWebhooks", "WebhookVerificationError", "Webhooks", "verify"]
 
 PATH = "/v1/webhooks"
-EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled")
+EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled", "video.completed", "video.failed")
 
 
 def verify(secret: str, body: bytes | str, headers: Mapping[str, str]) -> dict[str, Any]:

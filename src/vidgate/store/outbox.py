@@ -30,9 +30,23 @@ from sqlalchemy.engine import Connection
 from ulid import ULID
 
 from vidgate.store.db import WEBHOOKS, Database
-from vidgate.store.tables import P, tasks, webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events
+from vidgate.store.tables import (
+    P,
+    brief_columns,
+    brief_of_row,
+    tasks,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
+)
 
-EVENT_TYPES = ("task.processing", "task.completed", "task.failed", "task.cancelled")
+TASK_EVENTS = ("task.processing", "task.completed", "task.failed", "task.cancelled")
+#: OpenAI's video API's events, for account endpoints that subscribe to them (never a task's
+#: callback_url): a task that completed, or failed or was cancelled; their data is the video object
+VIDEO_EVENTS = ("video.completed", "video.failed")
+EVENT_TYPES = TASK_EVENTS + VIDEO_EVENTS
+_VIDEO_EVENT = {"completed": "video.completed", "failed": "video.failed", "cancelled": "video.failed"}
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 CHUNK = 500  # task ids per IN (...) list
 #: the task's columns an event keeps: what the task object (``tasks.view``) shows
@@ -63,7 +77,7 @@ _HAS_ENDPOINT = (
 #: :func:`record` is called only when there is (no further statement otherwise)
 TOLD = sa.or_(tasks.c.callback_url.is_not(None), _HAS_ENDPOINT).label("told")
 _TOLD = (
-    sa.select(*SNAPSHOT, tasks.c.callback_url)
+    sa.select(*SNAPSHOT, tasks.c.callback_url, tasks.c.openai_fields, *brief_columns())
     .where(tasks.c.id.in_(P("ids", expanding=True)), TOLD)
     .order_by(tasks.c.id)
 )
@@ -102,16 +116,11 @@ def record(conn: Connection, task_ids: Sequence[str]) -> int:
     now = time.time()
     events: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
-    for row in rows:
-        kind = f"task.{row['status']}"
-        if kind not in EVENT_TYPES:
-            continue
-        targets = [(None, row["callback_url"])] if row["callback_url"] else []
-        targets += [(e.id, e.url) for e in endpoints[row["account_id"]] if kind in e.events]
-        if not targets:
-            continue
+    for row, kind, targets in _targets(rows, endpoints):
         event_id = f"msg_{ULID()}"
         snapshot = {column.name: row[column.name] for column in SNAPSHOT}
+        if kind in VIDEO_EVENTS:  # what the video object shows besides the task object's
+            snapshot |= {"openai_fields": row["openai_fields"], "brief": brief_of_row(row)}
         events.append(
             {"id": event_id, "account_id": row["account_id"], "task_id": row["id"], "type": kind, "task": snapshot}
         )
@@ -135,6 +144,28 @@ def record(conn: Connection, task_ids: Sequence[str]) -> int:
         conn.execute(sa.insert(webhook_deliveries), deliveries)
         Database.notify_after_commit(conn, WEBHOOKS)
     return len(deliveries)
+
+
+def _targets(rows: list[Any], endpoints: dict[str, list[Any]]) -> list[tuple[Any, str, list[tuple[str | None, str]]]]:
+    """Each event the status changes of ``rows`` make, with where it goes: ``task.<status>`` to
+    the task's callback_url and the endpoints subscribed to it, ``video.*`` to the endpoints
+    subscribed to that."""
+    out: list[tuple[Any, str, list[tuple[str | None, str]]]] = []
+    for row in rows:
+        kind = f"task.{row['status']}"
+        if kind in TASK_EVENTS:
+            targets: list[tuple[str | None, str]] = [(None, row["callback_url"])] if row["callback_url"] else []
+            targets += [(e.id, e.url) for e in endpoints[row["account_id"]] if kind in e.events]
+            if targets:
+                out.append((row, kind, targets))
+        video = _VIDEO_EVENT.get(row["status"])
+        if video is not None:
+            subscribed: list[tuple[str | None, str]] = [
+                (e.id, e.url) for e in endpoints[row["account_id"]] if video in e.events
+            ]
+            if subscribed:
+                out.append((row, video, subscribed))
+    return out
 
 
 @dataclass(frozen=True)

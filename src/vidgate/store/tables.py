@@ -100,6 +100,8 @@ tasks = sa.Table(
     sa.Column("not_before", sa.Double),  # a deferred task is not claimed before this
     sa.Column("quote", sa.BigInteger),  # the price worked out when the task was sent upstream
     sa.Column("callback_url", sa.String(2000)),  # the request's, for webhooks (store.outbox)
+    # size, seconds and remixed_from_video_id as sent to POST /v1/videos (migration 0011)
+    sa.Column("openai_fields", sa.JSON),
     sa.Column("seed", sa.BigInteger),  # a local engine's: the result can be made again (migration 0012)
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
     # an account's tasks newest first, a page at a time (ids are ULIDs: time-ordered; migration 0009)
@@ -118,6 +120,22 @@ tasks = sa.Table(
         "ix_tasks_next_poll", "next_poll_at", postgresql_where=sa.text(POLLED_SQL), sqlite_where=sa.text(POLLED_SQL)
     ),
 )
+
+#: the request's fields a video object shows (``openai_api.video``): small ones only, read out of
+#: the stored JSON by the database (``task_queries.briefs``, ``outbox``), never the request's
+#: inline images
+BRIEF_FIELDS = ("prompt", "duration", "mode", "resolution", "aspect_ratio", "size")
+
+
+def brief_columns() -> list[sa.Label[Any]]:
+    """:data:`BRIEF_FIELDS` of ``tasks.request``, each labelled ``request.<field>``."""
+    return [tasks.c.request[name].label(f"request.{name}") for name in BRIEF_FIELDS]
+
+
+def brief_of_row(row: Any) -> dict[str, Any]:
+    """The fields of ``brief_columns`` a row has."""
+    return {name: row[f"request.{name}"] for name in BRIEF_FIELDS if row[f"request.{name}"] is not None}
+
 
 ledger = sa.Table(
     "ledger",

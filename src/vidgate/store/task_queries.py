@@ -18,18 +18,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from vidgate.store.db import Database
 from vidgate.store.settlement import chunks
-from vidgate.store.tables import P, tasks
+from vidgate.store.tables import P, brief_columns, brief_of_row, tasks
 from vidgate.store.tasks import task_from_row
 from vidgate.tasks.model import ENDED, Status, Task
 
 #: every column a task object is made from
 _SHOWN = [column for column in tasks.c if column.name != "request"]
+Order = Literal["asc", "desc"]
 _OWNS = sa.select(tasks.c.id).where(tasks.c.id == P("task_id"), tasks.c.account_id == P("account_id"))
 
 
@@ -40,18 +41,33 @@ class TaskPage:
 
 
 def page_statement(
-    account_id: str, *, limit: int, after: str | None, status: Status | None, model: str | None
+    account_id: str,
+    *,
+    limit: int,
+    after: str | None,
+    status: Status | None,
+    model: str | None,
+    order: Order = "desc",
 ) -> sa.Select[Any]:
-    """The query of a page (``bench/task_list.py`` shows its plans)."""
+    """The query of a page (``bench/task_list.py`` shows its plans); ``order="asc"``: oldest
+    first, the same index walked forwards."""
     stmt = sa.select(*_SHOWN).where(tasks.c.account_id == account_id)
+    if order == "asc":
+        if after is not None:
+            stmt = stmt.where(tasks.c.id > after)
+        return _filtered(stmt, status, model).order_by(tasks.c.account_id, tasks.c.id).limit(limit)
     if after is not None:
         stmt = stmt.where(tasks.c.id < after)
+    # both columns descending, as the index is walked backwards (SQLite then needs no sort)
+    return _filtered(stmt, status, model).order_by(tasks.c.account_id.desc(), tasks.c.id.desc()).limit(limit)
+
+
+def _filtered(stmt: sa.Select[Any], status: Status | None, model: str | None) -> sa.Select[Any]:
     if status is not None:
         stmt = stmt.where(tasks.c.status == status.value)
     if model is not None:
         stmt = stmt.where(tasks.c.model == model)
-    # both columns descending, as the index is walked backwards (SQLite then needs no sort)
-    return stmt.order_by(tasks.c.account_id.desc(), tasks.c.id.desc()).limit(limit)
+    return stmt
 
 
 class TaskQueries:
@@ -66,13 +82,34 @@ class TaskQueries:
         after: str | None = None,
         status: Status | None = None,
         model: str | None = None,
+        order: Order = "desc",
     ) -> TaskPage:
         """Up to ``limit`` of the account's tasks, newest first, older than the task ``after``
-        (the last of the previous page), of this ``status`` and ``model`` when given."""
-        stmt = page_statement(account_id, limit=limit + 1, after=after, status=status, model=model)
+        (the last of the previous page), of this ``status`` and ``model`` when given; with
+        ``order="asc"`` oldest first, newer than ``after``."""
+        stmt = page_statement(account_id, limit=limit + 1, after=after, status=status, model=model, order=order)
         with self.db.read() as conn:
             rows = conn.execute(stmt).mappings().all()
         return TaskPage([task_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+    def briefs(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Each task's request fields of :data:`BRIEF_FIELDS` that it has (absent ones left out)."""
+        ids = sorted(set(task_ids))
+        out: dict[str, dict[str, Any]] = {}
+        with self.db.read() as conn:
+            for chunk in chunks(ids):
+                stmt = sa.select(tasks.c.id, *brief_columns()).where(tasks.c.id.in_(chunk))
+                for row in conn.execute(stmt).mappings():
+                    out[row["id"]] = brief_of_row(row)
+        return out
+
+    def with_brief(self, account_id: str, task_id: str) -> tuple[Task, dict[str, Any]] | None:
+        """The account's task (without its request) and its request's ``BRIEF_FIELDS``: a video
+        object's read, which never carries the request's inline images."""
+        stmt = sa.select(*_SHOWN, *brief_columns()).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
+        with self.db.read() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return (task_from_row(row), brief_of_row(row)) if row is not None else None
 
     def owns(self, account_id: str, task_id: str) -> bool:
         """Whether ``task_id`` is a task of this account."""

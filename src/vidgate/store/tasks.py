@@ -76,6 +76,7 @@ def task_from_row(row: RowMapping) -> Task:
         error_detail=Message.from_json(row["error_detail"]) if row["error_detail"] else None,  # None: as written
         attempts=int(row["attempts"]),
         worker_id=row["worker_id"],
+        openai_fields=row.get("openai_fields"),
         seed=row.get("seed"),
     )
 
@@ -148,6 +149,7 @@ class TaskStore:
         estimated_time: int,
         max_active_per_key: int | None = None,
         idempotency: IdempotencyKey | None = None,
+        openai_fields: dict[str, Any] | None = None,
     ) -> Task:
         """Claim ``idempotency`` (KeyAlreadyUsed if live), count the task in (TooManyActiveTasks),
         insert it and hold ``hold`` (NotEnoughFunds): all of it or nothing."""
@@ -163,6 +165,7 @@ class TaskStore:
             cost=0,
             estimated_time=estimated_time,
             created_at=now,
+            openai_fields=openai_fields,
         )
         values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
         with self.db.write() as conn:

@@ -15,7 +15,7 @@ from vidgate.catalog import MODELS
 from vidgate.errors import InvalidRequest
 from vidgate.i18n import Message
 from vidgate.store import Principal, Store
-from vidgate.store.task_queries import TaskPage
+from vidgate.store.task_queries import Order, TaskPage
 from vidgate.tasks.model import STATUS_ALIASES, Status, read_status
 
 DEFAULT_LIMIT = 20
@@ -28,6 +28,7 @@ class TaskFilter:
     after: str | None = None
     status: Status | None = None
     model: str | None = None
+    order: Order = "desc"  # newest first; "asc": oldest first (OpenAI's GET /v1/videos)
 
     @classmethod
     def read(
@@ -70,5 +71,10 @@ def list_tasks(store: Store, principal: Principal, query: TaskFilter) -> TaskPag
             param="after",
         )
     return store.task_queries.page(
-        principal.account_id, limit=query.limit, after=query.after, status=query.status, model=query.model
+        principal.account_id,
+        limit=query.limit,
+        after=query.after,
+        status=query.status,
+        model=query.model,
+        order=query.order,
     )

@@ -95,6 +95,8 @@ class Task:
     error_detail: Message | None = None  # the same, to be rendered in the reader's language
     attempts: int = 0
     worker_id: str | None = None
+    #: what the client sent to OpenAI's video API in its terms (size, seconds, remixed_from_video_id)
+    openai_fields: dict[str, Any] | None = None
     seed: int | None = None  # what a local engine generated it with
 
     @property

@@ -59,10 +59,18 @@ class TaskService:
         #: whether ``get`` may run on the event loop (a local SQLite read) rather than a thread
         self.reads_inline = store.db.reads_never_wait
 
-    def submit(self, principal: Principal, body: Any, idempotency: IdempotencyKey | None = None) -> Task:
+    def submit(
+        self,
+        principal: Principal,
+        body: Any,
+        idempotency: IdempotencyKey | None = None,
+        *,
+        openai_fields: dict[str, Any] | None = None,
+    ) -> Task:
         """Validate, price, reserve the money and queue the task, or raise and change nothing.
         With an ``idempotency`` key live for this account: its task (same body), no money moved,
-        or a 409 (another body)."""
+        or a 409 (another body). ``openai_fields``: what OpenAI's video API showed of the
+        request in its own terms (``openai_api``), kept with the task."""
         try:
             req = parse_request(body)
             self.refuse(req)
@@ -91,6 +99,7 @@ class TaskService:
                 estimated_time=self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
                 max_active_per_key=principal.max_active_tasks or self.max_active_per_key,
                 idempotency=idempotency,
+                openai_fields=openai_fields,
             )
         except KeyAlreadyUsed as used:
             return self._replay(used)

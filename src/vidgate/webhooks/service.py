@@ -15,9 +15,10 @@ from vidgate.errors import InvalidRequest, NotFound
 from vidgate.i18n import Message
 from vidgate.media.fetch import FetchPolicy, check_callback_url
 from vidgate.media.signing import UrlSigner
+from vidgate.openai_api.video import video_object
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
-from vidgate.store.outbox import EVENT_TYPES, Delivery, Due
+from vidgate.store.outbox import EVENT_TYPES, TASK_EVENTS, VIDEO_EVENTS, Delivery, Due
 from vidgate.store.webhooks import Endpoint
 from vidgate.tasks.model import Status, Task
 from vidgate.tasks.view import task_object
@@ -149,8 +150,8 @@ class WebhookService:
 
     @staticmethod
     def _events(events: list[str] | None) -> list[str]:
-        if events is None:
-            return list(EVENT_TYPES)
+        if events is None:  # OpenAI's video events are asked for by name
+            return list(TASK_EVENTS)
         if not events:
             raise InvalidRequest(
                 Message("events is empty; give one or more of {types}", types=", ".join(EVENT_TYPES)),
@@ -184,7 +185,12 @@ class Renderer:
             self.base = base
 
     def __call__(self, due: Due) -> dict[str, Any]:
+        """The event's data: the task object, or for OpenAI's ``video.*`` events the video object."""
         fields = {**due.task, "status": Status(due.task["status"]), "request": {}}
+        brief = fields.pop("brief", None) or {}
+        if due.type in VIDEO_EVENTS:
+            return video_object(Task(**fields), brief)
+        fields.pop("openai_fields", None)
         base = self.base
         return task_object(Task(**fields), lambda key, expires: self.signer.url(base, key, expires))
 
