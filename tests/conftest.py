@@ -42,3 +42,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """A server with workers rendering real videos."""
     with running_server(make_settings(tmp_path_factory.mktemp("live"))) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def tiny_pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny randomly initialised diffusers pipelines of each family the local engine serves,
+    saved as an operator's folders are (built once per session: ``tests.local_pipelines``)."""
+    from tests.local_pipelines import KINDS, build
+
+    root = tmp_path_factory.mktemp("pipelines")
+    return {kind: build(kind, root / kind) for kind in KINDS}

@@ -18,13 +18,3 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             yield s
         finally:
             s.close()
-
-
-@pytest.fixture(scope="session")
-def tiny_pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Tiny randomly initialised diffusers pipelines of each family the local engine serves,
-    saved as an operator's folders are (built once per session: ``tests.local_pipelines``)."""
-    from tests.local_pipelines import KINDS, build
-
-    root = tmp_path_factory.mktemp("pipelines")
-    return {kind: build(kind, root / kind) for kind in KINDS}
