@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -20,8 +21,13 @@ from tests.e2e.test_end_to_end import wait_until_ended
 from tests.integration.test_local_engine import local_toml
 from tests.server import free_port, running_server
 from vidgate.app import create_app
-from vidgate.routing.registry import REFRESH_S
-from vidgate.routing.spec import ChannelsFileError, load_channels_file
+from vidgate.catalog import parse_request
+from vidgate.errors import TaskFailure
+from vidgate.routing.local import LocalRouter
+from vidgate.routing.registry import REFRESH_S, ChannelRegistry
+from vidgate.routing.spec import ChannelsFileError, ChannelSpec, load_channels_file, sync_channels
+from vidgate.secretbox import SecretBox
+from vidgate.store import Store
 
 ADMIN = "admin-token-for-tests-0123456789"
 
@@ -123,6 +129,9 @@ def test_starting_a_server_imports_no_torch(tiny_pipelines: dict[str, Path], tmp
     code = """
         import sys
         from vidgate.app import create_app
+from vidgate.catalog import parse_request
+from vidgate.errors import TaskFailure
+from vidgate.routing.local import LocalRouter
         from vidgate.config import load_settings
         create_app(load_settings())
         loaded = sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules)
@@ -179,3 +188,20 @@ def test_an_engine_added_to_a_server_without_the_extra_fails_its_tasks_saying_wh
         log.close()
     assert task["status"] == "failed" and task["error"]["reason"] == "local_engine_error", task
     assert "pip install 'vidgate[local]'" in task["error"]["message"] and task["cost"] == 0, task
+
+
+def test_a_task_no_engine_would_make_any_more_fails_instead_of_waiting(
+    store: Store, tiny_pipelines: dict[str, Path]
+) -> None:
+    """Accepted while an engine made it; the engine changed before a worker took it."""
+    box = SecretBox(b"k" * 32)
+    engine = local_toml("gpu0", tiny_pipelines["wan-i2v"], "wan", ["kling-v3"])  # first frames only
+    sync_channels(store, box, [ChannelSpec.model_validate(tomllib.loads(engine)["channels"][0])])
+    router = LocalRouter(store, ChannelRegistry(store, box), preset="ultrafast")
+    text = parse_request({"model": "kling-v3", "prompt": "a dog", "duration": 3})
+    assert router.place("task_x", "w", text) is None
+    with pytest.raises(TaskFailure, match="does not do text to video") as failed:
+        router.wait_for_room(text)
+    assert failed.value.reason == "unsupported_combination"
+    image = parse_request({"model": "kling-v3", "prompt": "a dog", "image_urls": ["https://example.com/a.png"]})
+    router.wait_for_room(image)  # it would: the task waits for the engine's room

@@ -65,12 +65,17 @@ class LocalRouter:
         """Whether an enabled local engine serves ``model``."""
         return any(c.local and c.enabled and model in c.models for c in self.registry.channels())
 
-    def wait_for_room(self, model: str) -> None:
-        """Only local engines serve ``model`` and none took the task: it waits for one, unless
-        this process cannot run them at all (an engine added since it started, the extra not
-        installed), which fails the task at no cost saying what to install."""
+    def wait_for_room(self, req: GenerationRequest) -> None:
+        """Only local engines serve the model and none took the task: it waits for one, unless
+        none of them would make it (changed since the submit) or this process cannot run them at
+        all (an engine added since it started, the extra not installed): then the task fails at
+        no cost, saying why."""
+        engines = [c for c in self.registry.channels() if c.local and c.enabled and req.model in c.models]
+        reasons = [why for c in engines if (why := why_not(c, req)) is not None]
+        if engines and len(reasons) == len(engines):
+            raise TaskFailure(joined(reasons), reason="unsupported_combination")
         if not self.installed:
-            names = ", ".join(c.name for c in self.registry.channels() if c.local and model in c.models)
+            names = ", ".join(c.name for c in engines)
             raise TaskFailure(
                 Message(
                     "the local engine {engine} cannot run in this worker: its packages are not installed "

@@ -134,7 +134,7 @@ class Executor:
                 self._send_upstream(task, req, refs, inputs, run)
                 return
             elif self.local is not None and self.local.serves(req.model):
-                self.local.wait_for_room(req.model)
+                self.local.wait_for_room(req)
                 self._busy(task, run)
                 return
             else:
