@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,15 @@ from click.testing import CliRunner
 from diffusers import LTXVideoTransformer3DModel, WanTransformer3DModel
 from PIL import Image
 
-from tests.conftest import make_settings
+from tests.conftest import Calls, make_settings
 from tests.databases import fresh_postgres
 from tests.e2e.test_end_to_end import download, wait_until_ended
 from tests.local_pipelines import TINY_AREA
 from tests.server import Running, running_server
 from tests.video_checks import decode
-from vidgate.catalog import parse_request
 from vidgate.cli import main
-from vidgate.media.probe import probe_image
-from vidgate.providers.base import InputMedia, RenderJob
-from vidgate.providers.local.capabilities import refusal
-from vidgate.providers.local.engine import Generation, LocalEngine
+from vidgate.providers.base import RenderJob
+from vidgate.providers.local.engine import LocalEngine
 from vidgate.providers.local.render import render
 from vidgate.providers.local.settings import LocalSettings
 
@@ -56,31 +52,6 @@ def data_uri(colour: tuple[int, int, int], size: tuple[int, int] = (64, 36)) -> 
 
 
 RED, BLUE = data_uri((220, 30, 30)), data_uri((30, 30, 220))
-
-
-class Calls:
-    """What the engines were asked (a spy on LocalEngine.generate: the real call goes on)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, Generation]] = []
-        self.lock = threading.Lock()
-
-    def of(self, engine: str) -> list[Generation]:
-        with self.lock:
-            return [g for name, g in self.seen if name == engine]
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
-    spy, real = Calls(), LocalEngine.generate
-
-    def generate(self: LocalEngine, gen: Generation, on_step: Callable[[int, int], None]) -> Any:
-        with spy.lock:
-            spy.seen.append((self.name, gen))
-        return real(self, gen, on_step)
-
-    monkeypatch.setattr(LocalEngine, "generate", generate)
-    return spy
 
 
 class Steps:
@@ -345,61 +316,3 @@ def test_an_engine_that_cannot_load_is_benched_and_its_task_goes_upstream(
         assert upstream_of(running, task["id"])[1]  # its second attempt, upstream
         [gpu0] = [c for c in running.store.channels.list() if c.name == "gpu0"]
         assert gpu0.benched_until is not None and "CUDA" in (gpu0.bench_reason or ""), gpu0  # no GPU here
-
-
-def test_ltx_goes_from_a_first_to_a_last_frame(tiny_pipelines: dict[str, Path], tmp_path: Path) -> None:
-    settings = LocalSettings(
-        family="ltx",
-        folder=str(tiny_pipelines["ltx"]),
-        device="cpu",
-        dtype="float32",
-        steps=2,
-        fps=4,
-        max_area=TINY_AREA,
-    )
-    body = {"model": "kling-v3", "prompt": "the sea", "duration": 3, "image_urls": [RED, BLUE]}
-    assert refusal(settings, "ltx", parse_request(body)) is None  # so routing may send it there
-    inputs = []
-    for n, (role, colour) in enumerate([("first_frame", (220, 30, 30)), ("last_frame", (30, 30, 220))]):
-        path = tmp_path / f"{n}.png"
-        Image.new("RGB", (64, 36), colour).save(path)
-        inputs.append(InputMedia(role=role, path=path, info=probe_image(path)))  # type: ignore[arg-type]
-    job = RenderJob(
-        task_id="t", model="kling-v3", prompt="the sea", width=1280, height=720, fps=24, frames=72, audio=False,
-        inputs=tuple(inputs),
-    )  # fmt: skip
-    engine = LocalEngine("ltx", settings)
-    render(engine, job, tmp_path / "out.mp4", lambda _: None, seed=7, preset="ultrafast")
-    video = decode(tmp_path / "out.mp4")
-    assert (video.width, video.height, video.frames) == (1280, 720, 72)
-    assert "LTXConditionPipeline" in engine._pipes  # conditions at the first and the last frame
-
-
-def test_wan_2_2_ti2v_makes_text_and_first_frame_videos_from_one_folder(
-    tiny_pipelines: dict[str, Path], calls: Calls, tmp_path: Path
-) -> None:
-    settings = LocalSettings(
-        family="wan", folder=str(tiny_pipelines["wan-ti2v"]), device="cpu", dtype="float32", steps=2, fps=4,
-        max_area=64 * 32,
-    )  # fmt: skip
-    assert settings.expand_timesteps and settings.pipeline == "WanPipeline"
-    last = {"model": "kling-v3", "prompt": "the sea", "duration": 3, "image_urls": [RED, BLUE]}
-    assert "first and a last frame" in str(refusal(settings, "ti2v", parse_request(last)))
-    first = tmp_path / "first.png"
-    Image.new("RGB", (64, 36), (220, 30, 30)).save(first)
-    engine = LocalEngine("ti2v", settings)
-    for name, inputs in [
-        ("text", ()),
-        ("image", (InputMedia(role="first_frame", path=first, info=probe_image(first)),)),
-    ]:
-        job = RenderJob(
-            task_id=name, model="kling-v3", prompt="the sea", width=1280, height=720, fps=24, frames=72, audio=False,
-            inputs=inputs,
-        )  # fmt: skip
-        render(engine, job, tmp_path / f"{name}.mp4", lambda _: None, seed=3, preset="ultrafast")
-        video = decode(tmp_path / f"{name}.mp4")
-        assert (video.width, video.height, video.frames) == (1280, 720, 72)
-    text, image = calls.of("ti2v")
-    assert text.image is None and image.image is not None
-    assert (text.shape.width, text.shape.height) == (64, 32)  # its latent grid: multiples of 32
-    assert set(engine._pipes) == {"WanPipeline", "WanImageToVideoPipeline"}

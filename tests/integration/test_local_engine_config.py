@@ -129,9 +129,6 @@ def test_starting_a_server_imports_no_torch(tiny_pipelines: dict[str, Path], tmp
     code = """
         import sys
         from vidgate.app import create_app
-from vidgate.catalog import parse_request
-from vidgate.errors import TaskFailure
-from vidgate.routing.local import LocalRouter
         from vidgate.config import load_settings
         create_app(load_settings())
         loaded = sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules)
