@@ -1,10 +1,14 @@
 # vidgate: `make run` starts the server, `make test` checks the format, the lint and the types,
-# then runs the whole suite (`make lint` for the first three alone).
+# then runs the whole suite with the `local` extra installed (`make lint` for the first three alone).
 # `make run PORT=8001 HOST=0.0.0.0` serves elsewhere; `make test PYTEST_ARGS="tests/unit -q"` runs a part.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the `local` extra (torch, diffusers...): `make test` adds it, `make run` never does
+LOCAL_STAMP := $(VENV)/.installed-local
+# the CPU build of torch this machine keeps on disk; an open range would download a CUDA build
+TORCH  ?= torch==2.13.0
 # set on the command line only: a PORT or HOST in the environment (many platforms export one) is not used
 HOST   = 127.0.0.1
 PORT   = 8000
@@ -19,6 +23,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# first the pinned torch (so the extra's range installs nothing more), then the extra
+$(LOCAL_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet '$(TORCH)'
+	$(BIN)/pip install --quiet -e '.[dev,local]'
+	touch $(LOCAL_STAMP)
+
 run: $(STAMP)
 	$(BIN)/vidgate serve --host $(HOST) --port $(PORT)
 
@@ -27,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint $(LOCAL_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.object_store import S3Server, running_s3
 from tests.server import Running, running_server
 from vidgate.config import Settings
+from vidgate.providers.local.engine import Generation, LocalEngine
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -42,3 +45,38 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """A server with workers rendering real videos."""
     with running_server(make_settings(tmp_path_factory.mktemp("live"))) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def tiny_pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny randomly initialised diffusers pipelines of each family the local engine serves,
+    saved as an operator's folders are (built once per session: ``tests.local_pipelines``)."""
+    from tests.local_pipelines import KINDS, build
+
+    root = tmp_path_factory.mktemp("pipelines")
+    return {kind: build(kind, root / kind) for kind in KINDS}
+
+
+class Calls:
+    """What the engines were asked (a spy on LocalEngine.generate: the real call goes on)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Generation]] = []
+        self.lock = threading.Lock()
+
+    def of(self, engine: str) -> list[Generation]:
+        with self.lock:
+            return [g for name, g in self.seen if name == engine]
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    spy, real = Calls(), LocalEngine.generate
+
+    def generate(self: LocalEngine, gen: Generation, on_step: Callable[[int, int], None]) -> Any:
+        with spy.lock:
+            spy.seen.append((self.name, gen))
+        return real(self, gen, on_step)
+
+    monkeypatch.setattr(LocalEngine, "generate", generate)
+    return spy

@@ -42,6 +42,7 @@ from vidgate.media.signing import UrlSigner
 from vidgate.media.storage import open_storage
 from vidgate.metrics.exposition import Exposition, process_ending
 from vidgate.metrics.queue import QueueCollector
+from vidgate.routing.local import LocalRefusals
 from vidgate.routing.service import ChannelService
 from vidgate.routing.spec import open_channels
 from vidgate.store import Store
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
             estimated_times=settings.estimated_times,
             max_active_per_key=settings.max_active_tasks,
             on_submit=workers.wake if workers else lambda: None,
+            refuse=LocalRefusals(store).check,
         ),
         accounts=AccountService.for_settings(store, settings),
         prices=prices,

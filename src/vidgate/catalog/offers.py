@@ -13,6 +13,8 @@ from typing import Any
 from vidgate.billing.prices import PriceTable
 from vidgate.catalog import MODELS
 from vidgate.catalog.describe import billing, parameters, rules, tier_parameter
+from vidgate.providers.local.capabilities import refused
+from vidgate.providers.local.settings import LocalSettings
 from vidgate.store.channels import ChannelRecord
 
 #: when vidgate first offered each model (Unix time): OpenAI's ``created``, fixed per model
@@ -42,7 +44,18 @@ def _model(model: str, tiers: dict[str, Any], channels: Sequence[ChannelRecord],
         "owned_by": serving[0].provider if serving else EMBEDDED_OWNER,
         "provider": serving[0].provider if serving else embedded,
         "channels": [c.name for c in serving],
+        **_refusals(serving),
         "parameters": parameters(model),
         "rules": rules(model),
         "pricing": {"billing": billing(model), "tier_parameter": tier_parameter(model), "tiers": tiers},
     }
+
+
+def _refusals(serving: Sequence[ChannelRecord]) -> dict[str, Any]:
+    """For a model that only local engines make: what each of them refuses (``unsupported``:
+    what every one refuses, so a submit asking it is refused with 400 unsupported_combination)."""
+    if not serving or any(c.provider != "local" for c in serving):
+        return {}
+    each = {c.name: refused(LocalSettings.model_construct(**(c.settings or {}))) for c in serving}
+    common = [need for need in next(iter(each.values())) if all(need in r for r in each.values())]
+    return {"unsupported": common, "engines": [{"channel": n, "refuses": r} for n, r in each.items()]}

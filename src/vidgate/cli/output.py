@@ -74,7 +74,8 @@ class Output:
         for m in models:
             tiers = ", ".join(m.pricing.get("tiers", {}))
             via = f"{m.provider} ({', '.join(m.channels)})" if m.channels else m.provider
-            click.echo(f"{m.id:<28} {via:<24} {m.pricing.get('tier_parameter', 'tier')}: {tiers}")
+            refused = f"  refused: {', '.join(m.unsupported)}" if m.unsupported else ""
+            click.echo(f"{m.id:<28} {via:<24} {m.pricing.get('tier_parameter', 'tier')}: {tiers}{refused}")
 
     def model(self, model: Model) -> None:
         if self.as_json:
@@ -89,6 +90,10 @@ class Output:
             click.echo(f"  {name} ({spec.get('type')}){required}{default}{choice}")
         for tier, price in model.pricing.get("tiers", {}).items():
             click.echo(f"  price {tier}: {json.dumps(price)}")
+        for engine in model.engines:
+            click.echo(f"  local engine {engine.get('channel')} refuses: {', '.join(engine.get('refuses', []))}")
+        if model.unsupported:
+            click.echo(f"  refused at submit: {', '.join(model.unsupported)}")
 
     def listed(self, task: Task) -> None:
         """A task in a list: its object on a line of its own (JSON), or one line for people."""
@@ -120,6 +125,8 @@ def describe(task: Task) -> str:
     if task.cost is not None and task.ended:
         took = f", took {task.actual_time} s" if task.actual_time else ""
         lines.append(f"cost {task.cost:g}{took}")
+    if task.seed is not None:
+        lines.append(f"seed {task.seed}")
     for video in task.result.videos if task.result else []:
         expires = f" (expires {_utc(video.expires_at)})" if video.expires_at else ""
         lines += [f"video {url}{expires}" for url in video.url]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from vidgate.providers.upstream.base import Credentials
 
@@ -35,7 +36,7 @@ class ChannelAction(enum.Enum):
 class Channel:
     id: str
     name: str
-    provider: str  # "kling" | "apimart"
+    provider: str  # "kling" | "apimart" | "local"
     base_url: str
     models: frozenset[str]
     priority: int = 0
@@ -46,13 +47,20 @@ class Channel:
     bench_reason: str | None = None
     failures: int = 0
     credentials: Credentials = field(default_factory=lambda: Credentials(""), repr=False, compare=False)
+    #: a local engine's settings block (``providers.local.LocalSettings``), as stored
+    settings: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def local(self) -> bool:
+        """A local engine (the worker renders with it), not an upstream service."""
+        return self.provider == "local"
 
     def healthy(self, now: float) -> bool:
         return self.enabled and (self.benched_until is None or self.benched_until <= now)
 
     def public(self) -> dict[str, object]:
         """What operators see: everything but the credentials."""
-        return {
+        out: dict[str, object] = {
             "id": self.id,
             "name": self.name,
             "provider": self.provider,
@@ -67,6 +75,10 @@ class Channel:
             "failures": self.failures,
             "credentials": "set" if (self.credentials.api_key or self.credentials.access_key) else "missing",
         }
+        if self.local:
+            out["credentials"] = "none"
+            out["local"] = self.settings
+        return out
 
 
 def choose(
@@ -89,6 +101,11 @@ def choose(
     top = max(c.priority for c in ready)
     group = [c for c in ready if c.priority == top]
     return (rng or random).choices(group, weights=[max(1, c.weight) for c in group])[0]
+
+
+def upstream(channels: list[Channel]) -> list[Channel]:
+    """The channels that are upstream services (not local engines)."""
+    return [c for c in channels if not c.local]
 
 
 def serving(channels: list[Channel], model: str) -> list[Channel]:

@@ -35,6 +35,7 @@ def to_channel(record: ChannelRecord, box: SecretBox) -> Channel:
         benched_until=record.benched_until,
         bench_reason=record.bench_reason,
         failures=record.failures,
+        settings=record.settings,
         credentials=Credentials(
             base_url=record.base_url,
             api_key=secrets.get("api_key"),
@@ -68,7 +69,8 @@ class ChannelRegistry:
         return found
 
     def serves(self, model: str) -> bool:
-        return any(c.enabled and model in c.models for c in self.channels())
+        """Whether an enabled upstream channel serves ``model`` (local engines are not upstream)."""
+        return any(c.enabled and not c.local and model in c.models for c in self.channels())
 
     def invalidate(self) -> None:
         with self._lock:

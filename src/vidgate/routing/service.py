@@ -32,6 +32,7 @@ class ChannelPatch(BaseModel):
     api_key: str | None = None
     access_key: str | None = None
     secret_key: str | None = None
+    local: dict[str, Any] | None = None  # a local engine's settings: only the keys given change
 
 
 class ChannelService:
@@ -71,6 +72,11 @@ class ChannelService:
             "secret_key": current.credentials.secret_key,
             **patch.model_dump(exclude_unset=True),
         }
+        if current.local or patch.local is not None:
+            merged["local"] = {**(current.settings or {}), **(patch.local or {})}
+        if merged.get("provider") == "local":
+            for key in ("api_key", "access_key", "secret_key", "base_url"):
+                merged.pop(key, None)
         try:
             spec = ChannelSpec.model_validate(merged)
         except ValidationError as exc:

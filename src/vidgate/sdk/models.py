@@ -56,6 +56,7 @@ class Task(_Model):
     cost: float | None = None
     result: TaskResult | None = None
     error: TaskError | None = None
+    seed: int | None = Field(default=None, description="a local engine's: the seed it generated with")
 
     @property
     def ended(self) -> bool:
@@ -81,11 +82,15 @@ class Model(_Model):
     object: str = "model"
     created: int | None = None
     owned_by: str | None = None
-    provider: str | None = Field(default=None, description="what makes its videos: preview, kling, apimart")
+    provider: str | None = Field(default=None, description="what makes its videos: preview, kling, apimart, local")
     channels: list[str] = Field(default_factory=list, description="the upstream channels serving it, first first")
     parameters: dict[str, Any] = Field(default_factory=dict, description="each field: type, values, default, ...")
     rules: dict[str, Any] = Field(default_factory=dict)
     pricing: dict[str, Any] = Field(default_factory=dict, description="billing, tier_parameter and tiers' prices")
+    unsupported: list[str] = Field(
+        default_factory=list, description="only local engines make it: what all of them refuse (400 at submit)"
+    )
+    engines: list[dict[str, Any]] = Field(default_factory=list, description="its local engines and what each refuses")
 
 
 class TaskPage(_Model):

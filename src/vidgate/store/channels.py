@@ -20,7 +20,18 @@ CLEAR_FAILURES = (
     sa.update(channels).where(channels.c.id == sa.bindparam("channel"), channels.c.failures != 0).values(failures=0)
 )
 
-EDITABLE = ("name", "provider", "base_url", "credentials", "models", "priority", "weight", "max_concurrent", "enabled")
+EDITABLE = (
+    "name",
+    "provider",
+    "base_url",
+    "credentials",
+    "models",
+    "priority",
+    "weight",
+    "max_concurrent",
+    "enabled",
+    "settings",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class ChannelRecord:
     benched_until: float | None
     bench_reason: str | None
     failures: int
+    settings: dict[str, Any] | None = None  # a local engine's settings block
 
 
 def _record(row: RowMapping) -> ChannelRecord:
@@ -55,6 +67,7 @@ def _record(row: RowMapping) -> ChannelRecord:
         benched_until=row["benched_until"],
         bench_reason=row["bench_reason"],
         failures=int(row["failures"]),
+        settings=row.get("settings"),
     )
 
 

@@ -102,6 +102,7 @@ tasks = sa.Table(
     sa.Column("callback_url", sa.String(2000)),  # the request's, for webhooks (store.outbox)
     # size, seconds and remixed_from_video_id as sent to POST /v1/videos (migration 0011)
     sa.Column("openai_fields", sa.JSON),
+    sa.Column("seed", sa.BigInteger),  # a local engine's: the result can be made again (migration 0012)
     sa.Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
     # an account's tasks newest first, a page at a time (ids are ULIDs: time-ordered; migration 0009)
     sa.Index("ix_tasks_account_id_id", "account_id", "id"),
@@ -179,6 +180,7 @@ channels = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("in_flight", sa.Integer, nullable=False, server_default="0"),  # tasks processing upstream
+    sa.Column("settings", sa.JSON),  # a local engine's settings block (provider "local"; migration 0012)
     sa.UniqueConstraint("name", name="uq_channels_name"),
 )
 

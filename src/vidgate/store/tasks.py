@@ -77,6 +77,7 @@ def task_from_row(row: Mapping[Any, Any]) -> Task:
         attempts=int(row["attempts"]),
         worker_id=row["worker_id"],
         openai_fields=row.get("openai_fields"),
+        seed=row.get("seed"),
     )
 
 
@@ -230,6 +231,14 @@ class TaskStore:
         if row is None:
             return Lease.LOST
         return Lease.CANCEL if row.cancel_requested else Lease.HELD
+
+    def record_seed(self, task_id: str, worker_id: str, seed: int) -> bool:
+        """The seed the worker generates the task with (a local engine's), so the result can be made again."""
+        with self.db.write_one() as conn:
+            done = conn.execute(sa.update(tasks).where(*owned(task_id, worker_id)).values(seed=seed)).rowcount == 1
+            if done:
+                changed(conn)
+        return done
 
     def complete(self, task_id: str, worker_id: str, *, cost: int, result_path: str, expires_at: int) -> bool:
         """processing -> completed; release the hold and capture ``cost`` (never more than held)."""

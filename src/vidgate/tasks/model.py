@@ -97,6 +97,7 @@ class Task:
     worker_id: str | None = None
     #: what the client sent to OpenAI's video API in its terms (size, seconds, remixed_from_video_id)
     openai_fields: dict[str, Any] | None = None
+    seed: int | None = None  # what a local engine generated it with
 
     @property
     def actual_time(self) -> int:

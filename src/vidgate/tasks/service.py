@@ -16,7 +16,7 @@ from typing import Any
 from ulid import ULID
 
 from vidgate.billing.prices import Pricing
-from vidgate.catalog import parse_request
+from vidgate.catalog import GenerationRequest, parse_request
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited, RequestError, TaskNotFound
 from vidgate.i18n import Message
 from vidgate.media.fetch import FetchPolicy, check_callback_url, check_url
@@ -45,6 +45,7 @@ class TaskService:
         estimated_times: dict[str, int],
         max_active_per_key: int,
         on_submit: Callable[[], None] = lambda: None,
+        refuse: Callable[[GenerationRequest], None] = lambda req: None,
     ) -> None:
         self.store = store
         self.prices = prices
@@ -52,6 +53,8 @@ class TaskService:
         self.estimated_times = estimated_times
         self.max_active_per_key = max_active_per_key
         self.on_submit = on_submit
+        #: raises RequestError for what no place serving the model would make (local engines' refusals)
+        self.refuse = refuse
         self._ended: dict[str, Task] = {}
         #: whether ``get`` may run on the event loop (a local SQLite read) rather than a thread
         self.reads_inline = store.db.reads_never_wait
@@ -70,6 +73,7 @@ class TaskService:
         request in its own terms (``openai_api``), kept with the task."""
         try:
             req = parse_request(body)
+            self.refuse(req)
             for ref in req.media_refs():
                 check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
             if req.callback_url is not None:

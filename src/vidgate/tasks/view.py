@@ -28,6 +28,8 @@ def task_object(task: Task, result_url: Callable[[str, int], str], lang: str = "
     out["actual_time"] = task.actual_time
     out["estimated_time"] = task.estimated_time
     out["cost"] = to_json_number(task.cost if task.status == Status.COMPLETED else 0)
+    if task.seed is not None:  # made by a local engine: the same seed makes the same video again
+        out["seed"] = task.seed
     if task.status == Status.COMPLETED and task.result_path and task.expires_at:
         out["result"] = {
             "videos": [{"url": [result_url(task.result_path, task.expires_at)], "expires_at": task.expires_at}]

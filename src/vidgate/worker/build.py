@@ -12,7 +12,9 @@ from vidgate.providers import make_provider
 from vidgate.providers.upstream.apimart import ApimartProvider
 from vidgate.providers.upstream.kling import KlingProvider
 from vidgate.routing.engine import EngineConfig, UpstreamEngine
+from vidgate.routing.local import LocalRouter
 from vidgate.routing.registry import ChannelRegistry
+from vidgate.routing.spec import check_local_engines
 from vidgate.secretbox import SecretBox
 from vidgate.store import Store
 from vidgate.worker.executor import Executor
@@ -35,7 +37,9 @@ def build_engine(settings: Settings, store: Store, storage: Storage, prices: Pri
 
 
 def build_workers(settings: Settings, store: Store, storage: Storage, prices: Pricing, box: SecretBox) -> WorkerPool:
-    """The worker pool of ``vidgate serve`` and ``vidgate worker`` alike."""
+    """The worker pool of ``vidgate serve`` and ``vidgate worker`` alike. A configured local
+    engine needs the ``local`` extra and its folder: checked here, at start."""
+    check_local_engines(store)
     engine = build_engine(settings, store, storage, prices, box)
     executor = Executor(
         store,
@@ -49,6 +53,7 @@ def build_workers(settings: Settings, store: Store, storage: Storage, prices: Pr
         upstream=engine,
         max_attempts=settings.max_attempts,
         retry_wait_seconds=settings.retry_backoff_seconds,
+        local=LocalRouter(store, engine.registry, preset=settings.preview_preset),
     )
     config = PoolConfig(
         concurrency=settings.worker_concurrency,

@@ -35,7 +35,9 @@ from vidgate.providers.base import InputMedia, Provider
 from vidgate.providers.plan import build_job, output_seconds
 from vidgate.providers.upstream.base import UpstreamJob
 from vidgate.resilience import Outage, Unavailable, backoff_delay, retry_while_unavailable
+from vidgate.routing.channels import Channel
 from vidgate.routing.engine import NoChannel, UpstreamEngine
+from vidgate.routing.local import BUSY_RETRY_S, LocalRouter
 from vidgate.store import Store
 from vidgate.store.tasks import Lease
 from vidgate.tasks import events
@@ -89,6 +91,7 @@ class Executor:
         max_attempts: int = 3,
         retry_wait_seconds: float = 5.0,
         provider_name: str = "preview",
+        local: LocalRouter | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -101,6 +104,7 @@ class Executor:
         self.max_attempts = max_attempts
         self.retry_wait_seconds = retry_wait_seconds
         self.provider_name = provider_name  # the local provider's, for the task's metrics
+        self.local = local
 
     def run(self, task: Task, run: Running) -> None:
         """Work on ``task`` until it ends, goes back to the queue or is no longer this worker's.
@@ -118,14 +122,23 @@ class Executor:
     def _run(self, task: Task, run: Running) -> None:
         worker_id = run.worker_id
         report = self._reporter(run)
+        engine: Channel | None = None  # the local engine making it, if one is
         try:
             req = stored_request(task.id, task.request)
             refs = req.media_refs()
             inputs = self._fetch_inputs(task.id, refs, report)
-            if self.upstream is not None and self.upstream.handles(req.model):
+            engine = self.local.place(task.id, worker_id, req) if self.local is not None else None
+            if engine is not None:
+                key, cost = self._render(task, req, inputs, report, engine=engine, worker_id=worker_id)
+            elif self.upstream is not None and self.upstream.handles(req.model):
                 self._send_upstream(task, req, refs, inputs, run)
                 return
-            key, cost = self._render(task, req, inputs, report)
+            elif self.local is not None and self.local.serves(req.model):
+                self.local.wait_for_room(req)
+                self._busy(task, run)
+                return
+            else:
+                key, cost = self._render(task, req, inputs, report)
         except TaskCancelled:
             if run.lease is Lease.CANCEL and self._write(run, self.store.tasks.finish_cancel, task.id, worker_id):
                 events.cancelled(task.id, task.model, "cancelled by the client; its worker stopped")
@@ -165,9 +178,8 @@ class Executor:
         if self._write(
             run, self.store.tasks.complete, task.id, worker_id, cost=cost, result_path=key, expires_at=expires_at
         ):
-            events.completed(
-                task.id, task.model, self.provider_name, created_at=task.created_at, cost=min(cost, task.hold)
-            )
+            made_by = engine.provider if engine is not None else self.provider_name
+            events.completed(task.id, task.model, made_by, created_at=task.created_at, cost=min(cost, task.hold))
         else:
             # Another worker took the task over (or it was cancelled): whoever settles it owns
             # the result at this same key, so the file is left alone.
@@ -199,14 +211,30 @@ class Executor:
         return retry_while_unavailable(fn, *args, stop=run.stop, outage=outage, **kwargs)
 
     def _render(
-        self, task: Task, req: GenerationRequest, inputs: tuple[InputMedia, ...], report: Callable[[float], None]
+        self,
+        task: Task,
+        req: GenerationRequest,
+        inputs: tuple[InputMedia, ...],
+        report: Callable[[float], None],
+        *,
+        engine: Channel | None = None,
+        worker_id: str = "",
     ) -> tuple[str, int]:
-        """Make the video here with the local provider; returns its storage key and price."""
+        """Make the video here, with the local engine ``engine`` (reserved for the task) or else
+        the embedded provider; returns its storage key and price."""
         job = build_job(task.id, req, inputs)
         key = self.storage.result_key(task.id)
         scratch = self.storage.scratch(key)
+        progress = lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE))  # noqa: E731
         try:
-            self.provider.render(job, scratch, lambda f: report(FETCH_SHARE + f * (0.99 - FETCH_SHARE)))
+            if engine is not None:
+                assert self.local is not None
+                try:
+                    self.local.render(engine, job, scratch, progress, worker_id=worker_id)
+                finally:
+                    self.local.release(task.id, worker_id)
+            else:
+                self.provider.render(job, scratch, progress)
             self.storage.put_file(key, scratch)  # uploaded by its maker, whichever machine this is
         except OSError as exc:  # the local disk, not the request: another attempt may well succeed
             log.warning("task %s: the result could not be stored: %s", task.id, exc)
@@ -238,6 +266,13 @@ class Executor:
                 events.requeued(
                     task.id, "no_channel", f"{exc}; trying again in {exc.retry_after:g}s", level=logging.WARNING
                 )
+
+    def _busy(self, task: Task, run: Running) -> None:
+        """Only local engines serve the model and none has room: back to the queue for a moment."""
+        if self._write(run, self.store.upstream.defer, task.id, run.worker_id, time.time() + BUSY_RETRY_S):
+            events.requeued(
+                task.id, "no_channel", f"every local engine for {task.model} is busy; trying again in {BUSY_RETRY_S:g}s"
+            )
 
     def _fetch_inputs(
         self, task_id: str, refs: list[MediaRef], report: Callable[[float], None]

@@ -1,5 +1,6 @@
-// Upstream channels (/admin/v1/channels): the list with health, bench state and tasks in
-// flight; add, edit, enable and disable, delete. Credentials go in and are never shown again.
+// Channels (/admin/v1/channels): upstreams and local engines, the list with health, bench state
+// and tasks in flight; add, edit, enable and disable, delete. Credentials go in and are never
+// shown again; a local engine has none, but its pipeline settings.
 
 import { el } from "./api.js";
 import { busy, confirming, fill, integer, onSubmit, optional, status, text, when } from "./admin-forms.js";
@@ -7,6 +8,17 @@ import { badge } from "./admin-accounts.js";
 
 const REFRESH = 10_000;
 const CREDENTIALS = [["api_key", "channel-api-key"], ["access_key", "channel-access-key"], ["secret_key", "channel-secret-key"]];
+// a local engine's settings block: [its field, the input's id]
+const LOCAL = [["family", "channel-family"], ["folder", "channel-folder"], ["device", "channel-device"], ["dtype", "channel-dtype"], ["steps", "channel-steps"], ["guidance", "channel-guidance"]];
+
+function number(value) {
+  return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+}
+
+// "local: wan on cuda:0" for a local engine, the provider for an upstream
+function providerText(channel) {
+  return channel.provider === "local" && channel.local ? `local: ${channel.local.family} on ${channel.local.device}` : channel.provider;
+}
 
 export function setupChannels(call) {
   const table = document.querySelector("#channels-table tbody");
@@ -37,7 +49,7 @@ export function setupChannels(call) {
     if (channel.benched_until && channel.benched_until > now) {
       return el("span", { class: "error", text: `benched until ${when(channel.benched_until)} UTC${channel.bench_reason ? ` (${channel.bench_reason})` : ""}` });
     }
-    if (channel.credentials !== "set") return el("span", { class: "error", text: "credentials missing" });
+    if (channel.credentials === "missing") return el("span", { class: "error", text: "credentials missing" });
     if (channel.failures > 0) return el("span", { class: "warn", text: `${channel.failures} failure${channel.failures === 1 ? "" : "s"} in a row` });
     return el("span", { class: "ok", text: "healthy" });
   }
@@ -63,7 +75,7 @@ export function setupChannels(call) {
       "tr",
       { "data-channel": channel.id },
       el("td", { text: channel.name }),
-      el("td", { text: channel.provider }),
+      el("td", { text: providerText(channel) }),
       el("td", { text: channel.models.join(", ") }),
       el("td", { class: "num", text: `${channel.priority} / ${channel.weight}` }),
       el("td", { class: "num", text: `${channel.in_flight} / ${channel.max_concurrent}` }),
@@ -93,6 +105,8 @@ export function setupChannels(call) {
     for (const [id, value] of Object.entries(values)) document.getElementById(id).value = value;
     document.getElementById("channel-enabled").checked = channel.enabled;
     for (const [, id] of CREDENTIALS) document.getElementById(id).value = "";
+    for (const [name, id] of LOCAL) document.getElementById(id).value = channel.local?.[name] ?? "";
+    document.getElementById("channel-offload").checked = Boolean(channel.local?.cpu_offload);
     document.getElementById("channel-name").focus();
   }
 
@@ -120,7 +134,14 @@ export function setupChannels(call) {
     optional(body, "priority", "channel-priority", integer);
     optional(body, "weight", "channel-weight", integer);
     optional(body, "max_concurrent", "channel-max", integer);
-    for (const [name, id] of CREDENTIALS) optional(body, name, id); // left empty: kept as they are
+    if (body.provider === "local") {
+      const local = { cpu_offload: document.getElementById("channel-offload").checked };
+      for (const [name, id] of LOCAL) optional(local, name, id, number);
+      body.local = local;
+      delete body.base_url;
+    } else {
+      for (const [name, id] of CREDENTIALS) optional(body, name, id); // left empty: kept as they are
+    }
     if (editing && body.enabled === editing.enabled) delete body.enabled; // unchanged: keeps the bench state
     const { data } = editing
       ? await call(`channels/${editing.id}`, { method: "PATCH", body })

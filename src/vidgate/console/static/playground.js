@@ -80,7 +80,8 @@ function showModel() {
   const spec = model.parameters.prompt || {};
   $("prompt-hint").textContent = [spec.description, spec.required ? "required" : null].filter(Boolean).join("; ");
   prompt.required = Boolean(spec.required);
-  $("model-hint").textContent = `made by ${model.provider}${model.channels.length ? ` (channels: ${model.channels.join(", ")})` : ""}`;
+  const refused = model.unsupported?.length ? `; refused here: ${model.unsupported.map((r) => r.replaceAll("_", " ")).join(", ")}` : "";
+  $("model-hint").textContent = `made by ${model.provider}${model.channels.length ? ` (channels: ${model.channels.join(", ")})` : ""}${refused}`;
   fields = buildFields(model, $("model-fields"));
   showPrice();
 }

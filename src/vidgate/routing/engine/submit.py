@@ -17,7 +17,7 @@ import time
 from vidgate import metrics
 from vidgate.providers.upstream.base import FailureKind, UpstreamError, UpstreamJob, UpstreamProvider
 from vidgate.resilience import Outage, retry_while_unavailable
-from vidgate.routing.channels import Channel, ChannelAction, choose
+from vidgate.routing.channels import Channel, ChannelAction, choose, upstream
 from vidgate.routing.engine.bridge import LoopBridge
 from vidgate.routing.engine.config import EngineConfig
 from vidgate.routing.engine.health import after_failure
@@ -73,7 +73,8 @@ class Submitter:
         model, tried, last = job.request.model, set[str](), None
         while True:
             in_flight = self.store.channels.in_flight()
-            channel = choose(self.registry.channels(), model, in_flight, now=time.time(), exclude=frozenset(tried))
+            channels = upstream(self.registry.channels())
+            channel = choose(channels, model, in_flight, now=time.time(), exclude=frozenset(tried))
             if channel is None:
                 break
             tried.add(channel.id)
