@@ -37,13 +37,16 @@ def chromium_executable() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module, not per session: between its calls Playwright's sync API leaves its event loop
+    marked as running in the main thread, and every later test's ``asyncio.run`` would refuse to
+    start; leaving the module's last test stops it and clears that."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=chromium_executable(), args=FLAGS)
     yield browser
