@@ -14,7 +14,7 @@ more processor time than sending it.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -22,12 +22,13 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from vidgate.i18n import Message
-from vidgate.store import ledger, outbox
+from vidgate.store import outbox
 from vidgate.store.db import Database
-from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.errors import TaskAlreadyEnded
+from vidgate.store.groupcommit import GroupCommit
 from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
@@ -40,8 +41,9 @@ from vidgate.store.settlement import (
     owned,
     settle_completed,
 )
+from vidgate.store.submits import NewTask, commit_batch
 from vidgate.store.sweep import SweepResult, sweep
-from vidgate.store.tables import P, api_keys, tasks
+from vidgate.store.tables import P, tasks
 from vidgate.tasks.model import Status, Task, moved_to
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
@@ -81,9 +83,6 @@ def task_from_row(row: RowMapping) -> Task:
 
 _GET = sa.select(tasks).where(tasks.c.id == P("task_id"))
 _GET_OF_ACCOUNT = _GET.where(tasks.c.account_id == P("account_id"))
-_INSERT = sa.insert(tasks)
-_COUNT_IN = sa.update(api_keys).where(api_keys.c.id == P("key_id")).values(active_tasks=api_keys.c.active_tasks + 1)
-_COUNT_IN_LIMITED = _COUNT_IN.where(api_keys.c.active_tasks < P("limit"))
 _OLDEST_PENDING = (
     sa.select(tasks.c.id)
     .where(
@@ -133,6 +132,7 @@ _COMPLETE = (
 class TaskStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._submits: GroupCommit[NewTask, Task] = GroupCommit(functools.partial(commit_batch, db))
 
     # --- submit and read -------------------------------------------------------------------
     def insert_with_hold(
@@ -163,17 +163,24 @@ class TaskStore:
             estimated_time=estimated_time,
             created_at=now,
         )
-        values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
-        with self.db.write() as conn:
-            if idempotency is not None:
-                idempotency.claim(conn, account_id, task_id, now)
-            self._count_in(conn, key_id, max_active_per_key)
-            conn.execute(
-                _INSERT, {**values, "key_id": key_id, "callback_url": request.get("callback_url"), "updated_at": now}
-            )
-            balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
-            if balance is None:  # raising rolls the insert back: no task, no money moved
-                raise NotEnoughFunds(account_id, ledger.balance(conn, account_id), hold)
+        row = {
+            "id": task_id,
+            "account_id": account_id,
+            "key_id": key_id,
+            "model": model,
+            "status": Status.PENDING.value,
+            "progress": 0,
+            "request": request,
+            "hold": hold,
+            "cost": 0,
+            "estimated_time": estimated_time,
+            "created_at": now,
+            "attempts": 0,
+            "callback_url": request.get("callback_url"),
+            "updated_at": now,
+        }
+        # with the submits that arrive meanwhile, in one transaction; answered once it commits
+        self._submits.run(NewTask(task, row, key_id, max_active_per_key, idempotency))
         self.db.notify_pending()
         return task
 
@@ -328,14 +335,3 @@ class TaskStore:
         """Call ``wake`` whenever another process queues a task (PostgreSQL NOTIFY), until
         ``stop``. Hears nothing on SQLite, whose writers share the process with their workers."""
         self.db.listen_pending(stop, wake)
-
-    # --- helpers ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _count_in(conn: Connection, key_id: str, limit: int | None) -> None:
-        """One more active task for the key, unless that breaks its limit (one guarded update,
-        which also queues concurrent submits of the same key behind each other)."""
-        bump = _COUNT_IN if limit is None else _COUNT_IN_LIMITED
-        if conn.execute(bump, {"key_id": key_id, "limit": limit}).rowcount == 0:
-            assert limit is not None  # the unlimited update always matches the key
-            raise TooManyActiveTasks(key_id, limit)
