@@ -39,7 +39,7 @@ from vidgate.store.errors import NotEnoughFunds, Refused, TooManyActiveTasks
 from vidgate.store.groupcommit import Pending
 from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.tables import P, accounts, api_keys, tasks
-from vidgate.tasks.model import Task
+from vidgate.tasks.model import Status, Task
 
 _INSERT = sa.insert(tasks)
 _COUNT_IN = sa.update(api_keys).where(api_keys.c.id == P("key_id")).values(active_tasks=api_keys.c.active_tasks + 1)
@@ -72,6 +72,51 @@ class NewTask:
     key_id: str
     max_active_per_key: int | None
     idempotency: IdempotencyKey | None
+
+
+def new_task(
+    *,
+    task_id: str,
+    account_id: str,
+    key_id: str,
+    model: str,
+    request: dict[str, Any],
+    hold: int,
+    estimated_time: int,
+    max_active_per_key: int | None = None,
+    idempotency: IdempotencyKey | None = None,
+) -> NewTask:
+    """A pending task submitted now, holding ``hold``."""
+    now = time.time()
+    task = Task(
+        id=task_id,
+        account_id=account_id,
+        model=model,
+        status=Status.PENDING,
+        progress=0,
+        request=request,
+        hold=hold,
+        cost=0,
+        estimated_time=estimated_time,
+        created_at=now,
+    )
+    row = {
+        "id": task_id,
+        "account_id": account_id,
+        "key_id": key_id,
+        "model": model,
+        "status": Status.PENDING.value,
+        "progress": 0,
+        "request": request,
+        "hold": hold,
+        "cost": 0,
+        "estimated_time": estimated_time,
+        "created_at": now,
+        "attempts": 0,
+        "callback_url": request.get("callback_url"),
+        "updated_at": now,
+    }
+    return NewTask(task, row, key_id, max_active_per_key, idempotency)
 
 
 def write_one(conn: Connection, new: NewTask) -> Task:
@@ -118,8 +163,8 @@ def _write_together(conn: Connection, batch: Sequence[Pending[NewTask, Task]]) -
     """Submits without idempotency keys, checked in turn against the locked counts and balances."""
     key_ids = sorted({p.item.key_id for p in batch})
     account_ids = sorted({p.item.task.account_id for p in batch})
-    active = dict(conn.execute(_KEYS, {"ids": key_ids}).tuples().all())
-    balance = dict(conn.execute(_BALANCES, {"ids": account_ids}).tuples().all())
+    active = {row.id: int(row.active_tasks) for row in conn.execute(_KEYS, {"ids": key_ids})}
+    balance = {row.id: int(row.balance) for row in conn.execute(_BALANCES, {"ids": account_ids})}
     accepted: list[tuple[NewTask, int]] = []  # with the account's balance after its hold
     for pending in batch:
         new, task = pending.item, pending.item.task

@@ -41,7 +41,7 @@ from vidgate.store.settlement import (
     owned,
     settle_completed,
 )
-from vidgate.store.submits import NewTask, commit_batch
+from vidgate.store.submits import NewTask, commit_batch, new_task
 from vidgate.store.sweep import SweepResult, sweep
 from vidgate.store.tables import P, tasks
 from vidgate.tasks.model import Status, Task, moved_to
@@ -150,37 +150,19 @@ class TaskStore:
     ) -> Task:
         """Claim ``idempotency`` (KeyAlreadyUsed if live), count the task in (TooManyActiveTasks),
         insert it and hold ``hold`` (NotEnoughFunds): all of it or nothing."""
-        now = time.time()
-        task = Task(
-            id=task_id,
+        new = new_task(
+            task_id=task_id,
             account_id=account_id,
+            key_id=key_id,
             model=model,
-            status=Status.PENDING,
-            progress=0,
             request=request,
             hold=hold,
-            cost=0,
             estimated_time=estimated_time,
-            created_at=now,
+            max_active_per_key=max_active_per_key,
+            idempotency=idempotency,
         )
-        row = {
-            "id": task_id,
-            "account_id": account_id,
-            "key_id": key_id,
-            "model": model,
-            "status": Status.PENDING.value,
-            "progress": 0,
-            "request": request,
-            "hold": hold,
-            "cost": 0,
-            "estimated_time": estimated_time,
-            "created_at": now,
-            "attempts": 0,
-            "callback_url": request.get("callback_url"),
-            "updated_at": now,
-        }
         # with the submits that arrive meanwhile, in one transaction; answered once it commits
-        self._submits.run(NewTask(task, row, key_id, max_active_per_key, idempotency))
+        task = self._submits.run(new)
         self.db.notify_pending()
         return task
 
