@@ -9,11 +9,13 @@ database went away, a deadlock, a bug) is raised to every caller of the batch, n
 writes were kept.
 
 What a batch writes, and how one caller's refusal is kept from the others, is the ``commit``
-function's (``store.submits`` for submits).
+function's (``store.submits`` for submits). ``GroupCommit`` is for callers in threads (the
+leader's thread runs the transaction), ``LoopGroupCommit`` for coroutines on an event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -92,3 +94,54 @@ class GroupCommit(Generic[T, R]):
                     self._leading = False
             for pending in batch:
                 pending._wake.set()
+
+
+class LoopGroupCommit(Generic[T, R]):
+    """The same for callers on one event loop: they wait for their answer without a thread each,
+    and one worker thread at a time runs ``commit`` for the batch (one thread hand-over per
+    transaction instead of two per caller). A caller that stops waiting (its client went away)
+    does not stop its batch: the commit is not undone, as when it ran in a thread."""
+
+    def __init__(self, commit: Callable[[Sequence[Pending[T, R]]], None], max_batch: int = MAX_BATCH) -> None:
+        self.commit = commit
+        self.max_batch = max_batch
+        self._queue: list[tuple[Pending[T, R], asyncio.Future[None]]] = []
+        self._draining: asyncio.Task[None] | None = None
+        self.transactions = 0
+        self.callers = 0
+
+    async def run(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        pending: Pending[T, R] = Pending(item)
+        answered: asyncio.Future[None] = loop.create_future()
+        self._queue.append((pending, answered))
+        if self._draining is None:  # nobody writing: this caller's transaction starts now
+            self._draining = loop.create_task(self._drain())
+        await answered
+        return pending.outcome()
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:  # those that arrived meanwhile go together in the next transaction
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                items = [pending for pending, _ in batch]
+                try:
+                    await asyncio.to_thread(self.commit, items)
+                except BaseException as exc:
+                    for pending in items:
+                        pending.result, pending.error = None, exc
+                    if not isinstance(exc, Exception):  # cancelled (the loop is closing): answer, then stop
+                        self._answer(batch)
+                        raise
+                self.transactions += 1
+                self.callers += len(batch)
+                self._answer(batch)
+        finally:
+            self._draining = None
+
+    @staticmethod
+    def _answer(batch: list[tuple[Pending[T, R], asyncio.Future[None]]]) -> None:
+        for _, answered in batch:
+            if not answered.done():  # done: its caller stopped waiting
+                answered.set_result(None)

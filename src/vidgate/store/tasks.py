@@ -14,9 +14,11 @@ more processor time than sending it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -28,7 +30,7 @@ from vidgate.i18n import Message
 from vidgate.store import outbox
 from vidgate.store.db import Database
 from vidgate.store.errors import TaskAlreadyEnded
-from vidgate.store.groupcommit import GroupCommit
+from vidgate.store.groupcommit import GroupCommit, LoopGroupCommit
 from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
@@ -133,6 +135,9 @@ class TaskStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._submits: GroupCommit[NewTask, Task] = GroupCommit(functools.partial(commit_batch, db))
+        #: the same for coroutines, one per event loop
+        self._loop_submits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopGroupCommit[NewTask, Task]]
+        self._loop_submits = weakref.WeakKeyDictionary()
 
     # --- submit and read -------------------------------------------------------------------
     def insert_with_hold(
@@ -163,6 +168,38 @@ class TaskStore:
         )
         # with the submits that arrive meanwhile, in one transaction; answered once it commits
         task = self._submits.run(new)
+        self.db.notify_pending()
+        return task
+
+    async def insert_with_hold_on_loop(
+        self,
+        *,
+        task_id: str,
+        account_id: str,
+        key_id: str,
+        model: str,
+        request: dict[str, Any],
+        hold: int,
+        estimated_time: int,
+        max_active_per_key: int | None = None,
+    ) -> Task:
+        """``insert_with_hold`` (without an idempotency key) for a coroutine: it waits on the event
+        loop, and the transaction it shares with the others waiting runs in a worker thread."""
+        new = new_task(
+            task_id=task_id,
+            account_id=account_id,
+            key_id=key_id,
+            model=model,
+            request=request,
+            hold=hold,
+            estimated_time=estimated_time,
+            max_active_per_key=max_active_per_key,
+        )
+        loop = asyncio.get_running_loop()
+        group = self._loop_submits.get(loop)
+        if group is None:
+            group = self._loop_submits[loop] = LoopGroupCommit(functools.partial(commit_batch, self.db))
+        task = await group.run(new)
         self.db.notify_pending()
         return task
 
