@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
 
 import pytest
 
-from vidgate.store.groupcommit import GroupCommit, Pending
+from vidgate.store.groupcommit import GroupCommit, LoopGroupCommit, Pending
 
 
 class Recorder:
@@ -107,3 +108,28 @@ def test_an_answer_that_is_neither_result_nor_error_is_a_bug_seen_by_its_caller(
     group: GroupCommit[int, int] = GroupCommit(lambda batch: None)
     with pytest.raises(AssertionError):
         group.run(1)
+
+
+def test_on_an_event_loop_those_arriving_during_a_transaction_go_together_in_the_next() -> None:
+    record = Recorder()
+    record.fail_on = 5
+    group: LoopGroupCommit[int, int] = LoopGroupCommit(record)
+
+    async def scenario() -> list[object]:
+        record.release.clear()
+        first = asyncio.ensure_future(group.run(1))
+        await asyncio.to_thread(record.entered.wait, 5)  # 1's transaction is open
+        others = [asyncio.ensure_future(group.run(n)) for n in (2, -3, 4)]
+        failing = [asyncio.ensure_future(group.run(n)) for n in (5, 6)]
+        await asyncio.sleep(0.05)
+        assert not any(f.done() for f in [first, *others])  # none answered before its commit
+        record.release.set()
+        return await asyncio.gather(first, *others, *failing, return_exceptions=True)
+
+    answers = asyncio.run(scenario())
+    assert record.batches == [[1], [2, -3, 4, 5, 6]]  # all that arrived meanwhile, in order
+    assert answers[0] == 2
+    assert all(isinstance(a, ConnectionError) for a in answers[1:])  # 5 failed the whole batch
+
+    record.fail_on = None
+    assert asyncio.run(group.run(7)) == 14 and record.batches[-1] == [7]

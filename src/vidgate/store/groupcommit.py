@@ -39,8 +39,8 @@ class Pending(Generic[T, R]):
     _leads: bool = False  # woken to lead the next transaction rather than with an answer
 
     def outcome(self) -> R:
-        if self.error is not None:
-            raise self.error
+        if self.error is not None:  # raised afresh: one batch's error is raised to each of its callers
+            raise self.error.with_traceback(None)
         assert self.result is not None, "the transaction answered neither a result nor an error"
         return self.result
 
