@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TooManyActiveTa
 from vidgate.store.groupcommit import Pending
 from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.submits import NewTask, commit_batch, new_task
-from vidgate.store.tables import api_keys, ledger, tasks
+from vidgate.store.tables import accounts, api_keys, ledger, tasks
 from vidgate.tasks.model import Task
 
 
@@ -175,3 +176,24 @@ def test_concurrent_submits_are_answered_after_their_commit_with_exactly_the_rig
     limited.assert_ledger_adds_up()
     stats = store.tasks._submits
     assert stats.callers == 24 and stats.transactions < 24
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # SQLite has no row locks
+def test_a_batch_locks_its_keys_before_its_accounts(store: Store) -> None:
+    """The order of ``LOCK_ORDER``, as one submit and every settlement take them: while another
+    transaction holds the account, the batch holds the keys and waits for the account."""
+    one, two = Account(store), Account(store)
+    with store.db.engine.connect() as other, other.begin():
+        other.execute(sa.select(accounts.c.id).where(accounts.c.id == one.id).with_for_update()).all()
+        batch: list[Pending[NewTask, Task]] = [Pending(submit_of(one, "task_1")), Pending(submit_of(two, "task_2"))]
+        with ThreadPoolExecutor(1) as ex:
+            writing = ex.submit(commit_batch, store.db, batch)
+            time.sleep(0.5)
+            assert not writing.done()  # waiting for the account
+            for key_id in (one.key_id, two.key_id):
+                locked = sa.select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update(nowait=True)
+                with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"), other.begin_nested():
+                    other.execute(locked).all()
+            other.rollback()
+            writing.result(timeout=10)
+    assert [p.error for p in batch] == [None, None] and store.tasks.get("task_2") is not None

@@ -62,6 +62,18 @@ _BALANCES = (
     .with_for_update()
 )
 
+#: PostgreSQL: the same two in one statement; the branches of a UNION ALL run in turn, so the
+#: keys are locked before the accounts
+_LOCK_BOTH = sa.text(
+    """
+SELECT 'key' AS kind, k.id, k.active_tasks AS value
+FROM (SELECT id, active_tasks FROM api_keys WHERE id = ANY(CAST(:key_ids AS text[])) ORDER BY id FOR UPDATE) AS k
+UNION ALL
+SELECT 'account', a.id, a.balance
+FROM (SELECT id, balance FROM accounts WHERE id = ANY(CAST(:account_ids AS text[])) ORDER BY id FOR UPDATE) AS a
+"""
+)
+
 
 @dataclass(frozen=True)
 class NewTask:
@@ -163,8 +175,13 @@ def _write_together(conn: Connection, batch: Sequence[Pending[NewTask, Task]]) -
     """Submits without idempotency keys, checked in turn against the locked counts and balances."""
     key_ids = sorted({p.item.key_id for p in batch})
     account_ids = sorted({p.item.task.account_id for p in batch})
-    active = {row.id: int(row.active_tasks) for row in conn.execute(_KEYS, {"ids": key_ids})}
-    balance = {row.id: int(row.balance) for row in conn.execute(_BALANCES, {"ids": account_ids})}
+    if conn.dialect.name == "postgresql":  # both locks in one round trip
+        rows = conn.execute(_LOCK_BOTH, {"key_ids": key_ids, "account_ids": account_ids}).all()
+        active = {row.id: int(row.value) for row in rows if row.kind == "key"}
+        balance = {row.id: int(row.value) for row in rows if row.kind == "account"}
+    else:
+        active = {row.id: int(row.active_tasks) for row in conn.execute(_KEYS, {"ids": key_ids})}
+        balance = {row.id: int(row.balance) for row in conn.execute(_BALANCES, {"ids": account_ids})}
     accepted: list[tuple[NewTask, int]] = []  # with the account's balance after its hold
     for pending in batch:
         new, task = pending.item, pending.item.task
