@@ -16,7 +16,7 @@ arrival order, each answered after the commit (``commit_batch``):
   together: their tasks, the keys' counts, the accounts' new balances and the hold entries, each
   entry with the balance after it, in submit order (so the entries' ids follow it, as
   ``ledger.verify`` expects). On PostgreSQL that is one statement (one round trip) after the one
-  that locks the rows; on SQLite four, each run for all rows at once. Instead of four statements
+  that locks the rows; on SQLite four (after the two reads), each for all rows at once. Instead of four statements
   per submit, and the contended rows locked once per batch.
 - with an idempotency key among them, each submit runs ``write_one`` in its own SAVEPOINT, so a
   refusal rolls back that submit alone (a key's claim can depend on an earlier submit of the
