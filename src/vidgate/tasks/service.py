@@ -16,6 +16,7 @@ from typing import Any
 
 from ulid import ULID
 
+from vidgate.billing.pricebook import PriceBook
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, parse_request
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited, RequestError, TaskNotFound
@@ -82,28 +83,37 @@ class TaskService:
         return task
 
     async def submit_on_loop(self, principal: Principal, body: Any, idempotency: IdempotencyKey | None = None) -> Task:
-        """``submit`` for a coroutine: the checks on the event loop (no I/O), then a wait there for
-        the transaction the submit shares with others (``TaskStore.insert_with_hold_on_loop``),
-        with no thread of its own. With an ``idempotency`` key, whose replay reads the database,
+        """``submit`` for a coroutine: the checks on the event loop, then a wait there for the
+        transaction the submit shares with others (``TaskStore.insert_with_hold_on_loop``), with
+        no thread of its own. When that would read the database on the loop (an ``idempotency``
+        key, whose replay reads it; the price table's check for a newer version, once a second)
         it is ``submit`` in a worker thread."""
-        if idempotency is not None:
-            return await asyncio.to_thread(self.submit, principal, body, idempotency)
-        req, hold = self._priced(body)
-        try:
-            task = await self.store.tasks.insert_with_hold_on_loop(**self._new_task(principal, req, hold))
-        except (TooManyActiveTasks, NotEnoughFunds) as exc:
-            raise self._refusal(exc) from None
-        self._submitted(task)
-        return task
+        if idempotency is None:
+            req = self._checked(body)
+            book = self.prices
+            hold = book.hold_from_memory(req) if isinstance(book, PriceBook) else book.hold(req)
+            if hold is not None:
+                try:
+                    task = await self.store.tasks.insert_with_hold_on_loop(**self._new_task(principal, req, hold))
+                except (TooManyActiveTasks, NotEnoughFunds) as exc:
+                    raise self._refusal(exc) from None
+                self._submitted(task)
+                return task
+        return await asyncio.to_thread(self.submit, principal, body, idempotency)
 
     def _priced(self, body: Any) -> tuple[GenerationRequest, int]:
         """The request checked (RequestError) and the money it holds."""
+        req = self._checked(body)
+        return req, self.prices.hold(req)
+
+    def _checked(self, body: Any) -> GenerationRequest:
+        """The request, or RequestError; no I/O."""
         req = parse_request(body)
         for ref in req.media_refs():
             check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
         if req.callback_url is not None:
             check_callback_url(req.callback_url, self.fetch_policy)
-        return req, self.prices.hold(req)
+        return req
 
     def _new_task(self, principal: Principal, req: GenerationRequest, hold: int) -> dict[str, Any]:
         return {
