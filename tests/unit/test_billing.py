@@ -93,3 +93,28 @@ def test_the_price_book_keeps_its_table_while_the_database_is_unavailable() -> N
     store.prices.current_version = down  # type: ignore[method-assign]
     assert book.price(req, 5) == before  # the last table read, not an error
     store.close()
+
+
+def test_the_price_book_says_when_a_hold_needs_no_database_read() -> None:
+    """``hold_from_memory``: the hold between two checks for a newer table, None when the next
+    ``hold`` would read the database (the event loop then prices in a thread)."""
+    from vidgate.billing.pricebook import PriceBook
+    from vidgate.store import Store
+
+    store = Store.from_url("sqlite://")
+    book = PriceBook.open(store.prices, PriceTable.load(), source="test", refresh_seconds=60.0)
+    req = parse_request({"model": "kling-v2-6", "prompt": "a"})
+    assert book.hold_from_memory(req) is None  # nothing read yet
+
+    def counted() -> int:
+        reads.append(1)
+        return version()
+
+    version, reads = store.prices.current_version, []
+    store.prices.current_version = counted  # type: ignore[method-assign]
+    held = book.hold(req)  # reads the version once
+    assert book.hold_from_memory(req) == held and len(reads) == 1  # then from memory, no read
+    every_time = PriceBook(store.prices, refresh_seconds=0.0)  # checks before every hold
+    assert every_time.hold(req) == held and len(reads) == 2
+    assert every_time.hold_from_memory(req) is None and len(reads) == 2  # its next check is due
+    store.close()

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.body import read_json
 from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
@@ -59,5 +58,5 @@ async def answer_submit(request: Request, ctx: AppContext, caller: Principal) ->
     body = await read_json(request, ctx.settings.max_body_bytes)
     key = idempotency_key(request.headers.get("idempotency-key"), body)
     ctx.submitted_to(request)
-    task = await run_in_threadpool(ctx.tasks.submit, caller, body, key)
+    task = await ctx.tasks.submit_on_loop(caller, body, key)
     return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]})

@@ -97,6 +97,15 @@ class PriceBook:
     def hold(self, req: GenerationRequest) -> int:
         return self.current().hold(req)
 
+    def hold_from_memory(self, req: GenerationRequest) -> int | None:
+        """``hold`` when the table in force is known without reading the database (between two
+        checks for a newer one, or while it cannot be read); None when ``hold`` would read it now.
+        For an event loop, which must not wait for the database."""
+        table = self._table
+        if table is None or time.monotonic() >= self._next_check:
+            return None
+        return table.hold(req)
+
     def _refresh(self) -> None:
         known = self._stored.version if self._stored else None
         if self.store.current_version() != known:

@@ -14,20 +14,23 @@ more processor time than sending it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from vidgate.i18n import Message
-from vidgate.store import ledger, outbox
+from vidgate.store import outbox
 from vidgate.store.db import Database
-from vidgate.store.errors import NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
+from vidgate.store.errors import TaskAlreadyEnded
+from vidgate.store.groupcommit import GroupCommit, LoopGroupCommit
 from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
@@ -40,8 +43,9 @@ from vidgate.store.settlement import (
     owned,
     settle_completed,
 )
+from vidgate.store.submits import NewTask, commit_batch, new_task
 from vidgate.store.sweep import SweepResult, sweep
-from vidgate.store.tables import P, api_keys, tasks
+from vidgate.store.tables import P, tasks
 from vidgate.tasks.model import Status, Task, moved_to
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
@@ -88,9 +92,6 @@ _SHOWN_COLUMNS = tuple(field.name for field in dataclasses.fields(Task) if field
 _SHOWN = sa.select(*(tasks.c[name] for name in _SHOWN_COLUMNS)).where(
     tasks.c.id == P("task_id"), tasks.c.account_id == P("account_id")
 )
-_INSERT = sa.insert(tasks)
-_COUNT_IN = sa.update(api_keys).where(api_keys.c.id == P("key_id")).values(active_tasks=api_keys.c.active_tasks + 1)
-_COUNT_IN_LIMITED = _COUNT_IN.where(api_keys.c.active_tasks < P("limit"))
 _OLDEST_PENDING = (
     sa.select(tasks.c.id)
     .where(
@@ -140,6 +141,10 @@ _COMPLETE = (
 class TaskStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._submits: GroupCommit[NewTask, Task] = GroupCommit(functools.partial(commit_batch, db))
+        #: the same for coroutines, one per event loop
+        self._loop_submits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopGroupCommit[NewTask, Task]]
+        self._loop_submits = weakref.WeakKeyDictionary()
 
     # --- submit and read -------------------------------------------------------------------
     def insert_with_hold(
@@ -158,31 +163,52 @@ class TaskStore:
     ) -> Task:
         """Claim ``idempotency`` (KeyAlreadyUsed if live), count the task in (TooManyActiveTasks),
         insert it and hold ``hold`` (NotEnoughFunds): all of it or nothing."""
-        now = time.time()
-        task = Task(
-            id=task_id,
+        new = new_task(
+            task_id=task_id,
             account_id=account_id,
+            key_id=key_id,
             model=model,
-            status=Status.PENDING,
-            progress=0,
             request=request,
             hold=hold,
-            cost=0,
             estimated_time=estimated_time,
-            created_at=now,
+            max_active_per_key=max_active_per_key,
+            idempotency=idempotency,
             openai_fields=openai_fields,
         )
-        values = {k: v for k, v in dataclasses.asdict(task).items() if v is not None and k in tasks.c}
-        with self.db.write() as conn:
-            if idempotency is not None:
-                idempotency.claim(conn, account_id, task_id, now)
-            self._count_in(conn, key_id, max_active_per_key)
-            conn.execute(
-                _INSERT, {**values, "key_id": key_id, "callback_url": request.get("callback_url"), "updated_at": now}
-            )
-            balance = ledger.post(conn, account_id, "hold", -hold, task_id=task_id, require_funds=True)
-            if balance is None:  # raising rolls the insert back: no task, no money moved
-                raise NotEnoughFunds(account_id, ledger.balance(conn, account_id), hold)
+        # with the submits that arrive meanwhile, in one transaction; answered once it commits
+        task = self._submits.run(new)
+        self.db.notify_pending()
+        return task
+
+    async def insert_with_hold_on_loop(
+        self,
+        *,
+        task_id: str,
+        account_id: str,
+        key_id: str,
+        model: str,
+        request: dict[str, Any],
+        hold: int,
+        estimated_time: int,
+        max_active_per_key: int | None = None,
+    ) -> Task:
+        """``insert_with_hold`` (without an idempotency key) for a coroutine: it waits on the event
+        loop, and the transaction it shares with the others waiting runs in a worker thread."""
+        new = new_task(
+            task_id=task_id,
+            account_id=account_id,
+            key_id=key_id,
+            model=model,
+            request=request,
+            hold=hold,
+            estimated_time=estimated_time,
+            max_active_per_key=max_active_per_key,
+        )
+        loop = asyncio.get_running_loop()
+        group = self._loop_submits.get(loop)
+        if group is None:
+            group = self._loop_submits[loop] = LoopGroupCommit(functools.partial(commit_batch, self.db))
+        task = await group.run(new)
         self.db.notify_pending()
         return task
 
@@ -354,14 +380,3 @@ class TaskStore:
         """Call ``wake`` whenever another process queues a task (PostgreSQL NOTIFY), until
         ``stop``. Hears nothing on SQLite, whose writers share the process with their workers."""
         self.db.listen_pending(stop, wake)
-
-    # --- helpers ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _count_in(conn: Connection, key_id: str, limit: int | None) -> None:
-        """One more active task for the key, unless that breaks its limit (one guarded update,
-        which also queues concurrent submits of the same key behind each other)."""
-        bump = _COUNT_IN if limit is None else _COUNT_IN_LIMITED
-        if conn.execute(bump, {"key_id": key_id, "limit": limit}).rowcount == 0:
-            assert limit is not None  # the unlimited update always matches the key
-            raise TooManyActiveTasks(key_id, limit)

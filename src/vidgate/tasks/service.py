@@ -6,6 +6,7 @@ Idempotency-Key live with another body a 409 (``tasks.idempotency``)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 from ulid import ULID
 
+from vidgate.billing.pricebook import PriceBook
 from vidgate.billing.prices import Pricing
 from vidgate.catalog import GenerationRequest, parse_request
 from vidgate.errors import Conflict, InsufficientBalance, RateLimited, RequestError, TaskNotFound
@@ -72,13 +74,7 @@ class TaskService:
         or a 409 (another body). ``openai_fields``: what OpenAI's video API showed of the
         request in its own terms (``openai_api``), kept with the task."""
         try:
-            req = parse_request(body)
-            self.refuse(req)
-            for ref in req.media_refs():
-                check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
-            if req.callback_url is not None:
-                check_callback_url(req.callback_url, self.fetch_policy)
-            hold = self.prices.hold(req)
+            req, hold = self._priced(body)
         except RequestError:
             # a body accepted once may be refused now (prices changed): its key still answers
             if idempotency is not None:
@@ -90,36 +86,80 @@ class TaskService:
             raise
         try:
             task = self.store.tasks.insert_with_hold(
-                task_id=f"task_{ULID()}",
-                account_id=principal.account_id,
-                key_id=principal.key_id,
-                model=req.model,
-                request=req.model_dump(mode="json", by_alias=True, exclude_none=True),
-                hold=hold,
-                estimated_time=self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
-                max_active_per_key=principal.max_active_tasks or self.max_active_per_key,
-                idempotency=idempotency,
-                openai_fields=openai_fields,
+                **self._new_task(principal, req, hold), idempotency=idempotency, openai_fields=openai_fields
             )
         except KeyAlreadyUsed as used:
             return self._replay(used)
-        except TooManyActiveTasks as exc:
-            raise RateLimited(
+        except (TooManyActiveTasks, NotEnoughFunds) as exc:
+            raise self._refusal(exc) from None
+        self._submitted(task)
+        return task
+
+    async def submit_on_loop(self, principal: Principal, body: Any, idempotency: IdempotencyKey | None = None) -> Task:
+        """``submit`` for a coroutine: the checks on the event loop, then a wait there for the
+        transaction the submit shares with others (``TaskStore.insert_with_hold_on_loop``), with
+        no thread of its own. When that would read the database on the loop (an ``idempotency``
+        key, whose replay reads it; the price table's check for a newer version, once a second)
+        it is ``submit`` in a worker thread."""
+        if idempotency is None:
+            req = self._checked(body)
+            book = self.prices
+            hold = book.hold_from_memory(req) if isinstance(book, PriceBook) else book.hold(req)
+            if hold is not None:
+                try:
+                    task = await self.store.tasks.insert_with_hold_on_loop(**self._new_task(principal, req, hold))
+                except (TooManyActiveTasks, NotEnoughFunds) as exc:
+                    raise self._refusal(exc) from None
+                self._submitted(task)
+                return task
+        return await asyncio.to_thread(self.submit, principal, body, idempotency)
+
+    def _priced(self, body: Any) -> tuple[GenerationRequest, int]:
+        """The request checked (RequestError) and the money it holds."""
+        req = self._checked(body)
+        return req, self.prices.hold(req)
+
+    def _checked(self, body: Any) -> GenerationRequest:
+        """The request, or RequestError; no I/O."""
+        req = parse_request(body)
+        self.refuse(req)
+        for ref in req.media_refs():
+            check_url(ref.url, ref.kind, self.fetch_policy, ref.param)
+        if req.callback_url is not None:
+            check_callback_url(req.callback_url, self.fetch_policy)
+        return req
+
+    def _new_task(self, principal: Principal, req: GenerationRequest, hold: int) -> dict[str, Any]:
+        return {
+            "task_id": f"task_{ULID()}",
+            "account_id": principal.account_id,
+            "key_id": principal.key_id,
+            "model": req.model,
+            "request": req.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "hold": hold,
+            "estimated_time": self.estimated_times.get(req.model, DEFAULT_ESTIMATED_TIME),
+            "max_active_per_key": principal.max_active_tasks or self.max_active_per_key,
+        }
+
+    @staticmethod
+    def _refusal(exc: TooManyActiveTasks | NotEnoughFunds) -> RequestError:
+        if isinstance(exc, TooManyActiveTasks):
+            return RateLimited(
                 Message(
                     "this key already has {limit} active tasks, its limit; wait for one to finish", limit=exc.limit
                 ),
                 retry_after=5,
-            ) from None
-        except NotEnoughFunds as exc:
-            raise InsufficientBalance(
-                Message(
-                    "this task costs up to {amount:g} and the account balance cannot cover it; top up and retry",
-                    amount=exc.needed / 1e6,
-                )
-            ) from None
+            )
+        return InsufficientBalance(
+            Message(
+                "this task costs up to {amount:g} and the account balance cannot cover it; top up and retry",
+                amount=exc.needed / 1e6,
+            )
+        )
+
+    def _submitted(self, task: Task) -> None:
         events.submitted(task)
         self.on_submit()
-        return task
 
     def _replay(self, used: KeyAlreadyUsed) -> Task:
         """The task an earlier submit with the key made, or a 409 if that submit's body differs."""
