@@ -197,3 +197,29 @@ def test_a_batch_locks_its_keys_before_its_accounts(store: Store) -> None:
             other.rollback()
             writing.result(timeout=10)
     assert [p.error for p in batch] == [None, None] and store.tasks.get("task_2") is not None
+
+
+def test_what_openais_api_keeps_with_a_task_is_written_by_a_batch_and_read_back_by_a_poll(store: Store) -> None:
+    """A submit of OpenAI's video API carries its own fields (``openai_fields``); in a batch with
+    others they are written with its task, and both reads (``get`` and the poll's ``shown``) give
+    them back as written."""
+    acct = Account(store)
+    fields = {"size": "1280x720", "seconds": "5", "remixed_from_video_id": "task_original"}
+    plain = submit_of(acct, "task_plain")
+    mine = new_task(
+        task_id="task_openai",
+        account_id=acct.id,
+        key_id=acct.key_id,
+        model="kling-v3",
+        request={"model": "kling-v3", "prompt": "x"},
+        hold=HOLD,
+        estimated_time=10,
+        openai_fields=fields,
+    )
+    batch: list[Pending[NewTask, Task]] = [Pending(plain), Pending(mine)]
+    commit_batch(store.db, batch)
+    assert all(p.error is None for p in batch)
+    for read in (store.tasks.get("task_openai"), store.tasks.shown("task_openai", acct.id)):
+        assert read is not None and read.openai_fields == fields
+    for read in (store.tasks.get("task_plain"), store.tasks.shown("task_plain", acct.id)):
+        assert read is not None and read.openai_fields is None

@@ -59,8 +59,12 @@ class VideoService:
             raise translated.refused(exc) from None
 
     def get(self, principal: Principal, video_id: str) -> Task:
-        """The caller's task with its request (TaskNotFound if it is not theirs)."""
-        return self.tasks.get(principal, task_id(video_id))
+        """The caller's task with its request (TaskNotFound if it is not theirs); a poll's read
+        (``TaskService.get``) leaves the request out."""
+        found = self.store.tasks.get(task_id(video_id), principal.account_id)
+        if found is None:
+            raise TaskNotFound(Message("no task {task_id!r} for this account", task_id=video_id))
+        return found
 
     def read(self, principal: Principal, video_id: str) -> tuple[Task, dict[str, Any]]:
         """The caller's task and what its video object shows of its request, without reading

@@ -237,14 +237,15 @@ _WRITE_ALL = sa.text(
     """
 WITH new_tasks AS (
     INSERT INTO tasks (id, account_id, key_id, model, status, progress, request, hold, cost,
-                       estimated_time, created_at, attempts, callback_url, updated_at)
+                       estimated_time, created_at, attempts, callback_url, updated_at, openai_fields)
     SELECT t.id, t.account_id, t.key_id, t.model, 'pending', 0, CAST(t.request AS json), t.hold, 0,
-           t.estimated_time, t.created_at, 0, t.callback_url, t.created_at
+           t.estimated_time, t.created_at, 0, t.callback_url, t.created_at, CAST(t.openai_fields AS json)
     FROM unnest(CAST(:task_ids AS text[]), CAST(:account_ids AS text[]), CAST(:key_ids AS text[]),
                 CAST(:models AS text[]), CAST(:requests AS text[]), CAST(:holds AS bigint[]),
                 CAST(:estimated_times AS integer[]), CAST(:created_ats AS double precision[]),
-                CAST(:callback_urls AS text[]))
-         AS t(id, account_id, key_id, model, request, hold, estimated_time, created_at, callback_url)
+                CAST(:callback_urls AS text[]), CAST(:openai_fields AS text[]))
+         AS t(id, account_id, key_id, model, request, hold, estimated_time, created_at, callback_url,
+              openai_fields)
 ), counted AS (
     UPDATE api_keys SET active_tasks = api_keys.active_tasks + c.n
     FROM unnest(CAST(:counted_keys AS text[]), CAST(:counts AS integer[])) AS c(id, n)
@@ -281,6 +282,7 @@ def _write_in_one_statement(conn: Connection, accepted: list[tuple[NewTask, int]
             "estimated_times": [t.estimated_time for t in tasks_],
             "created_ats": [t.created_at for t in tasks_],
             "callback_urls": [new.row["callback_url"] for new, _ in accepted],
+            "openai_fields": [None if t.openai_fields is None else json.dumps(t.openai_fields) for t in tasks_],
             "counted_keys": list(counts),
             "counts": list(counts.values()),
             "held_accounts": held,

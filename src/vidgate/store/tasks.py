@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import json
 import threading
 import time
 import weakref
@@ -92,6 +93,8 @@ _SHOWN_COLUMNS = tuple(field.name for field in dataclasses.fields(Task) if field
 _SHOWN = sa.select(*(tasks.c[name] for name in _SHOWN_COLUMNS)).where(
     tasks.c.id == P("task_id"), tasks.c.account_id == P("account_id")
 )
+#: of those, the JSON ones (``openai_fields``): SQLite's driver gives them as text (``Database.fetch_one``)
+_SHOWN_JSON = tuple(name for name in _SHOWN_COLUMNS if isinstance(tasks.c[name].type, sa.JSON))
 _OLDEST_PENDING = (
     sa.select(tasks.c.id)
     .where(
@@ -225,6 +228,9 @@ class TaskStore:
         if row is None:
             return None
         fields = dict(zip(_SHOWN_COLUMNS, row, strict=True))
+        for name in _SHOWN_JSON:
+            if isinstance(fields[name], str):
+                fields[name] = json.loads(fields[name])
         return task_from_row({**fields, "request": {}})
 
     # --- the queue -------------------------------------------------------------------------
