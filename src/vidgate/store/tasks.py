@@ -21,7 +21,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any
 
@@ -95,6 +95,19 @@ _SHOWN = sa.select(*(tasks.c[name] for name in _SHOWN_COLUMNS)).where(
 )
 #: of those, the JSON ones (``openai_fields``): SQLite's driver gives them as text (``Database.fetch_one``)
 _SHOWN_JSON = tuple(name for name in _SHOWN_COLUMNS if isinstance(tasks.c[name].type, sa.JSON))
+
+
+def _shown_task(row: Sequence[Any] | None) -> Task | None:
+    """A ``_SHOWN`` row as the task a poll shows (its request ``{}``), or None."""
+    if row is None:
+        return None
+    fields = dict(zip(_SHOWN_COLUMNS, row, strict=True))
+    for name in _SHOWN_JSON:
+        if isinstance(fields[name], str):
+            fields[name] = json.loads(fields[name])
+    return task_from_row({**fields, "request": {}})
+
+
 _OLDEST_PENDING = (
     sa.select(tasks.c.id)
     .where(
@@ -224,14 +237,11 @@ class TaskStore:
     def shown(self, task_id: str, account_id: str) -> Task | None:
         """The account's task as a poll shows it, without its request (``{}``): the hot path's
         read, by the database's cheapest way to read one row (``Database.fetch_one``)."""
-        row = self.db.fetch_one(_SHOWN, {"task_id": task_id, "account_id": account_id})
-        if row is None:
-            return None
-        fields = dict(zip(_SHOWN_COLUMNS, row, strict=True))
-        for name in _SHOWN_JSON:
-            if isinstance(fields[name], str):
-                fields[name] = json.loads(fields[name])
-        return task_from_row({**fields, "request": {}})
+        return _shown_task(self.db.fetch_one(_SHOWN, {"task_id": task_id, "account_id": account_id}))
+
+    async def shown_async(self, task_id: str, account_id: str) -> Task | None:
+        """``shown`` for a caller on the event loop, read without leaving it (``Database.fetch_one_async``)."""
+        return _shown_task(await self.db.fetch_one_async(_SHOWN, {"task_id": task_id, "account_id": account_id}))
 
     # --- the queue -------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float) -> Task | None:
