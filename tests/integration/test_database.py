@@ -99,7 +99,7 @@ def test_the_async_read_sees_what_the_sync_one_does_and_closes_its_connections(p
     assert closed >= 1  # its connections were closed at shutdown
 
 
-def test_a_dropped_connection_fails_one_async_read_at_most_then_reads_recover(pg: tuple[Store, str]) -> None:
+def test_a_dropped_connection_costs_no_async_read(pg: tuple[Store, str]) -> None:
     store, url = pg
     account = store.accounts.create_account("a", 1_000)
 
@@ -117,9 +117,7 @@ def test_a_dropped_connection_fails_one_async_read_at_most_then_reads_recover(pg
             await store.db.close_async()
         return seen
 
-    seen = asyncio.run(reads())
-    assert seen.count("unavailable") <= 1, seen
-    assert seen[-2:] == [(account.id, 1_000)] * 2, seen
+    assert asyncio.run(reads()) == [(account.id, 1_000)] * 4  # each read that met one was made again
 
 
 def test_an_idle_async_connection_is_pinged_and_replaced(

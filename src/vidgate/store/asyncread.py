@@ -10,9 +10,10 @@ Faults are met as the synchronous pool meets them (``store.db``):
 
 - a connection back from the pool after ``PING_IDLE_S`` idle is pinged first, and replaced if
   the server dropped it; a busy one is not pinged;
-- a statement that meets a dropped connection (a restart, a failover) fails alone, as
-  ``StoreUnavailable`` (503 to the client); the pool then checks its idle connections and
-  replaces the dropped ones, so the next read finds a live one;
+- a read that meets a dropped connection (a restart, a failover) has the pool check its idle
+  connections (the dropped ones are replaced) and is made once more, on a live one: a read
+  changes nothing, so making it again is safe; should that fail too, it is
+  ``StoreUnavailable`` (503 to the client);
 - a server that cannot be reached gives ``StoreUnavailable`` after ``WAIT_S`` at most.
 
 The pool belongs to the event loop that opened it (the server's); ``close`` at shutdown.
@@ -35,8 +36,9 @@ from vidgate.store.errors import StoreUnavailable
 #: connections kept open, and the most at once (the synchronous pool keeps 30 beside these)
 MIN_SIZE = 2
 MAX_SIZE = 10
-#: the longest a read waits for a connection before the database counts as unavailable
-WAIT_S = 10.0
+#: the longest a read waits for a connection before the database counts as unavailable (the
+#: pool keeps trying to connect meanwhile; libpq's own connect timeout is as long)
+WAIT_S = 5.0
 
 Compiled = tuple[str, dict[str, Callable[[Any], Any]]]
 
@@ -62,15 +64,18 @@ class AsyncReader:
         sql, convert = self._compiled(statement)
         args = {name: convert[name](value) if name in convert else value for name, value in params.items()}
         pool = await self._ready()
-        try:
-            async with pool.connection(timeout=WAIT_S) as conn:
-                cursor = await conn.execute(sql, args)
-                return await cursor.fetchone()
-        except PoolTimeout as exc:
-            raise StoreUnavailable(f"no database connection within {WAIT_S:g} s") from exc
-        except psycopg.OperationalError as exc:  # a dropped connection, a server going away
-            await pool.check()  # replace the idle ones that were dropped with it
-            raise StoreUnavailable.because(exc) from exc
+        for attempt in (1, 2):
+            try:
+                async with pool.connection(timeout=WAIT_S) as conn:
+                    cursor = await conn.execute(sql, args)
+                    return await cursor.fetchone()
+            except PoolTimeout as exc:
+                raise StoreUnavailable(f"no database connection within {WAIT_S:g} s") from exc
+            except psycopg.OperationalError as exc:  # a dropped connection, a server going away
+                if attempt == 2:
+                    raise StoreUnavailable.because(exc) from exc
+                await pool.check()  # replace the idle ones dropped with it; then read once more
+        raise AssertionError("unreachable")  # the second attempt returned or raised
 
     async def close(self) -> None:
         """Close the pool (at shutdown); a later read opens a new one."""

@@ -232,8 +232,8 @@ class Database:
         """``fetch_one`` for a caller on the event loop, without leaving it. On SQLite the same
         local read (a lookup in a file; in WAL mode a reader never waits for the writer); on
         PostgreSQL on a connection of psycopg's async driver (``store.asyncread``), in
-        autocommit: the same one statement, the same snapshot. A dropped connection fails this
-        one read (``StoreUnavailable``); the next finds a live one."""
+        autocommit: the same one statement, the same snapshot. A read that meets a dropped
+        connection is made again on a live one; ``StoreUnavailable`` if the database is away."""
         if self._async_reader is None:
             return self.fetch_one(statement, params)
         return await self._async_reader.fetch_one(statement, params)
