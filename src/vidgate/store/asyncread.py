@@ -61,6 +61,14 @@ class AsyncReader:
 
     async def fetch_one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row ``statement`` reads (its columns in order, as the driver gives them), or None."""
+        rows = await self._fetch(statement, params, one=True)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row ``statement`` reads."""
+        return await self._fetch(statement, params, one=False)
+
+    async def _fetch(self, statement: sa.Select[Any], params: Mapping[str, Any], *, one: bool) -> list[Sequence[Any]]:
         sql, convert = self._compiled(statement)
         args = {name: convert[name](value) if name in convert else value for name, value in params.items()}
         pool = await self._ready()
@@ -68,7 +76,10 @@ class AsyncReader:
             try:
                 async with pool.connection(timeout=WAIT_S) as conn:
                     cursor = await conn.execute(sql, args)
-                    return await cursor.fetchone()
+                    if one:
+                        row = await cursor.fetchone()
+                        return [] if row is None else [row]
+                    return list(await cursor.fetchall())
             except PoolTimeout as exc:
                 raise StoreUnavailable(f"no database connection within {WAIT_S:g} s") from exc
             except psycopg.OperationalError as exc:  # a dropped connection, a server going away

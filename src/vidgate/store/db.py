@@ -238,6 +238,14 @@ class Database:
             return self.fetch_one(statement, params)
         return await self._async_reader.fetch_one(statement, params)
 
+    async def fetch_all_async(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row ``statement`` reads, as ``fetch_one_async`` reads one (on SQLite, through
+        ``read()``: a local read)."""
+        if self._async_reader is None:
+            with self.read() as conn:
+                return list(conn.execute(statement, dict(params)).tuples())
+        return await self._async_reader.fetch_all(statement, params)
+
     async def close_async(self) -> None:
         """Close what ``fetch_one_async`` opened on the running event loop (at the server's shutdown)."""
         if self._async_reader is not None:
