@@ -1,4 +1,4 @@
-"""PostgreSQL's one-row read on the event loop: the pending poll's (``Database.fetch_one_async``).
+"""PostgreSQL's reads on the event loop: the pending poll's (``Database.fetch_one_async``, ``fetch_all_async``).
 
 A poll of an active task reads its row on every request, so that its status is never older
 than its last change. Through SQLAlchemy that read needs a worker thread, and handing each
