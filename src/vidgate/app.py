@@ -102,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
             await ctx.hub.stop()
             ctx.keys.stop()
             ctx.limiter.close()
+            await store.db.close_async()
             store.close()
             process_ending()
 

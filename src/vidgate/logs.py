@@ -67,6 +67,12 @@ def configure(fmt: LogFormat = "text", level: int = logging.INFO) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # neither format writes the caller's file and line, the thread or the process: records do
+    # not gather them (the logging HOWTO's "Optimization"; a submit's log line is on its hot path)
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     if fmt == "json":  # uvicorn's own handlers would write text: its records go to ours instead
         for name in _UVICORN:
             logger = logging.getLogger(name)

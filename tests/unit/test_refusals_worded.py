@@ -56,7 +56,7 @@ class Refusing:
 
 
 def store(**parts: Refused) -> Store:
-    db = SimpleNamespace(reads_never_wait=False)
+    db = SimpleNamespace()
     return cast(Store, SimpleNamespace(db=db, **{name: Refusing(fact) for name, fact in parts.items()}))
 
 

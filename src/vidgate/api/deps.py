@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -47,13 +47,36 @@ class AppContext:
     webhook_links: Renderer
 
     def base_url(self, request: Request) -> str:
-        return self.settings.public_url or str(request.base_url)
+        return self.settings.public_url or request_base_url(request)
 
     def submitted_to(self, request: Request) -> None:
         """A task was submitted through ``request``: webhook bodies link its result as a poll
         through the same address would (unless VIDGATE_PUBLIC_URL fixes the address)."""
         if self.settings.public_url is None:
-            self.webhook_links.seen(str(request.base_url))
+            self.webhook_links.seen(request_base_url(request))
+
+
+#: ``request.base_url`` by what it is made of: Starlette builds it anew for every request
+_BASE_URLS: dict[tuple[Any, ...], str] = {}
+_BASE_URLS_KEPT = 256  # more (clients sending many Host headers): forget them all and start again
+
+
+def request_base_url(request: Request) -> str:
+    """``str(request.base_url)``, remembered by the parts of the request it is made of (its
+    scheme, server, root path and ``Host`` header), as Starlette reads them."""
+    scope = request.scope
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    key = (scope.get("scheme"), scope.get("server"), scope.get("root_path"), scope.get("app_root_path"), host)
+    url = _BASE_URLS.get(key)
+    if url is None:
+        if len(_BASE_URLS) >= _BASE_URLS_KEPT:
+            _BASE_URLS.clear()
+        url = _BASE_URLS[key] = str(request.base_url)
+    return url
 
 
 async def get_context(request: Request) -> AppContext:  # async: no thread hop for an attribute

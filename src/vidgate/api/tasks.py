@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.language import language
@@ -79,15 +78,11 @@ async def answer_task(request: Request, ctx: AppContext, caller: Principal, task
 
 async def own_task(ctx: AppContext, caller: Principal, task_id: str) -> Task:
     """The caller's task (TaskNotFound if it is not theirs). An ended task is answered from
-    memory, on the event loop; anything else is read from the database: on the loop too where
-    that is a local read (SQLite), else in a worker thread."""
+    memory; anything else is read from the database. Both on the event loop: SQLite's read is
+    a local one, PostgreSQL's goes through the async driver (``Database.fetch_one_async``)."""
     task = ctx.tasks.ended(caller, task_id)
     if task is None:
-        task = (
-            ctx.tasks.get(caller, task_id)
-            if ctx.tasks.reads_inline
-            else await run_in_threadpool(ctx.tasks.get, caller, task_id)
-        )
+        task = await ctx.tasks.get_on_loop(caller, task_id)
     return task
 
 

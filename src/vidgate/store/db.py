@@ -31,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from vidgate.store.announce import Announcement
+from vidgate.store.asyncread import AsyncReader
 from vidgate.store.errors import StoreUnavailable, is_unavailable
 from vidgate.store.fairlock import FairLock
 from vidgate.store.listen import PgListener
@@ -151,6 +152,12 @@ class Database:
         self._local = threading.local()
         self._readers: list[Any] | None = [] if self.is_sqlite and self._marker("") is not None else None
         self._driver_sql: dict[sa.Select[Any], tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
+        # PostgreSQL: ``fetch_one_async``'s connections (opened on first use, on the event loop)
+        self._async_reader = (
+            None
+            if self.is_sqlite
+            else AsyncReader(libpq_dsn(self.url), self.engine.dialect, PG_CONNECT_ARGS, lambda: PING_IDLE_S)
+        )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -220,6 +227,29 @@ class Database:
                 return row
             except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
                 raise sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error) from exc
+
+    async def fetch_one_async(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """``fetch_one`` for a caller on the event loop, without leaving it. On SQLite the same
+        local read (a lookup in a file; in WAL mode a reader never waits for the writer); on
+        PostgreSQL on a connection of psycopg's async driver (``store.asyncread``), in
+        autocommit: the same one statement, the same snapshot. A read that meets a dropped
+        connection is made again on a live one; ``StoreUnavailable`` if the database is away."""
+        if self._async_reader is None:
+            return self.fetch_one(statement, params)
+        return await self._async_reader.fetch_one(statement, params)
+
+    async def fetch_all_async(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row ``statement`` reads, as ``fetch_one_async`` reads one (on SQLite, through
+        ``read()``: a local read)."""
+        if self._async_reader is None:
+            with self.read() as conn:
+                return list(conn.execute(statement, dict(params)).tuples())
+        return await self._async_reader.fetch_all(statement, params)
+
+    async def close_async(self) -> None:
+        """Close what ``fetch_one_async`` opened on the running event loop (at the server's shutdown)."""
+        if self._async_reader is not None:
+            await self._async_reader.close()
 
     @contextmanager
     def _reader(self) -> Iterator[Any]:
@@ -321,14 +351,6 @@ class Database:
         return f"{database}-{channel}"
 
     @property
-    def reads_never_wait(self) -> bool:
-        """Whether a one-row read is quick enough to make on the event loop: SQLite's are a
-        lookup in a local file, and in WAL mode a reader never waits for a writer (its pool is
-        larger than the threads that can hold a connection at once). PostgreSQL's are a round
-        trip to a server that may be slow or away: those go to a worker thread."""
-        return self.is_sqlite
-
-    @property
     def tells_other_processes(self) -> bool:
         """Whether ``notify`` reaches other processes (PostgreSQL); on SQLite it does nothing."""
         return not self.is_sqlite
@@ -384,4 +406,6 @@ class Database:
                 self._readers.clear()
         for reader in readers:
             reader.close()
+        if self._async_reader is not None:
+            self._async_reader.forget()  # closed by ``close_async`` on its loop, if that still runs
         self.engine.dispose()

@@ -18,20 +18,23 @@ import asyncio
 import dataclasses
 import functools
 import json
+import operator
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from vidgate.i18n import Message
 from vidgate.store import outbox
 from vidgate.store.db import Database
 from vidgate.store.errors import TaskAlreadyEnded
 from vidgate.store.groupcommit import GroupCommit, LoopGroupCommit
+from vidgate.store.groupread import GroupedReads
 from vidgate.store.idempotency import IdempotencyKey
 from vidgate.store.settlement import (
     OWNED,
@@ -46,7 +49,7 @@ from vidgate.store.settlement import (
 )
 from vidgate.store.submits import NewTask, commit_batch, new_task
 from vidgate.store.sweep import SweepResult, sweep
-from vidgate.store.tables import P, tasks
+from vidgate.store.tables import Id, P, tasks
 from vidgate.tasks.model import Status, Task, moved_to
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
@@ -95,6 +98,25 @@ _SHOWN = sa.select(*(tasks.c[name] for name in _SHOWN_COLUMNS)).where(
 )
 #: of those, the JSON ones (``openai_fields``): SQLite's driver gives them as text (``Database.fetch_one``)
 _SHOWN_JSON = tuple(name for name in _SHOWN_COLUMNS if isinstance(tasks.c[name].type, sa.JSON))
+#: PostgreSQL: the same of several tasks at once (``shown_async``); the caller checks the account
+_SHOWN_MANY = sa.select(*(tasks.c[name] for name in _SHOWN_COLUMNS)).where(
+    tasks.c.id == sa.any_(P("task_ids", type_=postgresql.ARRAY(Id)))
+)
+_SHOWN_ID = _SHOWN_COLUMNS.index("id")
+_SHOWN_ACCOUNT = _SHOWN_COLUMNS.index("account_id")
+
+
+def _shown_task(row: Sequence[Any] | None) -> Task | None:
+    """A ``_SHOWN`` row as the task a poll shows (its request ``{}``), or None."""
+    if row is None:
+        return None
+    fields = dict(zip(_SHOWN_COLUMNS, row, strict=True))
+    for name in _SHOWN_JSON:
+        if isinstance(fields[name], str):
+            fields[name] = json.loads(fields[name])
+    return task_from_row({**fields, "request": {}})
+
+
 _OLDEST_PENDING = (
     sa.select(tasks.c.id)
     .where(
@@ -148,6 +170,10 @@ class TaskStore:
         #: the same for coroutines, one per event loop
         self._loop_submits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopGroupCommit[NewTask, Task]]
         self._loop_submits = weakref.WeakKeyDictionary()
+        #: PostgreSQL's polls, grouped per event loop (``shown_async``)
+        self._loop_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupedReads] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # --- submit and read -------------------------------------------------------------------
     def insert_with_hold(
@@ -224,14 +250,23 @@ class TaskStore:
     def shown(self, task_id: str, account_id: str) -> Task | None:
         """The account's task as a poll shows it, without its request (``{}``): the hot path's
         read, by the database's cheapest way to read one row (``Database.fetch_one``)."""
-        row = self.db.fetch_one(_SHOWN, {"task_id": task_id, "account_id": account_id})
-        if row is None:
-            return None
-        fields = dict(zip(_SHOWN_COLUMNS, row, strict=True))
-        for name in _SHOWN_JSON:
-            if isinstance(fields[name], str):
-                fields[name] = json.loads(fields[name])
-        return task_from_row({**fields, "request": {}})
+        return _shown_task(self.db.fetch_one(_SHOWN, {"task_id": task_id, "account_id": account_id}))
+
+    async def shown_async(self, task_id: str, account_id: str) -> Task | None:
+        """``shown`` for a caller on the event loop, read without leaving it. On SQLite the same
+        local read; on PostgreSQL on the async driver's connections, in one statement with the
+        polls that arrive together (``store.groupread``)."""
+        if self.db.is_sqlite:
+            return _shown_task(await self.db.fetch_one_async(_SHOWN, {"task_id": task_id, "account_id": account_id}))
+        loop = asyncio.get_running_loop()
+        reads = self._loop_reads.get(loop)
+        if reads is None:
+            reads = self._loop_reads[loop] = GroupedReads(self._shown_many, operator.itemgetter(_SHOWN_ID))
+        row = await reads.read(task_id)
+        return _shown_task(row if row is not None and row[_SHOWN_ACCOUNT] == account_id else None)
+
+    async def _shown_many(self, task_ids: list[str]) -> list[Sequence[Any]]:
+        return await self.db.fetch_all_async(_SHOWN_MANY, {"task_ids": task_ids})
 
     # --- the queue -------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float) -> Task | None:

@@ -58,8 +58,6 @@ class TaskService:
         #: raises RequestError for what no place serving the model would make (local engines' refusals)
         self.refuse = refuse
         self._ended: dict[str, Task] = {}
-        #: whether ``get`` may run on the event loop (a local SQLite read) rather than a thread
-        self.reads_inline = store.db.reads_never_wait
 
     def submit(
         self,
@@ -203,7 +201,13 @@ class TaskService:
         return task
 
     def get(self, principal: Principal, task_id: str) -> Task:
-        task = self.store.tasks.shown(task_id, principal.account_id)
+        return self._seen(self.store.tasks.shown(task_id, principal.account_id), task_id)
+
+    async def get_on_loop(self, principal: Principal, task_id: str) -> Task:
+        """``get`` for the event loop: the read does not leave it (``TaskStore.shown_async``)."""
+        return self._seen(await self.store.tasks.shown_async(task_id, principal.account_id), task_id)
+
+    def _seen(self, task: Task | None, task_id: str) -> Task:
         if task is None:  # someone else's task answers exactly like an unknown one
             raise TaskNotFound(Message("no task {task_id!r} for this account", task_id=task_id))
         if task.status.ended:
