@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from vidgate.api.deps import Ctx
+from vidgate.api.deps import AppContext, Ctx
 from vidgate.api.openapi import errors
 from vidgate.media.delivery import MEDIA_TYPE, respond
 
@@ -44,12 +44,28 @@ async def download(
     key: str, request: Request, ctx: Ctx, expires: str | None = None, signature: str | None = None
 ) -> Response:
     ctx.signer.verify(key, expires, signature)
+    return await deliver(request, ctx, key, expires=int(expires or 0))
+
+
+async def deliver(
+    request: Request,
+    ctx: AppContext,
+    key: str,
+    *,
+    expires: int,
+    media_type: str = MEDIA_TYPE,
+    filename: str = "video.mp4",
+) -> Response:
+    """The stored object ``key`` as the answer to ``request`` (its method, Range and If-Range),
+    from the configured storage, with ``media_type`` and ``filename``."""
     return await respond(
         ctx.storage,
         key,
         method=request.method,
         range_header=request.headers.get("range"),
         if_range=request.headers.get("if-range"),
-        expires=int(expires or 0),
+        expires=expires,
         presign=ctx.settings.s3_presign,
+        media_type=media_type,
+        filename=filename,
     )

@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from vidgate.api.body import parse_json, read_body
 from vidgate.api.deps import AppContext, Caller, Ctx
+from vidgate.api.files import deliver
 from vidgate.api.language import language
 from vidgate.api.openapi import openai_errors
-from vidgate.media.delivery import respond
 from vidgate.openai_api import variants
 from vidgate.openai_api.form import read_values
 from vidgate.openai_api.service import VideoService
@@ -166,14 +166,11 @@ async def video_content(
     ] = "video",
 ) -> Response:
     task, key = await run_in_threadpool(service(ctx).content, caller, video_id, variant)
-    return await respond(
-        ctx.storage,
+    return await deliver(
+        request,
+        ctx,
         key,
-        method=request.method,
-        range_header=request.headers.get("range"),
-        if_range=request.headers.get("if-range"),
         expires=task.expires_at or 0,
-        presign=ctx.settings.s3_presign,
         media_type=variants.MEDIA_TYPES[variant],
         filename=variants.FILENAMES[variant],
     )

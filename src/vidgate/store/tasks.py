@@ -209,30 +209,11 @@ class TaskStore:
         self.db.notify_pending()
         return task
 
-    async def insert_with_hold_on_loop(
-        self,
-        *,
-        task_id: str,
-        account_id: str,
-        key_id: str,
-        model: str,
-        request: dict[str, Any],
-        hold: int,
-        estimated_time: int,
-        max_active_per_key: int | None = None,
-    ) -> Task:
-        """``insert_with_hold`` (without an idempotency key) for a coroutine: it waits on the event
-        loop, and the transaction it shares with the others waiting runs in a worker thread."""
-        new = new_task(
-            task_id=task_id,
-            account_id=account_id,
-            key_id=key_id,
-            model=model,
-            request=request,
-            hold=hold,
-            estimated_time=estimated_time,
-            max_active_per_key=max_active_per_key,
-        )
+    async def insert_with_hold_on_loop(self, new: NewTask) -> Task:
+        """``insert_with_hold`` of ``new`` (``store.submits.new_task``, without an idempotency key)
+        for a coroutine: it waits on the event loop, and the transaction it shares with the others
+        waiting runs in a worker thread."""
+        assert new.idempotency is None, "a key's replay reads the database: insert_with_hold, in a thread"
         loop = asyncio.get_running_loop()
         group = self._loop_submits.get(loop)
         if group is None:

@@ -25,6 +25,7 @@ from vidgate.media.fetch import FetchPolicy, check_callback_url, check_url
 from vidgate.store import Principal, Store
 from vidgate.store.errors import KeyAlreadyUsed, NotEnoughFunds, TaskAlreadyEnded, TooManyActiveTasks
 from vidgate.store.idempotency import IdempotencyKey
+from vidgate.store.submits import new_task
 from vidgate.tasks import events
 from vidgate.tasks.idempotency import HEADER
 from vidgate.tasks.model import Status, Task
@@ -105,7 +106,8 @@ class TaskService:
             hold = book.hold_from_memory(req) if isinstance(book, PriceBook) else book.hold(req)
             if hold is not None:
                 try:
-                    task = await self.store.tasks.insert_with_hold_on_loop(**self._new_task(principal, req, hold))
+                    new = new_task(**self._new_task(principal, req, hold))
+                    task = await self.store.tasks.insert_with_hold_on_loop(new)
                 except (TooManyActiveTasks, NotEnoughFunds) as exc:
                     raise self._refusal(exc) from None
                 self._submitted(task)
