@@ -78,6 +78,21 @@ def test_an_ended_task_is_answered_from_memory_once_read(instant: Running, monke
             .json()["data"]["result"]["videos"][0]["url"][0]
             .startswith("http://example.test/files/")
         )  # the link follows the request
+        # the answer remembered for one address is not given to another: back to the first
+        assert [client.get(f"/v1/tasks/{task_id}").content for _ in range(2)] == [again[0].content] * 2
+        assert reads.calls == 1
+
+
+def test_an_ended_task_is_answered_in_the_language_asked_for(api_only: Running) -> None:
+    _, secret = api_only.new_account()
+    with api_only.client(secret) as client:  # no workers: the task waits until it is cancelled
+        task_id = client.post("/v1/videos/generations", json=GOOD).json()["data"][0]["task_id"]
+        assert client.post(f"/v1/tasks/{task_id}/cancel").status_code == 200
+        polls = [client.get(f"/v1/tasks/{task_id}", params={"language": lang}) for lang in ("en", "de", "en", "de")]
+        messages = [p.json()["data"]["error"]["message"] for p in polls]
+        assert [p.headers["content-language"] for p in polls] == ["en", "de", "en", "de"]
+        assert messages[0] == messages[2] == "the task was cancelled by the client before it started"
+        assert messages[1] == messages[3] == "die Aufgabe wurde vom Client abgebrochen, bevor sie begann"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

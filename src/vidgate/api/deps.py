@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from vidgate import logs
 from vidgate.accounts.keycache import KeyCache
 from vidgate.accounts.service import AccountService
+from vidgate.api.answers import EndedAnswers
 from vidgate.billing.pricebook import PriceBook
 from vidgate.config import Settings
 from vidgate.errors import AuthenticationFailed, NotFound, PermissionDenied
@@ -24,7 +25,7 @@ from vidgate.store import Principal, Store
 from vidgate.store.accounts import KEY_PREFIX
 from vidgate.store.ledger import MAX_ENTRY_ID
 from vidgate.tasks.hub import TaskHub
-from vidgate.tasks.service import TaskService
+from vidgate.tasks.service import ENDED_CACHE_ENTRIES, TaskService
 from vidgate.webhooks.service import Renderer, WebhookService
 
 
@@ -45,6 +46,8 @@ class AppContext:
     hub: TaskHub  # live progress streams' one watcher
     webhooks: WebhookService
     webhook_links: Renderer
+    #: the encoded answers of polled ended tasks (as many as the service keeps ended tasks)
+    ended_answers: EndedAnswers = field(default_factory=lambda: EndedAnswers(ENDED_CACHE_ENTRIES))
 
     def base_url(self, request: Request) -> str:
         return self.settings.public_url or request_base_url(request)

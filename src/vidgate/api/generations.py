@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
+from vidgate.api.answers import Prepared, encode
 from vidgate.api.body import read_json
 from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.openapi import errors
@@ -45,18 +46,18 @@ IDEMPOTENCY_KEY = {
     openapi_extra={"requestBody": REQUEST_BODY, "parameters": [IDEMPOTENCY_KEY]},
     response_model=dict[str, Any],
 )
-async def create_generation(request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
+async def create_generation(request: Request, ctx: Ctx, caller: Caller) -> Response:
     return await answer_submit(request, ctx, caller)
 
 
-async def submit(request: Request, ctx: AppContext) -> JSONResponse:
+async def submit(request: Request, ctx: AppContext) -> Response:
     """The route, for the hot-path middleware (``api.fastpath``): authenticate, then answer."""
     return await answer_submit(request, ctx, await get_principal(request, ctx))
 
 
-async def answer_submit(request: Request, ctx: AppContext, caller: Principal) -> JSONResponse:
+async def answer_submit(request: Request, ctx: AppContext, caller: Principal) -> Response:
     body = await read_json(request, ctx.settings.max_body_bytes)
     key = idempotency_key(request.headers.get("idempotency-key"), body)
     ctx.submitted_to(request)
     task = await ctx.tasks.submit_on_loop(caller, body, key)
-    return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]})
+    return Prepared(encode({"code": 200, "data": [{"status": "submitted", "task_id": task.id}]}))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
+from vidgate.api.answers import Prepared, encode
 from vidgate.api.deps import AppContext, Caller, Ctx, get_principal
 from vidgate.api.language import language
 from vidgate.api.openapi import errors
@@ -61,19 +62,28 @@ def list_task_page(
 @router.get(
     "/v1/tasks/{task_id}", summary="Read a task's status, progress, cost and result", response_model=dict[str, Any]
 )
-async def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
+async def get_task(task_id: str, request: Request, ctx: Ctx, caller: Caller) -> Response:
     return await answer_task(request, ctx, caller, task_id)
 
 
-async def read_task(request: Request, ctx: AppContext, task_id: str) -> JSONResponse:
+async def read_task(request: Request, ctx: AppContext, task_id: str) -> Response:
     """The route, for the hot-path middleware (``api.fastpath``): authenticate, then answer."""
     return await answer_task(request, ctx, await get_principal(request, ctx), task_id)
 
 
-async def answer_task(request: Request, ctx: AppContext, caller: Principal, task_id: str) -> JSONResponse:
+async def answer_task(request: Request, ctx: AppContext, caller: Principal, task_id: str) -> Response:
     # The envelope is plain JSON values: answered as built, without FastAPI validating and
-    # serialising it against the (schema-less) response model
-    return JSONResponse(envelope(await own_task(ctx, caller, task_id), request, ctx))
+    # serialising it against the (schema-less) response model. An ended task's answer is the
+    # same bytes every time (api.answers): encoded once, for its address and language.
+    task = ctx.tasks.ended(caller, task_id)
+    if task is None:
+        task = await ctx.tasks.get_on_loop(caller, task_id)
+        if not task.status.ended:
+            return Prepared(encode(envelope(task, request, ctx)))
+    base, lang = ctx.base_url(request), language(request)
+    return ctx.ended_answers.get(task.id, base, lang) or ctx.ended_answers.keep(
+        task.id, base, lang, envelope(task, request, ctx)
+    )
 
 
 async def own_task(ctx: AppContext, caller: Principal, task_id: str) -> Task:

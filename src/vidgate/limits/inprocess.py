@@ -19,14 +19,15 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def check(self, key: str, per_minute: int | None = None, now: float | None = None) -> None:
-        rate = Rate(per_minute or self.per_minute)
+        per_minute = per_minute or self.per_minute
+        interval = 60.0 / per_minute  # Rate's interval and tolerance, without making a Rate for each request
         now = time.monotonic() if now is None else now
         with self._lock:
             tat = max(self._tat.get(key, now), now)
-            wait = tat - rate.tolerance - now
+            wait = tat - (60.0 - interval) - now
             if wait > 0:
-                raise rate.refusal(wait)
-            self._tat[key] = tat + rate.interval
+                raise Rate(per_minute).refusal(wait)
+            self._tat[key] = tat + interval
 
     def close(self) -> None:
         """Nothing to release."""
