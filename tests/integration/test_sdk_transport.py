@@ -164,7 +164,9 @@ def mounted(http: httpx.Client | httpx.AsyncClient) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for pattern, transport in mounts.items():
         proxy = None if transport is None else transport._pool._proxy_url
-        found[pattern.pattern] = None if proxy is None else f"{proxy.scheme.decode()}://{proxy.host.decode()}:{proxy.port}"
+        found[pattern.pattern] = (
+            None if proxy is None else f"{proxy.scheme.decode()}://{proxy.host.decode()}:{proxy.port}"
+        )
     return found
 
 

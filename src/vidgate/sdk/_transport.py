@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-from typing import Any
 
 import httpx
 

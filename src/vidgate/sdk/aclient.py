@@ -49,7 +49,10 @@ class AsyncClient:
         self.config = _http.ClientConfig.resolve(api_key, base_url, timeout, max_retries)
         # the trust store is read by the first https:// request, not here (see _transport)
         self._http = httpx.AsyncClient(
-            timeout=self.config.timeout, follow_redirects=True, transport=AsyncLazyTLSTransport(), mounts=async_proxy_mounts()
+            timeout=self.config.timeout,
+            follow_redirects=True,
+            transport=AsyncLazyTLSTransport(),
+            mounts=async_proxy_mounts(),
         )
         self.videos = AsyncVideos(self)
         self.tasks = AsyncTasks(self)
