@@ -113,7 +113,9 @@ def _environment_proxies() -> list[tuple[str, str | None]]:
     """The URL patterns and proxies that ``httpx.Client(trust_env=True)`` reads from the
     environment when it is given no transport (``Client.__init__``, ``_get_proxy_map``): a proxy
     URL per pattern, None (the client's own transport) for each ``NO_PROXY`` entry. Read when
-    the client is made, as httpx does, and with httpx's own function, so that both agree."""
+    the client is made, as httpx does, and with httpx's own function, so that both agree; it is
+    not part of httpx's public API, so ``tests/integration/test_sdk_transport.py`` compares these
+    mounts with the ones httpx makes itself, and a change in httpx shows there."""
     from httpx._utils import get_environment_proxies
 
     return list(get_environment_proxies().items())
