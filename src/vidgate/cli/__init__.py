@@ -8,13 +8,17 @@ for demos); ``common`` holds what they share.
 Start-up is kept short, since every command pays it: a command's module is imported only when
 that command runs (or when ``--help`` lists it), and the modules import nothing but click at
 load time; the server, the database layer, the SDK's HTTP client and the progress bar are
-imported by the functions that use them.
+imported by the functions that use them. The command also keeps httpx's own command-line
+client out of the process (see ``keep_out_httpx_cli``).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import sys
+import types
+from importlib.machinery import ModuleSpec
+from typing import Any, NoReturn
 
 import click
 
@@ -56,6 +60,41 @@ class LazyGroup(click.Group):
                 raise TypeError(f"vidgate.cli.{module}.{attribute} is not a click command")
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        keep_out_httpx_cli()  # before any command's code imports httpx
+        return super().invoke(ctx)
+
+
+#: the name httpx's command-line client is imported under, by ``httpx/__init__.py``
+HTTPX_CLI = "httpx._main"
+
+
+def keep_out_httpx_cli() -> None:
+    """Register a stand-in for httpx's command-line client, unless httpx is already loaded.
+
+    ``import httpx`` runs ``from ._main import main`` only to offer ``httpx.main``, the entry
+    point of the ``httpx`` command, and that module imports click, pygments and rich's console,
+    progress, syntax and table whenever they are installed: 30-55 ms of every vidgate command
+    that talks HTTP, for a function vidgate never calls. A module already in ``sys.modules`` is
+    what an import finds, so httpx takes this stand-in instead, whose ``main()`` says why it
+    does nothing. Only the ``vidgate`` command does this, for each of its commands
+    (``LazyGroup.invoke``); programs that import the SDK, or the server, get httpx untouched,
+    and if httpx is already loaded nothing changes.
+    """
+    if "httpx" in sys.modules or HTTPX_CLI in sys.modules:
+        return
+    stand_in = types.ModuleType(HTTPX_CLI, "Stand-in for httpx's command-line client, left out by `vidgate`.")
+    stand_in.__spec__ = ModuleSpec(HTTPX_CLI, None, origin=__name__)
+    stand_in.__dict__["main"] = _httpx_cli_unavailable
+    sys.modules[HTTPX_CLI] = stand_in
+
+
+def _httpx_cli_unavailable() -> NoReturn:
+    raise SystemExit(
+        "httpx's command-line client is not available inside the vidgate command "
+        "(vidgate leaves it out to start faster); run the httpx command itself."
+    )
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS)

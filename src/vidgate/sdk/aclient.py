@@ -13,6 +13,7 @@ import httpx
 from httpx_sse import EventSource
 
 from vidgate.sdk import _http
+from vidgate.sdk._transport import AsyncLazyTLSTransport, async_proxy_mounts
 from vidgate.sdk.defaults import DEFAULT_MAX_RETRIES
 from vidgate.sdk.download import atomic_file, result_url, target_path
 from vidgate.sdk.errors import APIConnectionError
@@ -46,7 +47,13 @@ class AsyncClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         self.config = _http.ClientConfig.resolve(api_key, base_url, timeout, max_retries)
-        self._http = httpx.AsyncClient(timeout=self.config.timeout, follow_redirects=True)
+        # the trust store is read by the first https:// request, not here (see _transport)
+        self._http = httpx.AsyncClient(
+            timeout=self.config.timeout,
+            follow_redirects=True,
+            transport=AsyncLazyTLSTransport(),
+            mounts=async_proxy_mounts(),
+        )
         self.videos = AsyncVideos(self)
         self.tasks = AsyncTasks(self)
         self.models = AsyncModels(self)

@@ -17,6 +17,7 @@ import httpx
 from httpx_sse import EventSource
 
 from vidgate.sdk import _http
+from vidgate.sdk._transport import LazyTLSTransport, proxy_mounts
 from vidgate.sdk.defaults import DEFAULT_MAX_RETRIES
 from vidgate.sdk.download import atomic_file, result_url, target_path
 from vidgate.sdk.errors import APIConnectionError
@@ -50,7 +51,10 @@ class Client:
         max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         self.config = _http.ClientConfig.resolve(api_key, base_url, timeout, max_retries)
-        self._http = httpx.Client(timeout=self.config.timeout, follow_redirects=True)
+        # the trust store is read by the first https:// request, not here (see _transport)
+        self._http = httpx.Client(
+            timeout=self.config.timeout, follow_redirects=True, transport=LazyTLSTransport(), mounts=proxy_mounts()
+        )
         self.videos = Videos(self)
         self.tasks = Tasks(self)
         self.models = Models(self)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vidgate.i18n import Message
+if TYPE_CHECKING:  # an annotation only: the SDK reads the statuses here without the catalogues
+    from vidgate.i18n import Message
 
 
 class Status(StrEnum):
