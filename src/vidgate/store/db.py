@@ -216,17 +216,32 @@ class Database:
                 return conn.execute(statement, dict(params)).first()
         sql, names, convert = self._compiled(statement)
         args = [convert[name](params[name]) if name in convert else params[name] for name in names]
-        dbapi_error = self.engine.dialect.loaded_dbapi.Error
-        with translated(), self._reader() as connection:
+        if self._readers is None:  # in memory: the pool's connection (which must keep that database's one)
+            pooled = self.engine.raw_connection()
             try:
-                cursor = connection.execute(sql, args)
-                try:
-                    row: Sequence[Any] | None = cursor.fetchone()
-                finally:
-                    cursor.close()  # ends the statement: a kept connection must hold no snapshot
-                return row
-            except dbapi_error as exc:  # as SQLAlchemy raises it, for ``translated`` to judge
-                raise sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error) from exc
+                return self._first_row(pooled.driver_connection, sql, args)
+            finally:
+                pooled.close()
+        kept = getattr(self._local, "reader", None) or self._keep_reader()
+        try:
+            return self._first_row(kept, sql, args)
+        except BaseException:
+            self._drop_reader(kept)
+            raise
+
+    def _first_row(self, connection: Any, sql: str, args: list[Any]) -> Sequence[Any] | None:
+        """The first row of ``sql`` on SQLite's driver connection. All rows are fetched (a
+        statement of one row at most), which ends the statement: a kept connection must hold no
+        snapshot. Errors as ``translated`` has them, without a context manager per read."""
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            rows = connection.execute(sql, args).fetchall()
+        except dbapi_error as exc:  # as SQLAlchemy raises it
+            error = sa.exc.DBAPIError.instance(sql, args, exc, dbapi_error)
+            if is_unavailable(error):
+                raise StoreUnavailable.because(error) from exc
+            raise error from exc
+        return rows[0] if rows else None
 
     async def fetch_one_async(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
         """``fetch_one`` for a caller on the event loop, without leaving it. On SQLite the same
@@ -251,36 +266,27 @@ class Database:
         if self._async_reader is not None:
             await self._async_reader.close()
 
-    @contextmanager
-    def _reader(self) -> Iterator[Any]:
-        """SQLite's driver connection for ``fetch_one``: on a database file, this thread's own,
-        taken from the pool once (opened with the pool's settings) and kept, so that a read
-        does not pay the pool's checkout and return; one that meets an error is closed and not
-        kept. In memory, the pool's (which must keep that database's one connection)."""
-        if self._readers is None:
-            pooled = self.engine.raw_connection()
-            try:
-                yield pooled.driver_connection
-            finally:
-                pooled.close()
-            return
-        kept: Any = getattr(self._local, "reader", None)
-        if kept is None:
-            pooled = self.engine.raw_connection()
-            kept = pooled.dbapi_connection  # pysqlite's own connection (kept past the detach)
-            pooled.detach()  # this thread's from now on: the pool opens another in its place when it needs one
-            with self._notifiers_lock:
-                self._readers.append(kept)
-            self._local.reader = kept
-        try:
-            yield kept
-        except BaseException:
-            self._local.reader = None
-            with self._notifiers_lock:
-                if kept in self._readers:
-                    self._readers.remove(kept)
-            kept.close()
-            raise
+    def _keep_reader(self) -> Any:
+        """This thread's own SQLite driver connection for ``fetch_one`` (on a database file),
+        taken from the pool once (opened with the pool's settings) and kept, so that a read does
+        not pay the pool's checkout and return."""
+        assert self._readers is not None
+        pooled = self.engine.raw_connection()
+        kept = pooled.dbapi_connection  # pysqlite's own connection (kept past the detach)
+        pooled.detach()  # this thread's from now on: the pool opens another in its place when it needs one
+        with self._notifiers_lock:
+            self._readers.append(kept)
+        self._local.reader = kept
+        return kept
+
+    def _drop_reader(self, kept: Any) -> None:
+        """A kept connection that met an error is closed and not kept."""
+        self._local.reader = None
+        assert self._readers is not None
+        with self._notifiers_lock:
+            if kept in self._readers:
+                self._readers.remove(kept)
+        kept.close()
 
     def _compiled(self, statement: sa.Select[Any]) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
         """SQLite's text of ``statement``, the names of its parameters in their order and their

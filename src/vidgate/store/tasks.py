@@ -106,15 +106,27 @@ _SHOWN_ID = _SHOWN_COLUMNS.index("id")
 _SHOWN_ACCOUNT = _SHOWN_COLUMNS.index("account_id")
 
 
+_TASK_FIELDS = tuple(field.name for field in dataclasses.fields(Task))
+_REQUEST_AT = _TASK_FIELDS.index("request")
+_STATUS_AT, _DETAIL_AT = _SHOWN_COLUMNS.index("status"), _SHOWN_COLUMNS.index("error_detail")
+_JSON_AT = tuple(_SHOWN_COLUMNS.index(name) for name in _SHOWN_JSON)
+
+
 def _shown_task(row: Sequence[Any] | None) -> Task | None:
-    """A ``_SHOWN`` row as the task a poll shows (its request ``{}``), or None."""
+    """A ``_SHOWN`` row as the task a poll shows (its request ``{}``), or None: what
+    ``task_from_row`` makes, from the columns in ``Task``'s own order (every poll of an active
+    task makes one)."""
     if row is None:
         return None
-    fields = dict(zip(_SHOWN_COLUMNS, row, strict=True))
-    for name in _SHOWN_JSON:
-        if isinstance(fields[name], str):
-            fields[name] = json.loads(fields[name])
-    return task_from_row({**fields, "request": {}})
+    values = list(row)
+    values[_STATUS_AT] = Status(values[_STATUS_AT])
+    detail = values[_DETAIL_AT]
+    values[_DETAIL_AT] = Message.from_json(detail) if detail else None
+    for at in _JSON_AT:  # text on SQLite; SQLAlchemy's JSON type writes None as the text null
+        if isinstance(value := values[at], str):
+            values[at] = None if value == "null" else json.loads(value)
+    values.insert(_REQUEST_AT, {})
+    return Task(**dict(zip(_TASK_FIELDS, values, strict=True)))
 
 
 _OLDEST_PENDING = (
