@@ -89,6 +89,12 @@ def test_each_thread_keeps_one_connection_and_dispose_closes_them(path: str) -> 
     for reader in seen:
         with pytest.raises(sqlite3.ProgrammingError):  # closed
             reader.execute("SELECT 1")  # type: ignore[attr-defined]
+    # a read after dispose (an app started again on the same store) opens a connection of its own
+    try:
+        assert database.fetch_one(READ, {"id": "a"}) == (1,)
+        assert database._local.reader not in seen
+    finally:
+        database.dispose()
 
 
 def test_a_connection_that_fails_is_not_kept(db: Database) -> None:

@@ -410,6 +410,7 @@ class Database:
             readers = list(self._readers or ())
             if self._readers is not None:
                 self._readers.clear()
+            self._local = threading.local()  # no thread keeps a closed one (a read after this opens a new one)
         for reader in readers:
             reader.close()
         if self._async_reader is not None:
