@@ -85,11 +85,14 @@ def test_each_thread_keeps_one_connection_and_dispose_closes_them(path: str) -> 
     for thread in threads:
         thread.join()
     assert len({id(reader) for reader in seen}) == 3 and len(database._readers or ()) == 3
+    assert database.fetch_one(READ, {"id": "a"}) == (1,)  # this thread's own, too
+    seen.append(database._local.reader)
     database.dispose()
     for reader in seen:
         with pytest.raises(sqlite3.ProgrammingError):  # closed
             reader.execute("SELECT 1")  # type: ignore[attr-defined]
-    # a read after dispose (an app started again on the same store) opens a connection of its own
+    # a read after dispose (an app started again on the same store), in a thread that kept
+    # one, opens a connection of its own
     try:
         assert database.fetch_one(READ, {"id": "a"}) == (1,)
         assert database._local.reader not in seen
