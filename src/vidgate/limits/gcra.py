@@ -9,6 +9,7 @@ more than N in any minute.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -39,3 +40,9 @@ class Rate:
             ),
             retry_after=seconds,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def rate_for(per_minute: int) -> Rate:
+    """The ``Rate`` of ``per_minute``, made once (a limiter checks one on every request)."""
+    return Rate(per_minute)

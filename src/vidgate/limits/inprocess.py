@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from vidgate.limits.gcra import Rate
+from vidgate.limits.gcra import rate_for
 
 
 class RateLimiter:
@@ -19,15 +19,14 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def check(self, key: str, per_minute: int | None = None, now: float | None = None) -> None:
-        per_minute = per_minute or self.per_minute
-        interval = 60.0 / per_minute  # Rate's interval and tolerance, without making a Rate for each request
+        rate = rate_for(per_minute or self.per_minute)
         now = time.monotonic() if now is None else now
         with self._lock:
             tat = max(self._tat.get(key, now), now)
-            wait = tat - (60.0 - interval) - now
+            wait = tat - rate.tolerance - now
             if wait > 0:
-                raise Rate(per_minute).refusal(wait)
-            self._tat[key] = tat + interval
+                raise rate.refusal(wait)
+            self._tat[key] = tat + rate.interval
 
     def close(self) -> None:
         """Nothing to release."""

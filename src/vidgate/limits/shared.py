@@ -12,7 +12,7 @@ import time
 
 import redis
 
-from vidgate.limits.gcra import Rate
+from vidgate.limits.gcra import rate_for
 from vidgate.limits.inprocess import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class RedisRateLimiter:
         return cls(client, per_minute, prefix=prefix)
 
     def check(self, key: str, per_minute: int | None = None) -> None:
-        rate = Rate(per_minute or self.per_minute)
+        rate = rate_for(per_minute or self.per_minute)
         interval = round(rate.interval * MICROS)
         try:
             wait = int(self._gcra(keys=[f"{self.prefix}rate:{key}"], args=[interval, 60 * MICROS - interval]))
